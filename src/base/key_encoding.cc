@@ -1,0 +1,71 @@
+#include "base/key_encoding.h"
+
+namespace lok {
+
+void AppendBigEndian32(std::string& out, uint32_t value) {
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    out.push_back(static_cast<char>((value >> shift) & 0xFF));
+  }
+}
+
+void AppendBigEndian64(std::string& out, uint64_t value) {
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    out.push_back(static_cast<char>((value >> shift) & 0xFF));
+  }
+}
+
+std::optional<uint32_t> ReadBigEndian32(std::string_view bytes, size_t position) {
+  if (bytes.size() < position + 4) return std::nullopt;
+  uint32_t value = 0;
+  for (size_t index = 0; index < 4; ++index) {
+    value = (value << 8) | static_cast<unsigned char>(bytes[position + index]);
+  }
+  return value;
+}
+
+std::optional<uint64_t> ReadBigEndian64(std::string_view bytes, size_t position) {
+  if (bytes.size() < position + 8) return std::nullopt;
+  uint64_t value = 0;
+  for (size_t index = 0; index < 8; ++index) {
+    value = (value << 8) | static_cast<unsigned char>(bytes[position + index]);
+  }
+  return value;
+}
+
+void AppendOrderedInt64(std::string& out, int64_t value) {
+  AppendBigEndian64(out, static_cast<uint64_t>(value) ^ (uint64_t{1} << 63));
+}
+
+std::optional<int64_t> ReadOrderedInt64(std::string_view bytes, size_t position) {
+  std::optional<uint64_t> raw = ReadBigEndian64(bytes, position);
+  if (!raw) return std::nullopt;
+  return static_cast<int64_t>(*raw ^ (uint64_t{1} << 63));
+}
+
+void AppendEscapedString(std::string& out, std::string_view value) {
+  for (char byte : value) {
+    out.push_back(byte);
+    if (byte == '\0') out.push_back('\xFF');
+  }
+  out.push_back('\0');
+  out.push_back('\x01');
+}
+
+std::optional<std::string> ReadEscapedString(std::string_view bytes, size_t& position) {
+  std::string value;
+  while (position < bytes.size()) {
+    char byte = bytes[position++];
+    if (byte != '\0') {
+      value.push_back(byte);
+      continue;
+    }
+    if (position >= bytes.size()) return std::nullopt;
+    char marker = bytes[position++];
+    if (marker == '\x01') return value;
+    if (marker != '\xFF') return std::nullopt;
+    value.push_back('\0');
+  }
+  return std::nullopt;
+}
+
+}  // namespace lok
