@@ -1,0 +1,43 @@
+// A projection turns events into a read model. It is pure domain logic: it
+// reads and writes only through store::Transaction, never a log or a storage
+// engine, so it can be tested in memory and replayed anywhere.
+//
+// Contract every projection keeps:
+// - Order independence: the read model depends on the set of events applied,
+//   not on their order. Choices between events go by (occurred_at, event_id).
+// - Apply is called once per distinct (source, event_id); the projector has
+//   already dropped duplicates and invalid events.
+// - State is keyed under the projection's own prefix.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "base/status.h"
+#include "lok/v1/events.pb.h"
+#include "store/transaction.h"
+
+namespace lok::projections {
+
+// Where an event sits in the log.
+struct EventPosition {
+  int32_t partition = 0;
+  int64_t offset = 0;
+  int64_t record_time_ms = 0;  // when the log received it
+};
+
+class Projection {
+ public:
+  virtual ~Projection() = default;
+
+  // A short stable name ("funnel"), also the key prefix of its state.
+  virtual std::string_view Name() const = 0;
+
+  // Applies one valid, new event. An error aborts the whole batch, which the
+  // projector retries; it must not be used for bad input (that is rejected by
+  // validation before).
+  virtual Status Apply(const lok::v1::Event& event, const EventPosition& position,
+                       store::Transaction& transaction) = 0;
+};
+
+}  // namespace lok::projections

@@ -1,0 +1,121 @@
+#include "store/rocks_store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/table.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/write_batch.h>
+
+namespace lok::store {
+namespace {
+
+Status FromRocks(const rocksdb::Status& status, std::string_view what) {
+  if (status.ok()) return Status::Ok();
+  std::string message = std::string(what) + ": " + status.ToString();
+  if (status.IsCorruption()) return DataLossError(std::move(message));
+  if (status.IsIOError() || status.IsBusy() || status.IsTimedOut()) {
+    return UnavailableError(std::move(message));
+  }
+  return InternalError(std::move(message));
+}
+
+StatusOr<std::optional<std::string>> GetWith(rocksdb::DB& db, const rocksdb::ReadOptions& options,
+                                             std::string_view key) {
+  std::string value;
+  rocksdb::Status status = db.Get(options, rocksdb::Slice(key.data(), key.size()), &value);
+  if (status.IsNotFound()) return std::optional<std::string>();
+  LOK_RETURN_IF_ERROR(FromRocks(status, "store get"));
+  return std::optional<std::string>(std::move(value));
+}
+
+Status ScanWith(rocksdb::DB& db, rocksdb::ReadOptions options, std::string_view prefix,
+                const std::function<bool(std::string_view, std::string_view)>& visit) {
+  std::string upper(prefix);
+  // The smallest key greater than every key with `prefix`: bump the last
+  // byte that is not 0xFF. An all-0xFF prefix has no bound.
+  while (!upper.empty() && static_cast<unsigned char>(upper.back()) == 0xFF) upper.pop_back();
+  rocksdb::Slice upper_slice;
+  if (!upper.empty()) {
+    upper.back() = static_cast<char>(static_cast<unsigned char>(upper.back()) + 1);
+    upper_slice = rocksdb::Slice(upper);
+    options.iterate_upper_bound = &upper_slice;
+  }
+  std::unique_ptr<rocksdb::Iterator> iterator(db.NewIterator(options));
+  for (iterator->Seek(rocksdb::Slice(prefix.data(), prefix.size()));
+       iterator->Valid() && iterator->key().starts_with(rocksdb::Slice(prefix.data(), prefix.size()));
+       iterator->Next()) {
+    if (!visit(iterator->key().ToStringView(), iterator->value().ToStringView())) break;
+  }
+  return FromRocks(iterator->status(), "store scan");
+}
+
+}  // namespace
+
+class RocksStore::SnapshotReader : public KeyValueReader {
+ public:
+  SnapshotReader(rocksdb::DB& db) : db_(db), snapshot_(db.GetSnapshot()) {}
+  ~SnapshotReader() override { db_.ReleaseSnapshot(snapshot_); }
+
+  StatusOr<std::optional<std::string>> Get(std::string_view key) const override {
+    rocksdb::ReadOptions options;
+    options.snapshot = snapshot_;
+    return GetWith(db_, options, key);
+  }
+  Status ScanPrefix(std::string_view prefix,
+                    const std::function<bool(std::string_view, std::string_view)>& visit)
+      const override {
+    rocksdb::ReadOptions options;
+    options.snapshot = snapshot_;
+    return ScanWith(db_, options, prefix, visit);
+  }
+
+ private:
+  rocksdb::DB& db_;
+  const rocksdb::Snapshot* snapshot_;
+};
+
+StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& path,
+                                                       RocksStoreOptions options) {
+  rocksdb::Options db_options;
+  db_options.create_if_missing = true;
+  db_options.IncreaseParallelism(2);
+  db_options.OptimizeLevelStyleCompaction();
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  rocksdb::DB* raw = nullptr;
+  LOK_RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(db_options, path, &raw), "open store " + path));
+  return std::unique_ptr<RocksStore>(new RocksStore(std::unique_ptr<rocksdb::DB>(raw), options));
+}
+
+RocksStore::RocksStore(std::unique_ptr<rocksdb::DB> db, RocksStoreOptions options)
+    : db_(std::move(db)), options_(options) {}
+
+RocksStore::~RocksStore() = default;
+
+StatusOr<std::optional<std::string>> RocksStore::Get(std::string_view key) const {
+  return GetWith(*db_, rocksdb::ReadOptions(), key);
+}
+
+Status RocksStore::ScanPrefix(
+    std::string_view prefix,
+    const std::function<bool(std::string_view, std::string_view)>& visit) const {
+  return ScanWith(*db_, rocksdb::ReadOptions(), prefix, visit);
+}
+
+Status RocksStore::Commit(const ChangeSet& changes) {
+  rocksdb::WriteBatch batch;
+  for (const auto& [key, value] : changes.writes) {
+    rocksdb::Status status = value ? batch.Put(key, *value) : batch.Delete(key);
+    LOK_RETURN_IF_ERROR(FromRocks(status, "store batch"));
+  }
+  rocksdb::WriteOptions write_options;
+  write_options.disableWAL = false;
+  write_options.sync = options_.sync_commits;
+  return FromRocks(db_->Write(write_options, &batch), "store commit");
+}
+
+std::unique_ptr<KeyValueReader> RocksStore::Snapshot() const {
+  return std::make_unique<SnapshotReader>(*db_);
+}
+
+}  // namespace lok::store

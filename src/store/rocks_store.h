@@ -1,0 +1,55 @@
+// The RocksDB store that holds a projector's read models, its positions in
+// the log and its dedupe marks. A ChangeSet is committed as one WriteBatch
+// with the WAL on, which is what makes "state and position move together".
+//
+// Thread-safe: Get, ScanPrefix and Snapshot may run on query threads while the
+// projector thread commits.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "base/status.h"
+#include "store/transaction.h"
+
+namespace rocksdb {
+class DB;
+class Snapshot;
+}  // namespace rocksdb
+
+namespace lok::store {
+
+struct RocksStoreOptions {
+  // fsync the WAL on every commit: survives power loss, not only a crash.
+  bool sync_commits = false;
+};
+
+class RocksStore : public KeyValueReader {
+ public:
+  // Opens or creates the store at `path`. Errors: kUnavailable when the
+  // database is locked or unreadable, kDataLoss when corrupt.
+  static StatusOr<std::unique_ptr<RocksStore>> Open(const std::string& path,
+                                                    RocksStoreOptions options = {});
+  ~RocksStore() override;
+
+  StatusOr<std::optional<std::string>> Get(std::string_view key) const override;
+  Status ScanPrefix(std::string_view prefix,
+                    const std::function<bool(std::string_view, std::string_view)>& visit)
+      const override;
+
+  // Writes every change atomically: all or nothing, even across a crash.
+  Status Commit(const ChangeSet& changes);
+
+  // A consistent point-in-time view for a query that reads several keys.
+  // The store must outlive the snapshot.
+  std::unique_ptr<KeyValueReader> Snapshot() const;
+
+ private:
+  class SnapshotReader;
+  RocksStore(std::unique_ptr<rocksdb::DB> db, RocksStoreOptions options);
+
+  std::unique_ptr<rocksdb::DB> db_;
+  RocksStoreOptions options_;
+};
+
+}  // namespace lok::store

@@ -1,0 +1,76 @@
+#include "store/rocks_store.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+namespace lok::store {
+namespace {
+
+class RocksStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = std::filesystem::temp_directory_path() /
+            ("lok-store-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(path_);
+  }
+  void TearDown() override { std::filesystem::remove_all(path_); }
+  std::filesystem::path path_;
+};
+
+TEST_F(RocksStoreTest, CommitIsDurableAcrossReopen) {
+  {
+    auto store = RocksStore::Open(path_.string());
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    ChangeSet changes;
+    changes.writes["k/1"] = "one";
+    changes.writes["k/2"] = "two";
+    ASSERT_TRUE((*store)->Commit(changes).ok());
+  }
+  auto store = RocksStore::Open(path_.string());
+  ASSERT_TRUE(store.ok());
+  EXPECT_EQ(*(*store)->Get("k/1"), std::optional<std::string>("one"));
+  EXPECT_EQ(*(*store)->Get("missing"), std::nullopt);
+}
+
+TEST_F(RocksStoreTest, ScanPrefixVisitsOnlyThePrefixInOrder) {
+  auto store = RocksStore::Open(path_.string());
+  ASSERT_TRUE(store.ok());
+  ChangeSet changes;
+  for (const char* key : {"a/2", "a/1", "a\xff", "b/1", "a"}) changes.writes[key] = "v";
+  ASSERT_TRUE((*store)->Commit(changes).ok());
+  std::vector<std::string> seen;
+  ASSERT_TRUE((*store)
+                  ->ScanPrefix("a/",
+                               [&](std::string_view key, std::string_view) {
+                                 seen.emplace_back(key);
+                                 return true;
+                               })
+                  .ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"a/1", "a/2"}));
+}
+
+TEST_F(RocksStoreTest, SnapshotDoesNotSeeLaterCommits) {
+  auto store = RocksStore::Open(path_.string());
+  ASSERT_TRUE(store.ok());
+  ChangeSet first;
+  first.writes["k"] = "old";
+  ASSERT_TRUE((*store)->Commit(first).ok());
+  auto snapshot = (*store)->Snapshot();
+  ChangeSet second;
+  second.writes["k"] = "new";
+  ASSERT_TRUE((*store)->Commit(second).ok());
+  EXPECT_EQ(*snapshot->Get("k"), std::optional<std::string>("old"));
+  EXPECT_EQ(*(*store)->Get("k"), std::optional<std::string>("new"));
+}
+
+TEST_F(RocksStoreTest, SecondOpenOfSameDirectoryIsUnavailable) {
+  auto first = RocksStore::Open(path_.string());
+  ASSERT_TRUE(first.ok());
+  auto second = RocksStore::Open(path_.string());
+  EXPECT_FALSE(second.ok());
+}
+
+}  // namespace
+}  // namespace lok::store

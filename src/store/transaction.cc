@@ -1,0 +1,93 @@
+#include "store/transaction.h"
+
+#include "base/key_encoding.h"
+
+namespace lok::store {
+
+std::string EncodeCounter(int64_t value) {
+  std::string bytes;
+  AppendBigEndian64(bytes, static_cast<uint64_t>(value));
+  return bytes;
+}
+
+StatusOr<int64_t> DecodeCounter(std::string_view bytes) {
+  if (bytes.size() != 8) return DataLossError("counter: expected 8 bytes");
+  return static_cast<int64_t>(*ReadBigEndian64(bytes, 0));
+}
+
+StatusOr<std::optional<std::string>> Transaction::Get(std::string_view key) const {
+  auto written = writes_.find(key);
+  if (written != writes_.end()) return written->second;
+  return base_.Get(key);
+}
+
+void Transaction::Put(std::string_view key, std::string value) {
+  writes_.insert_or_assign(std::string(key), std::move(value));
+}
+
+void Transaction::Delete(std::string_view key) {
+  writes_.insert_or_assign(std::string(key), std::nullopt);
+}
+
+void Transaction::AddCounter(std::string_view key, int64_t delta) {
+  if (delta == 0) return;
+  auto found = counter_deltas_.find(key);
+  if (found == counter_deltas_.end()) {
+    counter_deltas_.emplace(std::string(key), delta);
+  } else {
+    found->second += delta;
+  }
+}
+
+StatusOr<int64_t> Transaction::GetCounter(std::string_view key) const {
+  LOK_ASSIGN_OR_RETURN(std::optional<std::string> stored, base_.Get(key));
+  int64_t value = 0;
+  if (stored) {
+    LOK_ASSIGN_OR_RETURN(value, DecodeCounter(*stored));
+  }
+  auto found = counter_deltas_.find(key);
+  return found == counter_deltas_.end() ? value : value + found->second;
+}
+
+StatusOr<ChangeSet> Transaction::Finish() const {
+  ChangeSet changes;
+  changes.writes = writes_;
+  for (const auto& [key, delta] : counter_deltas_) {
+    if (delta == 0) continue;
+    LOK_ASSIGN_OR_RETURN(int64_t value, GetCounter(key));
+    if (value == 0) {
+      changes.writes.insert_or_assign(key, std::nullopt);
+    } else {
+      changes.writes.insert_or_assign(key, EncodeCounter(value));
+    }
+  }
+  return changes;
+}
+
+StatusOr<std::optional<std::string>> MemoryStore::Get(std::string_view key) const {
+  auto found = data_.find(key);
+  if (found == data_.end()) return std::optional<std::string>();
+  return std::optional<std::string>(found->second);
+}
+
+Status MemoryStore::ScanPrefix(
+    std::string_view prefix,
+    const std::function<bool(std::string_view, std::string_view)>& visit) const {
+  for (auto entry = data_.lower_bound(prefix);
+       entry != data_.end() && std::string_view(entry->first).starts_with(prefix); ++entry) {
+    if (!visit(entry->first, entry->second)) break;
+  }
+  return Status::Ok();
+}
+
+void MemoryStore::Commit(const ChangeSet& changes) {
+  for (const auto& [key, value] : changes.writes) {
+    if (value) {
+      data_.insert_or_assign(key, *value);
+    } else {
+      data_.erase(key);
+    }
+  }
+}
+
+}  // namespace lok::store

@@ -1,0 +1,86 @@
+// The narrow store interface that projections see. It has no storage engine
+// in it, so projections can be tested against MemoryStore and replayed into
+// any store.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace lok::store {
+
+// Read access to committed state. Implementations document thread-safety.
+class KeyValueReader {
+ public:
+  virtual ~KeyValueReader() = default;
+
+  // The value of `key`; nullopt when absent. Errors: storage failures.
+  virtual StatusOr<std::optional<std::string>> Get(std::string_view key) const = 0;
+
+  // Calls `visit(key, value)` for every key starting with `prefix`, in key
+  // order, until `visit` returns false.
+  virtual Status ScanPrefix(
+      std::string_view prefix,
+      const std::function<bool(std::string_view key, std::string_view value)>& visit) const = 0;
+};
+
+// What a commit writes: each key's new value, or nullopt to delete it.
+struct ChangeSet {
+  std::map<std::string, std::optional<std::string>, std::less<>> writes;
+};
+
+// Counters are stored as 8 big-endian bytes of a two's-complement int64.
+std::string EncodeCounter(int64_t value);
+// Errors: kDataLoss when `bytes` is not 8 bytes long.
+StatusOr<int64_t> DecodeCounter(std::string_view bytes);
+
+// The changes of one projector batch, buffered in memory over a committed
+// base. Reads see the batch's own writes. Counter deltas for the same key are
+// summed in memory, so a hot aggregate is read and written once per batch.
+// Not thread-safe.
+class Transaction {
+ public:
+  // `base` must outlive the transaction.
+  explicit Transaction(const KeyValueReader& base) : base_(base) {}
+
+  StatusOr<std::optional<std::string>> Get(std::string_view key) const;
+  void Put(std::string_view key, std::string value);
+  void Delete(std::string_view key);
+  // Adds `delta` to the counter at `key` (absent counts as 0).
+  void AddCounter(std::string_view key, int64_t delta);
+
+  // The committed value of a counter plus this batch's delta.
+  StatusOr<int64_t> GetCounter(std::string_view key) const;
+
+  // Resolves counters against the base and returns everything to commit.
+  // Counters that end at 0 are deleted, so the state holds no dead keys.
+  StatusOr<ChangeSet> Finish() const;
+
+  bool empty() const { return writes_.empty() && counter_deltas_.empty(); }
+
+ private:
+  const KeyValueReader& base_;
+  std::map<std::string, std::optional<std::string>, std::less<>> writes_;
+  std::map<std::string, int64_t, std::less<>> counter_deltas_;
+};
+
+// An in-memory store for unit tests of pure logic and for scratch replays.
+// Not thread-safe.
+class MemoryStore : public KeyValueReader {
+ public:
+  StatusOr<std::optional<std::string>> Get(std::string_view key) const override;
+  Status ScanPrefix(std::string_view prefix,
+                    const std::function<bool(std::string_view, std::string_view)>& visit)
+      const override;
+  void Commit(const ChangeSet& changes);
+  const std::map<std::string, std::string, std::less<>>& contents() const { return data_; }
+
+ private:
+  std::map<std::string, std::string, std::less<>> data_;
+};
+
+}  // namespace lok::store
