@@ -1,0 +1,49 @@
+// What the projector reports to /metrics. Counters of this process's life;
+// the exact totals of the read model live in the store ("_stats/").
+//
+// Thread-safe: the projector thread writes, HTTP threads render.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+#include "log/log.h"
+
+namespace lok::engine {
+
+class ProjectorMetrics {
+ public:
+  void RecordBatch(int64_t applied, int64_t duplicates, int64_t dead_lettered, double seconds);
+  void RecordLag(const log::PartitionOffsets& end_offsets, const log::PartitionOffsets& positions);
+  void SetCaughtUp(bool caught_up) { caught_up_.store(caught_up); }
+  void RecordError() { errors_.fetch_add(1); }
+
+  bool caught_up() const { return caught_up_.load(); }
+  int64_t applied() const { return applied_.load(); }
+  int64_t duplicates() const { return duplicates_.load(); }
+  int64_t dead_lettered() const { return dead_lettered_.load(); }
+
+  // The metrics in the Prometheus text exposition format (version 0.0.4).
+  std::string RenderPrometheus() const;
+
+ private:
+  static constexpr std::array<double, 9> kLatencyBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                            0.05,  0.1,    0.5,   1.0};
+  std::atomic<int64_t> applied_{0};
+  std::atomic<int64_t> duplicates_{0};
+  std::atomic<int64_t> dead_lettered_{0};
+  std::atomic<int64_t> batches_{0};
+  std::atomic<int64_t> errors_{0};
+  std::atomic<bool> caught_up_{false};
+
+  mutable std::mutex mutex_;
+  std::array<int64_t, kLatencyBuckets.size()> latency_counts_{};  // cumulative per bucket
+  double latency_sum_ = 0;
+  log::PartitionOffsets lag_;
+  log::PartitionOffsets positions_;
+};
+
+}  // namespace lok::engine
