@@ -1,0 +1,147 @@
+#include "api/query_api.h"
+
+#include <boost/json.hpp>
+#include <google/protobuf/util/json_util.h>
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+#include "engine/projector.h"
+#include "events/ndjson.h"
+#include "projections/funnel.h"
+
+namespace lok::api {
+namespace {
+
+// Status codes a query or ingest error maps to.
+int HttpStatusFor(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kInvalidArgument: return 400;
+    case StatusCode::kNotFound: return 404;
+    case StatusCode::kResourceExhausted: return 413;
+    case StatusCode::kUnavailable:
+    case StatusCode::kDeadlineExceeded: return 503;
+    default: return 500;
+  }
+}
+
+// 400 naming the first query parameter the endpoint does not take.
+std::optional<http::Response> RejectUnknownParameters(const http::Request& request,
+                                                      const std::set<std::string>& allowed) {
+  for (const auto& [name, value] : request.query) {
+    if (!allowed.contains(name)) {
+      std::string known;
+      for (const std::string& parameter : allowed) known += (known.empty() ? "" : ", ") + parameter;
+      return http::JsonError(400, "unknown query parameter '" + name + "'" +
+                                      (known.empty() ? "; this endpoint takes none"
+                                                     : "; allowed: " + known));
+    }
+  }
+  return std::nullopt;
+}
+
+http::Response ProtoJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.always_print_primitive_fields = true;
+  options.always_print_enums_as_ints = false;
+  http::Response response;
+  (void)google::protobuf::util::MessageToJsonString(message, &response.body, options);
+  return response;
+}
+
+http::Response PlainText(int status, std::string body, std::string content_type = "text/plain") {
+  http::Response response;
+  response.status = status;
+  response.content_type = std::move(content_type);
+  response.body = std::move(body);
+  return response;
+}
+
+}  // namespace
+
+http::Response HandleFunnel(const ApiContext& context, const http::Request& request) {
+  if (auto rejected = RejectUnknownParameters(request, {})) return *rejected;
+  std::unique_ptr<store::KeyValueReader> snapshot = context.store->Snapshot();
+  StatusOr<lok::v1::FunnelResponse> funnel = projections::QueryFunnel(*snapshot);
+  if (!funnel.ok()) return http::JsonError(HttpStatusFor(funnel.status()), funnel.status().message());
+  StatusOr<log::PartitionOffsets> positions = engine::ReadPositions(*snapshot);
+  if (!positions.ok()) {
+    return http::JsonError(HttpStatusFor(positions.status()), positions.status().message());
+  }
+  for (const auto& [partition, offset] : *positions) (*funnel->mutable_offsets())[partition] = offset;
+  return ProtoJson(*funnel);
+}
+
+http::Response HandleIngest(const ApiContext& context, const http::Request& request) {
+  if (auto rejected = RejectUnknownParameters(request, {"partial"})) return *rejected;
+  bool partial = false;
+  if (auto value = request.QueryParam("partial")) {
+    if (*value != "true" && *value != "false") {
+      return http::JsonError(400, "query parameter 'partial': must be true or false");
+    }
+    partial = *value == "true";
+  }
+  events::ParsedBatch batch = events::ParseNdjson(request.body);
+  const size_t lines = batch.events.size() + batch.rejected.size();
+  if (lines > context.max_events_per_request) {
+    return http::JsonError(413, "body: " + std::to_string(lines) + " events, at most " +
+                                    std::to_string(context.max_events_per_request) +
+                                    " per request");
+  }
+
+  boost::json::object body;
+  boost::json::array rejected;
+  for (const auto& line : batch.rejected) {
+    rejected.push_back(boost::json::object{{"line", line.line}, {"reason", line.reason}});
+  }
+  const bool append = batch.rejected.empty() || partial;
+  size_t appended = 0;
+  if (append && !batch.events.empty()) {
+    std::vector<log::OutgoingRecord> records;
+    records.reserve(batch.events.size());
+    for (const auto& event : batch.events) {
+      records.push_back({event.client_id(), event.SerializeAsString(), {}});
+    }
+    auto positions = context.writer->Append(context.topic, std::move(records));
+    if (!positions.ok()) {
+      spdlog::error("ingest: append failed: {}", positions.status().ToString());
+      return http::JsonError(HttpStatusFor(positions.status()),
+                             "append to the log failed, nothing acknowledged: " +
+                                 positions.status().message());
+    }
+    appended = positions->size();
+  }
+  body["appended"] = appended;
+  body["rejected"] = std::move(rejected);
+  body["lines"] = lines;
+  if (!append) {
+    body["error"] = "some lines are invalid; nothing was appended (use ?partial=true to append "
+                    "the valid lines)";
+  }
+  http::Response response;
+  response.status = append ? 200 : 422;
+  response.body = boost::json::serialize(body);
+  return response;
+}
+
+void RegisterRoutes(http::Server& server, const ApiContext& context) {
+  server.Handle("GET", "/v1/funnel",
+                [&context](const http::Request& request) { return HandleFunnel(context, request); });
+  server.Handle("POST", "/v1/events",
+                [&context](const http::Request& request) { return HandleIngest(context, request); });
+  server.Handle("GET", "/healthz", [](const http::Request&) {
+    return PlainText(200, "{\"status\":\"ok\"}", "application/json");
+  });
+  server.Handle("GET", "/readyz", [&context](const http::Request&) {
+    const bool ready = context.metrics->caught_up();
+    return PlainText(ready ? 200 : 503,
+                     ready ? "{\"status\":\"ready\"}"
+                           : "{\"status\":\"catching up with the log\"}",
+                     "application/json");
+  });
+  server.Handle("GET", "/metrics", [&context](const http::Request&) {
+    return PlainText(200, context.metrics->RenderPrometheus(), "text/plain; version=0.0.4");
+  });
+}
+
+}  // namespace lok::api

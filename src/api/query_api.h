@@ -1,0 +1,36 @@
+// lokd's HTTP API: the read-model queries, ingest and the operational
+// endpoints, registered on an http::Server.
+//
+//   GET  /v1/funnel    the funnel's stage counts (lok.v1.FunnelResponse)
+//   POST /v1/events    NDJSON events, validated, appended to the log
+//   GET  /healthz      the process is up
+//   GET  /readyz       200 once the projector has caught up with the log
+//   GET  /metrics      Prometheus text format
+#pragma once
+
+#include <string>
+
+#include "engine/projector_metrics.h"
+#include "http/http_server.h"
+#include "log/log.h"
+#include "store/rocks_store.h"
+
+namespace lok::api {
+
+struct ApiContext {
+  store::RocksStore* store = nullptr;        // read models; queries read snapshots
+  log::LogWriter* writer = nullptr;          // where POST /v1/events appends
+  std::string topic;                          // the events topic
+  engine::ProjectorMetrics* metrics = nullptr;
+  size_t max_events_per_request = 100000;
+};
+
+// Registers every route on `server`. `context` and what it points to must
+// outlive the server.
+void RegisterRoutes(http::Server& server, const ApiContext& context);
+
+// The handlers, exposed for tests.
+http::Response HandleFunnel(const ApiContext& context, const http::Request& request);
+http::Response HandleIngest(const ApiContext& context, const http::Request& request);
+
+}  // namespace lok::api

@@ -1,0 +1,526 @@
+#include "http/http_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
+#include <cctype>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+namespace lok::http {
+
+std::optional<std::string> Request::QueryParam(std::string_view name) const {
+  for (const auto& [key, value] : query) {
+    if (key == name) return value;
+  }
+  return std::nullopt;
+}
+
+Response JsonError(int status, std::string_view message) {
+  boost::json::value body = {
+      {"error", {{"code", status}, {"message", boost::json::string_view(message)}}}};
+  Response response;
+  response.status = status;
+  response.body = boost::json::serialize(body);
+  return response;
+}
+
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = net::ip::tcp;
+
+// How long a connection that is closed after an error response keeps reading (and
+// discarding) what the client still sends. Closing a socket with unread input makes
+// the kernel send a reset, which can destroy the error response before the client
+// reads it (e.g. a client still uploading an oversized body).
+constexpr std::chrono::seconds kMaxLingerTime{5};
+// Wait before accepting again after accept() fails (e.g. out of file descriptors).
+constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
+
+std::string_view ToStd(beast::string_view view) { return {view.data(), view.size()}; }
+
+std::string ToLower(std::string_view text) {
+  std::string lower(text);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lower;
+}
+
+bool HasLineBreak(std::string_view text) { return text.find_first_of("\r\n") != text.npos; }
+
+bool IsParseError(const beast::error_code& ec) {
+  return ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category();
+}
+
+// Maps (method, path) to handlers; see Server::Handle for the matching rules.
+// Thread-safety: Add() only before concurrent Find() calls begin.
+class Router {
+ public:
+  struct Match {
+    const Handler* handler = nullptr;  // null: no route for this method
+    std::string allowed_methods;        // when handler is null: "" -> 404, else the Allow value
+  };
+
+  void Add(std::string method, std::string path, Handler handler) {
+    if (path.size() >= 2 && path.ends_with("/*")) {
+      path.pop_back();  // keep the slash: "/v1/clients/*" -> prefix "/v1/clients/"
+      prefix_routes_[std::move(path)][std::move(method)] = std::move(handler);
+    } else {
+      exact_routes_[std::move(path)][std::move(method)] = std::move(handler);
+    }
+  }
+
+  Match Find(std::string_view method, std::string_view path) const {
+    std::vector<const MethodMap*> candidates;  // best first
+    if (auto exact = exact_routes_.find(path); exact != exact_routes_.end()) {
+      candidates.push_back(&exact->second);
+    }
+    std::vector<std::pair<size_t, const MethodMap*>> prefixes;
+    for (const auto& [prefix, methods] : prefix_routes_) {
+      if (path.size() > prefix.size() && path.starts_with(prefix)) {
+        prefixes.emplace_back(prefix.size(), &methods);
+      }
+    }
+    std::sort(prefixes.begin(), prefixes.end(),
+              [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (const auto& [length, methods] : prefixes) candidates.push_back(methods);
+
+    std::vector<std::string_view> allowed;
+    for (const MethodMap* methods : candidates) {
+      if (auto route = methods->find(method); route != methods->end()) {
+        Match match;
+        match.handler = &route->second;
+        return match;
+      }
+      for (const auto& [name, handler] : *methods) allowed.push_back(name);
+    }
+    std::sort(allowed.begin(), allowed.end());
+    allowed.erase(std::unique(allowed.begin(), allowed.end()), allowed.end());
+    Match match;
+    for (std::string_view name : allowed) {
+      if (!match.allowed_methods.empty()) match.allowed_methods += ", ";
+      match.allowed_methods += name;
+    }
+    return match;
+  }
+
+ private:
+  using MethodMap = std::map<std::string, Handler, std::less<>>;
+  std::map<std::string, MethodMap, std::less<>> exact_routes_;
+  std::map<std::string, MethodMap, std::less<>> prefix_routes_;
+};
+
+// Converts a parsed Beast request. Fails when the target is not a valid origin-form
+// (or absolute-form) request target.
+StatusOr<Request> ToRequest(bhttp::request<bhttp::string_body>&& message) {
+  std::string_view target = ToStd(message.target());
+  auto url = boost::urls::parse_origin_form(target);
+  if (!url) url = boost::urls::parse_absolute_uri(target);
+  if (!url) return InvalidArgumentError("malformed request target '" + std::string(target) + "'");
+
+  Request request;
+  request.method = std::string(ToStd(message.method_string()));
+  request.path = url->path();
+  if (request.path.empty()) request.path = "/";
+  for (const auto& param : url->params()) {
+    request.query.emplace_back(param.key, param.value);
+  }
+  for (const auto& field : message) {
+    std::string name = ToLower(ToStd(field.name_string()));
+    auto [entry, inserted] = request.headers.try_emplace(std::move(name), ToStd(field.value()));
+    if (!inserted) {
+      entry->second += ", ";
+      entry->second += ToStd(field.value());
+    }
+  }
+  request.body = std::move(message.body());
+  return request;
+}
+
+// Checks what Beast would otherwise reject with an exception, or send verbatim.
+Status ValidateResponse(const Response& response) {
+  if (response.status < 100 || response.status > 599) {
+    return InvalidArgumentError("status " + std::to_string(response.status) +
+                                " is outside 100..599");
+  }
+  if (HasLineBreak(response.content_type)) return InvalidArgumentError("content_type has CR/LF");
+  for (const auto& [name, value] : response.headers) {
+    if (name.empty() || HasLineBreak(name) || name.find(':') != name.npos) {
+      return InvalidArgumentError("invalid header name '" + name + "'");
+    }
+    if (HasLineBreak(value)) return InvalidArgumentError("header " + name + " has CR/LF");
+  }
+  return Status::Ok();
+}
+
+class Session;
+
+// The open connections, so that Stop() can close them.
+// Thread-safety: all methods are thread-safe.
+class ConnectionRegistry {
+ public:
+  // Returns false (and keeps nothing) once CloseAll() has begun.
+  bool Add(const std::shared_ptr<Session>& session) {
+    std::lock_guard lock(mutex_);
+    if (closing_) return false;
+    sessions_.emplace(session.get(), session);
+    return true;
+  }
+
+  void Remove(const Session* session) {
+    std::lock_guard lock(mutex_);
+    sessions_.erase(session);
+  }
+
+  // Refuses further Add() calls and asks every open session to close.
+  void CloseAll();
+
+ private:
+  std::mutex mutex_;
+  bool closing_ = false;
+  std::unordered_map<const Session*, std::weak_ptr<Session>> sessions_;
+};
+
+// One connection: reads a request, answers it, and repeats while keep-alive holds.
+// Every member function except Close() runs on the connection's strand.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, const Router& router, const ServerOptions& options,
+          ConnectionRegistry& registry)
+      : stream_(std::move(socket)), router_(router), options_(options), registry_(registry) {}
+
+  ~Session() { registry_.Remove(this); }
+
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  void Start() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->DoRead(); });
+  }
+
+  // Thread-safe: closes the connection on its strand; pending operations are aborted.
+  void Close() {
+    net::post(stream_.get_executor(), [self = shared_from_this()] { self->CloseNow(); });
+  }
+
+ private:
+  void DoRead() {
+    parser_.emplace();
+    parser_->body_limit(static_cast<std::uint64_t>(options_.max_body_bytes));
+    stream_.expires_after(options_.read_timeout);
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        self->OnRead(ec);
+                      });
+  }
+
+  void OnRead(beast::error_code ec) {
+    if (ec == bhttp::error::end_of_stream) return CloseNow();  // client closed between requests
+    if (ec == bhttp::error::body_limit) {
+      return SendErrorAndClose(413, "request body exceeds " +
+                                        std::to_string(options_.max_body_bytes) + " bytes");
+    }
+    if (ec == bhttp::error::header_limit) {
+      return SendErrorAndClose(431, "request header fields too large");
+    }
+    if (ec && ec != bhttp::error::partial_message && IsParseError(ec)) {
+      spdlog::debug("http: malformed request: {}", ec.message());
+      return SendErrorAndClose(400, "malformed HTTP request: " + ec.message());
+    }
+    if (ec) return CloseNow();  // timeout, reset, aborted by Stop(), truncated request
+
+    bhttp::request<bhttp::string_body> message = parser_->release();
+    const unsigned version = message.version();
+    const bool keep_alive = message.keep_alive();
+    StatusOr<Request> request = ToRequest(std::move(message));
+    if (!request.ok()) return SendErrorAndClose(400, request.status().message());
+    Send(Dispatch(*request), version, keep_alive, /*linger=*/false);
+  }
+
+  Response Dispatch(const Request& request) const {
+    Router::Match match = router_.Find(request.method, request.path);
+    if (match.handler == nullptr) {
+      if (match.allowed_methods.empty()) return JsonError(404, "no route for " + request.path);
+      Response response =
+          JsonError(405, "method " + request.method + " not allowed for " + request.path);
+      response.headers.emplace_back("Allow", std::move(match.allowed_methods));
+      return response;
+    }
+    Response response;
+    try {
+      response = (*match.handler)(request);
+    } catch (const std::exception& e) {
+      spdlog::error("http: handler for {} {} threw: {}", request.method, request.path, e.what());
+      return JsonError(500, "internal error");
+    } catch (...) {
+      spdlog::error("http: handler for {} {} threw a non-standard exception", request.method,
+                    request.path);
+      return JsonError(500, "internal error");
+    }
+    if (Status valid = ValidateResponse(response); !valid.ok()) {
+      spdlog::error("http: handler for {} {} returned an invalid response: {}", request.method,
+                    request.path, valid.message());
+      return JsonError(500, "internal error");
+    }
+    return response;
+  }
+
+  void SendErrorAndClose(int status, const std::string& message) {
+    Send(JsonError(status, message), 11, /*keep_alive=*/false, /*linger=*/true);
+  }
+
+  // Writes `response`; then reads the next request, or closes the connection when
+  // keep-alive is off (after lingering when `linger`).
+  void Send(Response response, unsigned version, bool keep_alive, bool linger) {
+    auto& message = response_.emplace(static_cast<bhttp::status>(response.status), version);
+    if (!response.content_type.empty()) {
+      message.set(bhttp::field::content_type, response.content_type);
+    }
+    for (auto& [name, value] : response.headers) message.set(name, value);
+    message.body() = std::move(response.body);
+    message.keep_alive(keep_alive);
+    message.prepare_payload();
+    stream_.expires_after(options_.read_timeout);
+    bhttp::async_write(stream_, message,
+                       [self = shared_from_this(), linger](beast::error_code ec, std::size_t) {
+                         self->OnWrite(ec, linger);
+                       });
+  }
+
+  void OnWrite(beast::error_code ec, bool linger) {
+    const bool close = response_->need_eof();
+    response_.reset();
+    if (ec) return CloseNow();
+    if (!close) return DoRead();
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    if (!linger) return CloseNow();
+    stream_.expires_after(std::min<std::chrono::steady_clock::duration>(options_.read_timeout,
+                                                                        kMaxLingerTime));
+    DoLinger();
+  }
+
+  // Discards input until the client closes its side or the linger deadline passes.
+  void DoLinger() {
+    stream_.async_read_some(net::buffer(linger_buffer_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (ec) return self->CloseNow();
+                              self->DoLinger();
+                            });
+  }
+
+  void CloseNow() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  const Router& router_;
+  const ServerOptions& options_;
+  ConnectionRegistry& registry_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::optional<bhttp::response<bhttp::string_body>> response_;
+  std::array<char, 4096> linger_buffer_{};
+};
+
+void ConnectionRegistry::CloseAll() {
+  std::vector<std::shared_ptr<Session>> open;
+  {
+    std::lock_guard lock(mutex_);
+    closing_ = true;
+    for (const auto& [key, weak] : sessions_) {
+      if (auto session = weak.lock()) open.push_back(std::move(session));
+    }
+  }
+  // Outside the lock: dropping the last reference runs ~Session, which calls Remove().
+  for (const auto& session : open) session->Close();
+}
+
+}  // namespace
+
+class Server::Impl {
+ public:
+  explicit Impl(ServerOptions options)
+      : options_(std::move(options)),
+        io_context_(std::max(options_.threads, 1)),
+        acceptor_(net::make_strand(io_context_)),
+        accept_retry_timer_(acceptor_.get_executor()) {}
+
+  ~Impl() { Stop(); }
+
+  void Handle(std::string method, std::string path, Handler handler) {
+    std::lock_guard lock(lifecycle_mutex_);
+    if (started_) {
+      spdlog::error("http: Handle({}, {}) after Start() is ignored", method, path);
+      return;
+    }
+    router_.Add(std::move(method), std::move(path), std::move(handler));
+  }
+
+  Status Start() {
+    std::lock_guard lock(lifecycle_mutex_);
+    if (started_) return FailedPreconditionError("http server: Start() called twice");
+    if (stopped_) return FailedPreconditionError("http server: cannot restart after Stop()");
+    if (options_.threads < 1) {
+      return InvalidArgumentError("http server: threads must be >= 1, got " +
+                                  std::to_string(options_.threads));
+    }
+    const std::string where = options_.address + ":" + std::to_string(options_.port);
+    LOK_ASSIGN_OR_RETURN(tcp::endpoint endpoint, ResolveListenEndpoint());
+
+    beast::error_code ec;
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
+    tcp::endpoint local;
+    if (!ec) local = acceptor_.local_endpoint(ec);
+    if (ec) {
+      beast::error_code ignored;
+      acceptor_.close(ignored);
+      return UnavailableError("http server: cannot listen on " + where + ": " + ec.message());
+    }
+    port_ = local.port();
+    started_ = true;
+
+    DoAccept();
+    threads_.reserve(static_cast<size_t>(options_.threads));
+    for (int i = 0; i < options_.threads; ++i) {
+      threads_.emplace_back([this] { RunWorker(); });
+    }
+    spdlog::info("http: listening on {}:{} with {} threads", options_.address, port_,
+                 options_.threads);
+    return Status::Ok();
+  }
+
+  uint16_t port() const { return port_; }
+
+  void Stop() {
+    std::lock_guard lock(lifecycle_mutex_);
+    if (stopped_) return;
+    stopped_ = true;
+    if (!started_) return;
+    net::post(acceptor_.get_executor(), [this] {
+      beast::error_code ignored;
+      acceptor_.close(ignored);
+      accept_retry_timer_.cancel();
+    });
+    registry_.CloseAll();
+    // With the acceptor and every connection closed, io_context runs out of work and
+    // the workers return once the handlers in progress finish.
+    for (std::thread& thread : threads_) thread.join();
+    threads_.clear();
+    beast::error_code ignored;
+    acceptor_.close(ignored);  // in case the posted close never ran; no thread runs now
+  }
+
+ private:
+  StatusOr<tcp::endpoint> ResolveListenEndpoint() {
+    beast::error_code ec;
+    net::ip::address address = net::ip::make_address(options_.address, ec);
+    if (!ec) return tcp::endpoint(address, options_.port);
+    tcp::resolver resolver(io_context_);
+    auto results = resolver.resolve(options_.address, std::to_string(options_.port),
+                                    tcp::resolver::passive, ec);
+    if (ec || results.empty()) {
+      return InvalidArgumentError("http server: address '" + options_.address +
+                                  "' does not resolve: " + ec.message());
+    }
+    return results.begin()->endpoint();
+  }
+
+  void DoAccept() {
+    acceptor_.async_accept(net::make_strand(io_context_),
+                           [this](beast::error_code ec, tcp::socket socket) {
+                             OnAccept(ec, std::move(socket));
+                           });
+  }
+
+  // Runs on the acceptor's strand.
+  void OnAccept(beast::error_code ec, tcp::socket socket) {
+    if (!acceptor_.is_open()) return;  // Stop()
+    if (ec) {
+      spdlog::warn("http: accept failed: {}; retrying", ec.message());
+      accept_retry_timer_.expires_after(kAcceptRetryDelay);
+      accept_retry_timer_.async_wait([this](beast::error_code timer_ec) {
+        if (!timer_ec && acceptor_.is_open()) DoAccept();
+      });
+      return;
+    }
+    auto session = std::make_shared<Session>(std::move(socket), router_, options_, registry_);
+    if (registry_.Add(session)) session->Start();
+    DoAccept();
+  }
+
+  void RunWorker() {
+    for (;;) {
+      try {
+        io_context_.run();
+        return;
+      } catch (const std::exception& e) {
+        spdlog::error("http: worker caught exception: {}", e.what());
+      } catch (...) {
+        spdlog::error("http: worker caught a non-standard exception");
+      }
+    }
+  }
+
+  // Destruction runs bottom-up: the acceptor goes before the io_context it uses, and
+  // sessions still queued in the io_context are destroyed before the registry, router
+  // and options they refer to.
+  const ServerOptions options_;
+  Router router_;
+  ConnectionRegistry registry_;
+  std::mutex lifecycle_mutex_;  // guards started_, stopped_, threads_
+  bool started_ = false;
+  bool stopped_ = false;
+  std::atomic<uint16_t> port_{0};
+  std::vector<std::thread> threads_;
+  net::io_context io_context_;
+  tcp::acceptor acceptor_;
+  net::steady_timer accept_retry_timer_;
+};
+
+Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+
+Server::~Server() = default;
+
+void Server::Handle(std::string method, std::string path, Handler handler) {
+  impl_->Handle(std::move(method), std::move(path), std::move(handler));
+}
+
+Status Server::Start() {
+  try {
+    return impl_->Start();
+  } catch (const std::exception& e) {  // e.g. std::system_error from std::thread
+    Stop();
+    return InternalError(std::string("http server: start failed: ") + e.what());
+  }
+}
+
+uint16_t Server::port() const { return impl_->port(); }
+
+void Server::Stop() { impl_->Stop(); }
+
+}  // namespace lok::http
