@@ -110,6 +110,17 @@ http::Response HandleIngest(const ApiContext& context, const http::Request& requ
                                  positions.status().message());
     }
     appended = positions->size();
+    // The next offset per partition after this batch: a client waits until
+    // GET /v1/funnel reports offsets at least these to read its own writes.
+    boost::json::object offsets;
+    for (const log::Position& position : *positions) {
+      const std::string partition = std::to_string(position.partition);
+      const int64_t next = position.offset + 1;
+      if (!offsets.contains(partition) || offsets[partition].as_int64() < next) {
+        offsets[partition] = next;
+      }
+    }
+    body["offsets"] = std::move(offsets);
   }
   body["appended"] = appended;
   body["rejected"] = std::move(rejected);

@@ -1,0 +1,208 @@
+// lokctl: Lok's command line. Wiring only; the work is in src/.
+//
+//   lokctl publish FILE.ndjson --url http://127.0.0.1:8080
+//   lokctl publish FILE.ndjson --brokers 127.0.0.1:9092 --topic lok.events
+//   lokctl import-crm DIR --out FILE.ndjson
+//   lokctl demo
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "client/lok_client.h"
+#include "importer/crm_import.h"
+#include "log/kafka_log.h"
+
+extern char** environ;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+int Fail(const lok::Status& status) {
+  std::cerr << "lokctl: " << status.ToString() << "\n";
+  return 1;
+}
+
+lok::StatusOr<std::string> ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return lok::NotFoundError(path.string() + ": cannot open");
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  return contents.str();
+}
+
+// The shared CRM dataset: --dataset, $LOK_DATASET, or shared/ beside or above
+// the working directory.
+fs::path FindDataset(const std::string& given) {
+  if (!given.empty()) return given;
+  const fs::path relative = fs::path("shared") / "datasets" / "crm-sales-opportunities";
+  for (fs::path directory = fs::current_path(); !directory.empty(); directory = directory.parent_path()) {
+    if (fs::exists(directory / relative / "sales_pipeline.csv")) return directory / relative;
+    if (fs::exists(directory / ".." / relative / "sales_pipeline.csv")) {
+      return fs::weakly_canonical(directory / ".." / relative);
+    }
+    if (directory == directory.root_path()) break;
+  }
+  return relative;
+}
+
+int Publish(const std::string& file, const std::string& url, const std::string& brokers,
+            const std::string& topic, bool partial) {
+  auto contents = ReadFile(file);
+  if (!contents.ok()) return Fail(contents.status());
+  lok::client::PublishOptions options;
+  options.partial = partial;
+  lok::StatusOr<lok::client::PublishSummary> summary = lok::UnavailableError("unreachable");
+  if (!brokers.empty()) {
+    lok::log::KafkaConfig kafka;
+    kafka.brokers = brokers;
+    auto writer = lok::log::KafkaLogWriter::Create(kafka);
+    if (!writer.ok()) return Fail(writer.status());
+    summary = lok::client::PublishToLog(*contents, **writer, topic, options);
+  } else {
+    summary = lok::client::PublishOverHttp(*contents, url, options);
+  }
+  if (!summary.ok()) return Fail(summary.status());
+  std::cout << summary->ToText();
+  if (!summary->rejected.empty() && !partial) {
+    std::cout << "nothing was published: fix the lines above, or pass --partial to publish the "
+                 "valid ones\n";
+    return 1;
+  }
+  return summary->rejected.empty() ? 0 : 3;
+}
+
+int ImportCrm(const std::string& directory, const std::string& out) {
+  auto result = lok::importer::ImportCrmExport(directory);
+  if (!result.ok()) return Fail(result.status());
+  lok::Status written = lok::importer::WriteNdjson(result->events, out);
+  if (!written.ok()) return Fail(written);
+  std::cout << result->summary.ToText() << "wrote " << result->events.size() << " events to "
+            << out << "\n";
+  return 0;
+}
+
+// Starts lokd beside this binary; returns its pid.
+lok::StatusOr<pid_t> StartLokd(const fs::path& data_dir, const std::string& http) {
+  const fs::path lokd = fs::read_symlink("/proc/self/exe").parent_path() / "lokd";
+  std::vector<std::string> arguments = {lokd.string(), "--data-dir", data_dir.string(), "--http",
+                                        http};
+  std::vector<char*> argv;
+  for (std::string& argument : arguments) argv.push_back(argument.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  if (int error = posix_spawn(&pid, lokd.c_str(), nullptr, nullptr, argv.data(), environ)) {
+    return lok::UnavailableError(lokd.string() + ": cannot start: " + std::strerror(error));
+  }
+  return pid;
+}
+
+int Demo(const std::string& data_dir, const std::string& dataset_dir, const std::string& http,
+         bool exit_after) {
+  const fs::path dataset = FindDataset(dataset_dir);
+  std::cout << "lok demo: importing the CRM export in " << dataset.string() << "\n";
+  auto imported = lok::importer::ImportCrmExport(dataset);
+  if (!imported.ok()) return Fail(imported.status().WithContext("--dataset"));
+  std::cout << imported->summary.ToText();
+  fs::create_directories(data_dir);
+  const fs::path ndjson = fs::path(data_dir) / "crm-events.ndjson";
+  lok::Status written = lok::importer::WriteNdjson(imported->events, ndjson);
+  if (!written.ok()) return Fail(written);
+
+  // Stop signals reach lokctl, which stops lokd in turn.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  auto pid = StartLokd(data_dir, http);
+  if (!pid.ok()) return Fail(pid.status());
+  const std::string url = "http://" + http;
+  auto stop_lokd = [&] {
+    kill(*pid, SIGTERM);
+    int status = 0;
+    waitpid(*pid, &status, 0);
+  };
+  lok::Status healthy = lok::client::WaitHealthy(url, std::chrono::seconds(30));
+  if (!healthy.ok()) {
+    stop_lokd();
+    return Fail(healthy);
+  }
+  auto contents = ReadFile(ndjson);
+  if (!contents.ok()) return Fail(contents.status());
+  auto summary = lok::client::PublishOverHttp(*contents, url, {});
+  if (!summary.ok()) {
+    stop_lokd();
+    return Fail(summary.status());
+  }
+  std::cout << "published: " << summary->ToText();
+  auto funnel = lok::client::WaitForOffsets(url, summary->offsets, std::chrono::minutes(2));
+  if (!funnel.ok()) {
+    stop_lokd();
+    return Fail(funnel.status());
+  }
+  std::cout << "\n" << lok::client::FormatFunnel(*funnel) << "\n"
+            << "lokd is serving on " << url << "  (try: curl " << url << "/v1/funnel)\n"
+            << "data in " << data_dir << "; publishing the same file again changes nothing "
+            << "(events are deduplicated by source and event_id)\n";
+  if (exit_after) {
+    stop_lokd();
+    return 0;
+  }
+  std::cout << "press Ctrl-C to stop\n" << std::flush;
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  stop_lokd();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"lokctl: Lok's command line"};
+  app.require_subcommand(1);
+
+  std::string file, url = "http://127.0.0.1:8080", brokers, topic = "lok.events";
+  bool partial = false;
+  auto* publish = app.add_subcommand("publish", "Validate an NDJSON file of events and publish it");
+  publish->add_option("file", file, "NDJSON file, one lok.v1.Event per line")
+      ->required()
+      ->check(CLI::ExistingFile);
+  publish->add_option("--url", url, "lokd's base URL")->envname("LOK_URL")->capture_default_str();
+  publish->add_option("--brokers", brokers, "Publish straight to Kafka instead of through lokd")
+      ->envname("LOK_BROKERS");
+  publish->add_option("--topic", topic, "Kafka topic")->envname("LOK_TOPIC")->capture_default_str();
+  publish->add_flag("--partial", partial, "Publish the valid lines even if some are invalid");
+
+  std::string crm_dir, out;
+  auto* import_crm = app.add_subcommand("import-crm", "Turn the CRM export into events (NDJSON)");
+  import_crm->add_option("dir", crm_dir, "Directory with sales_pipeline.csv, accounts.csv, ...")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  import_crm->add_option("--out", out, "Output NDJSON file")->required();
+
+  std::string data_dir = "lok-demo-data", dataset, http = "127.0.0.1:8080";
+  bool exit_after = false;
+  auto* demo = app.add_subcommand(
+      "demo", "Import the shared CRM dataset, run lokd on the embedded log, print the funnel");
+  demo->add_option("--data-dir", data_dir, "Where lokd keeps its data")->capture_default_str();
+  demo->add_option("--dataset", dataset, "The CRM export directory (default: shared/datasets/...)")
+      ->envname("LOK_DATASET");
+  demo->add_option("--http", http, "lokd's listen address")->capture_default_str();
+  demo->add_flag("--exit", exit_after, "Stop lokd after printing the funnel");
+
+  CLI11_PARSE(app, argc, argv);
+  if (*publish) return Publish(file, url, brokers, topic, partial);
+  if (*import_crm) return ImportCrm(crm_dir, out);
+  if (*demo) return Demo(data_dir, dataset, http, exit_after);
+  return 2;
+}
