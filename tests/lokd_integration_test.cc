@@ -71,7 +71,10 @@ class LokdIntegrationTest : public ::testing::TestWithParam<std::string> {
     kafka_ = GetParam() == "kafka";
     if (kafka_) {
       brokers_ = KafkaBrokers();
-      if (brokers_.empty()) GTEST_SKIP() << "LOK_KAFKA_BROKERS is not set (deploy/kafka/kafka.sh start)";
+      if (brokers_.empty()) {
+        if (std::getenv("LOK_REQUIRE_KAFKA") != nullptr) FAIL() << "LOK_REQUIRE_KAFKA without LOK_KAFKA_BROKERS";
+        GTEST_SKIP() << "LOK_KAFKA_BROKERS is not set (deploy/kafka/kafka.sh start)";
+      }
       kafka_config_.brokers = brokers_;
     }
     std::random_device random;

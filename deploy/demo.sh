@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The demo on a fresh machine: installs the dependencies, builds lokd and
+# lokctl, imports the shared CRM dataset into lokd on the embedded log and
+# prints the funnel. lokd keeps serving on http://127.0.0.1:8080 until Ctrl-C.
+# Arguments go to `lokctl demo` (e.g. --exit, --http 127.0.0.1:9090).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash deploy/install-deps.sh
+cmake --preset default
+cmake --build --preset default --target lokd lokctl
+exec build/bin/lokctl demo "$@"
