@@ -30,17 +30,17 @@ bool IsToken(std::string_view text) {
   constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
   if (text.empty()) return false;
   for (char c : text) {
-    const bool alphanumeric = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-                              (c >= 'A' && c <= 'Z');
+    const bool alphanumeric =
+        (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
     if (!alphanumeric && kSymbols.find(c) == kSymbols.npos) return false;
   }
   return true;
 }
 
 struct Target {
-  std::string host;         // without brackets, percent-decoded
-  std::string port;         // decimal
-  std::string host_header;  // host[:port] as written in the URL
+  std::string host;            // without brackets, percent-decoded
+  std::string port;            // decimal
+  std::string host_header;     // host[:port] as written in the URL
   std::string request_target;  // "/path?query"
 };
 
@@ -222,9 +222,8 @@ StatusOr<ClientResponse> FetchOrThrow(std::string_view method, std::string_view 
 
 }  // namespace
 
-StatusOr<ClientResponse> Fetch(std::string_view method, std::string_view url,
-                               std::string_view body, std::string_view content_type,
-                               std::chrono::milliseconds timeout) {
+StatusOr<ClientResponse> Fetch(std::string_view method, std::string_view url, std::string_view body,
+                               std::string_view content_type, std::chrono::milliseconds timeout) {
   try {
     return FetchOrThrow(method, url, body, content_type, timeout);
   } catch (const std::exception& e) {

@@ -77,7 +77,7 @@ class Router {
  public:
   struct Match {
     const Handler* handler = nullptr;  // null: no route for this method
-    std::string allowed_methods;        // when handler is null: "" -> 404, else the Allow value
+    std::string allowed_methods;       // when handler is null: "" -> 404, else the Allow value
   };
 
   void Add(std::string method, std::string path, Handler handler) {
@@ -226,18 +226,38 @@ class Session : public std::enable_shared_from_this<Session> {
   void DoRead() {
     parser_.emplace();
     parser_->body_limit(static_cast<std::uint64_t>(options_.max_body_bytes));
-    stream_.expires_after(options_.read_timeout);
-    bhttp::async_read(stream_, buffer_, *parser_,
-                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                        self->OnRead(ec);
-                      });
+    stream_.expires_after(options_.read_timeout);  // for the header and body together
+    bhttp::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnReadHeader(ec); });
+  }
+
+  void OnReadHeader(beast::error_code ec) {
+    if (ec) return OnRead(ec);
+    // Clients such as curl send "Expect: 100-continue" before a large body and wait
+    // (curl: one second) for this interim response before sending it.
+    if (beast::iequals(parser_->get()[bhttp::field::expect], "100-continue")) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      return net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
+                              [self = shared_from_this()](beast::error_code write_ec, std::size_t) {
+                                if (write_ec) return self->CloseNow();
+                                self->DoReadBody();
+                              });
+    }
+    DoReadBody();
+  }
+
+  void DoReadBody() {
+    bhttp::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
   }
 
   void OnRead(beast::error_code ec) {
     if (ec == bhttp::error::end_of_stream) return CloseNow();  // client closed between requests
     if (ec == bhttp::error::body_limit) {
-      return SendErrorAndClose(413, "request body exceeds " +
-                                        std::to_string(options_.max_body_bytes) + " bytes");
+      return SendErrorAndClose(
+          413, "request body exceeds " + std::to_string(options_.max_body_bytes) + " bytes");
     }
     if (ec == bhttp::error::header_limit) {
       return SendErrorAndClose(431, "request header fields too large");
@@ -314,8 +334,8 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
     if (!linger) return CloseNow();
-    stream_.expires_after(std::min<std::chrono::steady_clock::duration>(options_.read_timeout,
-                                                                        kMaxLingerTime));
+    stream_.expires_after(
+        std::min<std::chrono::steady_clock::duration>(options_.read_timeout, kMaxLingerTime));
     DoLinger();
   }
 
@@ -451,10 +471,9 @@ class Server::Impl {
   }
 
   void DoAccept() {
-    acceptor_.async_accept(net::make_strand(io_context_),
-                           [this](beast::error_code ec, tcp::socket socket) {
-                             OnAccept(ec, std::move(socket));
-                           });
+    acceptor_.async_accept(
+        net::make_strand(io_context_),
+        [this](beast::error_code ec, tcp::socket socket) { OnAccept(ec, std::move(socket)); });
   }
 
   // Runs on the acceptor's strand.

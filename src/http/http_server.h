@@ -72,9 +72,9 @@ using Handler = std::function<Response(const Request&)>;
 struct ServerOptions {
   // A numeric address ("127.0.0.1", "0.0.0.0", "::") or a host name resolved at Start().
   std::string address = "127.0.0.1";
-  uint16_t port = 0;                          // 0: the kernel picks a free port (tests)
+  uint16_t port = 0;                         // 0: the kernel picks a free port (tests)
   size_t max_body_bytes = 16 * 1024 * 1024;  // a larger body -> 413, connection closed
-  int threads = 2;                            // worker threads; must be >= 1
+  int threads = 2;                           // worker threads; must be >= 1
   // The longest a connection may sit idle or take to send one request; also bounds
   // each response write. An expired connection is closed without a response.
   std::chrono::seconds read_timeout{30};

@@ -1,3 +1,5 @@
+#include "http/http_server.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -15,7 +17,6 @@
 #include <vector>
 
 #include "http/http_client.h"
-#include "http/http_server.h"
 
 namespace lok::http {
 namespace {
@@ -138,9 +139,9 @@ TEST(HttpServerTest, QueryIsParsedAndPercentDecodedInOrder) {
   EXPECT_EQ(seen.method, "GET");
   EXPECT_EQ(seen.path, "/v1/echo path");
   using Param = std::pair<std::string, std::string>;
-  EXPECT_THAT(seen.query, ::testing::ElementsAre(Param{"a", "1"}, Param{"b", "x y"},
-                                                 Param{"a", "2"}, Param{"c", "p q"},
-                                                 Param{"flag", ""}));
+  EXPECT_THAT(seen.query,
+              ::testing::ElementsAre(Param{"a", "1"}, Param{"b", "x y"}, Param{"a", "2"},
+                                     Param{"c", "p q"}, Param{"flag", ""}));
   EXPECT_EQ(seen.QueryParam("a"), "1");
   EXPECT_EQ(seen.QueryParam("b"), "x y");
   EXPECT_EQ(seen.QueryParam("missing"), std::nullopt);
@@ -257,6 +258,22 @@ TEST(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
     EXPECT_EQ(response.body(), "pong");
     EXPECT_TRUE(response.keep_alive());
   }
+}
+
+TEST(HttpServerTest, ExpectContinueGetsInterimResponseBeforeBody) {
+  Server server({});
+  server.Handle("POST", "/v1/echo", [](const Request& request) { return Text(request.body); });
+  ASSERT_TRUE(server.Start().ok());
+
+  RawConnection connection(server.port());
+  connection.Send(
+      "POST /v1/echo HTTP/1.1\r\nHost: test\r\nContent-Length: 5\r\n"
+      "Expect: 100-continue\r\n\r\n");
+  EXPECT_EQ(connection.ReadResponse().result_int(), 100u);
+  connection.Send("hello");
+  bhttp::response<bhttp::string_body> response = connection.ReadResponse();
+  EXPECT_EQ(response.result_int(), 200u);
+  EXPECT_EQ(response.body(), "hello");
 }
 
 TEST(HttpServerTest, MalformedRequestIs400AndClosesConnection) {
