@@ -1,5 +1,7 @@
 #include "events/validation.h"
 
+#include <google/protobuf/unknown_field_set.h>
+
 #include <chrono>
 
 namespace lok::events {
@@ -181,12 +183,22 @@ std::vector<Violation> FindViolations(const Event& event) {
       check.RequiredMoney(target.has_amount(), target.amount(), "target_set.amount");
       break;
     }
-    case Event::PAYLOAD_NOT_SET:
+    case Event::PAYLOAD_NOT_SET: {
+      // A payload this version does not know arrives as an unknown field.
+      const auto& unknown = event.GetReflection()->GetUnknownFields(event);
+      if (unknown.field_count() > 0) {
+        check.Require(false, "payload",
+                      "unknown event type (field number " +
+                          std::to_string(unknown.field(0).number()) +
+                          "): published by a newer schema than this lokd knows");
+        break;
+      }
       check.Require(false, "payload",
                     "required: one of lead_created, lead_qualified, offer_sent, deal_won, "
                     "deal_lost, invoice_issued, payment_received, payment_delayed, "
                     "client_contacted, target_set");
       break;
+    }
   }
   return check.Take();
 }

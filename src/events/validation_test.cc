@@ -58,6 +58,20 @@ TEST(ValidationTest, MissingPayloadIsNamed) {
   EXPECT_EQ(violations[0].field, "payload");
 }
 
+TEST(ValidationTest, PayloadOfANewerSchemaIsNamedAsUnknownType) {
+  lok::v1::Event event = ValidDealWon();
+  event.clear_payload();
+  // Field 99, length-delimited, empty: a payload this version does not know.
+  std::string bytes = event.SerializeAsString() + std::string("\x9a\x06\x00", 3);
+  lok::v1::Event parsed;
+  ASSERT_TRUE(parsed.ParseFromString(bytes));
+  auto violations = FindViolations(parsed);
+  ASSERT_EQ(violations.size(), 1U);
+  EXPECT_EQ(violations[0].field, "payload");
+  EXPECT_EQ(violations[0].rule,
+            "unknown event type (field number 99): published by a newer schema than this lokd knows");
+}
+
 TEST(ValidationTest, NegativeMoneyIsRejected) {
   auto violations = ViolationsAfter(
       [](lok::v1::Event& event) { event.mutable_deal_won()->mutable_amount()->set_minor(-1); });
