@@ -18,7 +18,8 @@ std::pair<int, std::string> RunShell(const std::string& command) {
   FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
   if (pipe == nullptr) return {-1, ""};
   std::array<char, 4096> buffer{};
-  while (size_t read = std::fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), read);
+  while (size_t read = std::fread(buffer.data(), 1, buffer.size(), pipe))
+    output.append(buffer.data(), read);
   const int status = ::pclose(pipe);
   return {status, output};
 }

@@ -27,7 +27,8 @@ constexpr int32_t kPartitions = 4;
 std::vector<log::OutgoingRecord> AsRecords(const std::vector<lok::v1::Event>& events) {
   std::vector<log::OutgoingRecord> records;
   records.reserve(events.size());
-  for (const auto& event : events) records.push_back({event.client_id(), event.SerializeAsString(), {}});
+  for (const auto& event : events)
+    records.push_back({event.client_id(), event.SerializeAsString(), {}});
   return records;
 }
 
@@ -41,11 +42,13 @@ void ExpectFunnel(const lok::v1::FunnelResponse& funnel, const ExpectedFunnel& e
     for (const auto& money : count.amounts()) {
       if (money.currency() == "USD") usd = money.minor();
     }
-    EXPECT_EQ(usd, expected.amounts[static_cast<size_t>(stage)]) << lok::v1::Stage_Name(count.stage());
+    EXPECT_EQ(usd, expected.amounts[static_cast<size_t>(stage)])
+        << lok::v1::Stage_Name(count.stage());
   }
   const int64_t closed = expected.deals[3] + expected.deals[4];
-  EXPECT_DOUBLE_EQ(funnel.win_rate(),
-                   closed == 0 ? 0.0 : static_cast<double>(expected.deals[3]) / static_cast<double>(closed));
+  EXPECT_DOUBLE_EQ(
+      funnel.win_rate(),
+      closed == 0 ? 0.0 : static_cast<double>(expected.deals[3]) / static_cast<double>(closed));
 }
 
 int64_t OffsetSum(const lok::v1::FunnelResponse& funnel) {
@@ -72,7 +75,8 @@ class LokdIntegrationTest : public ::testing::TestWithParam<std::string> {
     if (kafka_) {
       brokers_ = KafkaBrokers();
       if (brokers_.empty()) {
-        if (std::getenv("LOK_REQUIRE_KAFKA") != nullptr) FAIL() << "LOK_REQUIRE_KAFKA without LOK_KAFKA_BROKERS";
+        if (std::getenv("LOK_REQUIRE_KAFKA") != nullptr)
+          FAIL() << "LOK_REQUIRE_KAFKA without LOK_KAFKA_BROKERS";
         GTEST_SKIP() << "LOK_KAFKA_BROKERS is not set (deploy/kafka/kafka.sh start)";
       }
       kafka_config_.brokers = brokers_;
@@ -87,7 +91,8 @@ class LokdIntegrationTest : public ::testing::TestWithParam<std::string> {
   }
 
   std::vector<std::string> LokdArguments(std::vector<std::string> extra = {}) const {
-    std::vector<std::string> arguments = {"--topic", topic_, "--partitions", std::to_string(kPartitions)};
+    std::vector<std::string> arguments = {"--topic", topic_, "--partitions",
+                                          std::to_string(kPartitions)};
     if (kafka_) {
       arguments.insert(arguments.end(), {"--brokers", brokers_, "--group-id", topic_});
     }
@@ -103,7 +108,8 @@ class LokdIntegrationTest : public ::testing::TestWithParam<std::string> {
 
   // Appends records straight to the log, as another system would: to Kafka,
   // or to the embedded log while lokd is not running (it owns the database).
-  log::PartitionOffsets AppendToLog(const std::string& topic, std::vector<log::OutgoingRecord> records) {
+  log::PartitionOffsets AppendToLog(const std::string& topic,
+                                    std::vector<log::OutgoingRecord> records) {
     log::PartitionOffsets ends;
     StatusOr<std::vector<log::Position>> positions = InternalError("not appended");
     if (kafka_) {
@@ -216,7 +222,8 @@ TEST_P(LokdIntegrationTest, MalformedRecordGoesToTheDeadLetterTopicWhileTheRestI
   EXPECT_NE(garbage["lok.dlq.reason"].find("not a valid lok.v1.Event"), std::string::npos);
   EXPECT_EQ(garbage["lok.dlq.topic"], topic_);
   EXPECT_FALSE(garbage["lok.dlq.offset"].empty());
-  EXPECT_EQ(by_value[negative.SerializeAsString()]["lok.dlq.reason"], "deal_won.amount.minor: must be >= 0");
+  EXPECT_EQ(by_value[negative.SerializeAsString()]["lok.dlq.reason"],
+            "deal_won.amount.minor: must be >= 0");
 }
 
 TEST_P(LokdIntegrationTest, SigkillWhileConsumingNeitherLosesNorDoubleCounts) {
@@ -233,7 +240,8 @@ TEST_P(LokdIntegrationTest, SigkillWhileConsumingNeitherLosesNorDoubleCounts) {
     if (funnel.ok()) progress = OffsetSum(*funnel);
     const int64_t target = progress + static_cast<int64_t>(random() % 3000);
     const auto deadline = std::chrono::steady_clock::now() + seconds(60);
-    while (progress < std::min<int64_t>(target, 20000) && std::chrono::steady_clock::now() < deadline) {
+    while (progress < std::min<int64_t>(target, 20000) &&
+           std::chrono::steady_clock::now() < deadline) {
       funnel = client::FetchFunnel(lokd_->url());
       if (funnel.ok()) progress = OffsetSum(*funnel);
     }
@@ -328,7 +336,8 @@ TEST_P(LokdIntegrationTest, InvalidLinesAreReportedAndNothingIsAppendedUnlessPar
   EXPECT_NE(strict->body.find("\"line\":11"), std::string::npos) << strict->body;
   EXPECT_NE(strict->body.find("\"appended\":0"), std::string::npos) << strict->body;
 
-  auto partial = http::Fetch("POST", lokd_->url() + "/v1/events?partial=true", body, "application/x-ndjson");
+  auto partial =
+      http::Fetch("POST", lokd_->url() + "/v1/events?partial=true", body, "application/x-ndjson");
   ASSERT_TRUE(partial.ok());
   EXPECT_EQ(partial->status, 200);
   EXPECT_NE(partial->body.find("\"appended\":10"), std::string::npos) << partial->body;

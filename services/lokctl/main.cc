@@ -4,12 +4,12 @@
 //   lokctl publish FILE.ndjson --brokers 127.0.0.1:9092 --topic lok.events
 //   lokctl import-crm DIR --out FILE.ndjson
 //   lokctl demo
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -44,7 +44,8 @@ lok::StatusOr<std::string> ReadFile(const fs::path& path) {
 fs::path FindDataset(const std::string& given) {
   if (!given.empty()) return given;
   const fs::path relative = fs::path("shared") / "datasets" / "crm-sales-opportunities";
-  for (fs::path directory = fs::current_path(); !directory.empty(); directory = directory.parent_path()) {
+  for (fs::path directory = fs::current_path(); !directory.empty();
+       directory = directory.parent_path()) {
     if (fs::exists(directory / relative / "sales_pipeline.csv")) return directory / relative;
     if (fs::exists(directory / ".." / relative / "sales_pipeline.csv")) {
       return fs::weakly_canonical(directory / ".." / relative);
@@ -85,8 +86,8 @@ int ImportCrm(const std::string& directory, const std::string& out) {
   if (!result.ok()) return Fail(result.status());
   lok::Status written = lok::importer::WriteNdjson(result->events, out);
   if (!written.ok()) return Fail(written);
-  std::cout << result->summary.ToText() << "wrote " << result->events.size() << " events to "
-            << out << "\n";
+  std::cout << result->summary.ToText() << "wrote " << result->events.size() << " events to " << out
+            << "\n";
   return 0;
 }
 
@@ -150,7 +151,8 @@ int Demo(const std::string& data_dir, const std::string& dataset_dir, const std:
     stop_lokd();
     return Fail(funnel.status());
   }
-  std::cout << "\n" << lok::client::FormatFunnel(*funnel) << "\n"
+  std::cout << "\n"
+            << lok::client::FormatFunnel(*funnel) << "\n"
             << "lokd is serving on " << url << "  (try: curl " << url << "/v1/funnel)\n"
             << "data in " << data_dir << "; publishing the same file again changes nothing "
             << "(events are deduplicated by source and event_id)\n";

@@ -6,9 +6,9 @@
 //
 // Every flag can also come from a LOK_* environment variable (LOK_DATA_DIR,
 // LOK_BROKERS, ...) or from a TOML/INI file given with --config.
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <filesystem>
 #include <thread>
@@ -49,7 +49,8 @@ int main(int argc, char** argv) {
   Config config;
   CLI::App app{"lokd: Lok's event-sourced sales pipeline service"};
   app.set_config("--config", "", "Read options from a TOML or INI file");
-  app.add_option("--data-dir", config.data_dir, "Directory for the read models and the embedded log")
+  app.add_option("--data-dir", config.data_dir,
+                 "Directory for the read models and the embedded log")
       ->envname("LOK_DATA_DIR")
       ->capture_default_str();
   app.add_option("--http", config.http, "HTTP listen address HOST:PORT")
@@ -74,7 +75,8 @@ int main(int argc, char** argv) {
       ->envname("LOK_BATCH_SIZE")
       ->check(CLI::Range(size_t{1}, size_t{1000000}))
       ->capture_default_str();
-  app.add_option("--max-body-bytes", config.max_body_bytes, "Largest accepted HTTP body (413 above)")
+  app.add_option("--max-body-bytes", config.max_body_bytes,
+                 "Largest accepted HTTP body (413 above)")
       ->envname("LOK_MAX_BODY_BYTES")
       ->capture_default_str();
   app.add_option("--http-threads", config.http_threads, "HTTP worker threads")
@@ -153,7 +155,8 @@ int main(int argc, char** argv) {
     for (const std::string& topic : {config.topic, lok::log::DeadLetterTopic(config.topic)}) {
       lok::Status created =
           lok::log::CreateTopic(kafka, topic, config.partitions, std::chrono::seconds(30));
-      if (!created.ok()) spdlog::warn("lokd: could not ensure topic {}: {}", topic, created.ToString());
+      if (!created.ok())
+        spdlog::warn("lokd: could not ensure topic {}: {}", topic, created.ToString());
     }
     auto created_writer = lok::log::KafkaLogWriter::Create(kafka);
     if (!created_writer.ok()) return Fail(created_writer.status(), "kafka producer");
@@ -175,7 +178,8 @@ int main(int argc, char** argv) {
   lok::engine::ProjectorOptions projector_options;
   projector_options.topic = config.topic;
   projector_options.max_batch = config.batch_size;
-  lok::engine::Projector projector(**store, *reader, *writer, {&funnel}, projector_options, metrics);
+  lok::engine::Projector projector(**store, *reader, *writer, {&funnel}, projector_options,
+                                   metrics);
 
   lok::api::ApiContext context;
   context.store = store->get();

@@ -1,9 +1,9 @@
 #include "api/query_api.h"
 
-#include <boost/json.hpp>
 #include <google/protobuf/util/json_util.h>
 #include <spdlog/spdlog.h>
 
+#include <boost/json.hpp>
 #include <set>
 
 #include "engine/projector.h"
@@ -16,12 +16,17 @@ namespace {
 // Status codes a query or ingest error maps to.
 int HttpStatusFor(const Status& status) {
   switch (status.code()) {
-    case StatusCode::kInvalidArgument: return 400;
-    case StatusCode::kNotFound: return 404;
-    case StatusCode::kResourceExhausted: return 413;
+    case StatusCode::kInvalidArgument:
+      return 400;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kResourceExhausted:
+      return 413;
     case StatusCode::kUnavailable:
-    case StatusCode::kDeadlineExceeded: return 503;
-    default: return 500;
+    case StatusCode::kDeadlineExceeded:
+      return 503;
+    default:
+      return 500;
   }
 }
 
@@ -32,9 +37,9 @@ std::optional<http::Response> RejectUnknownParameters(const http::Request& reque
     if (!allowed.contains(name)) {
       std::string known;
       for (const std::string& parameter : allowed) known += (known.empty() ? "" : ", ") + parameter;
-      return http::JsonError(400, "unknown query parameter '" + name + "'" +
-                                      (known.empty() ? "; this endpoint takes none"
-                                                     : "; allowed: " + known));
+      return http::JsonError(
+          400, "unknown query parameter '" + name + "'" +
+                   (known.empty() ? "; this endpoint takes none" : "; allowed: " + known));
     }
   }
   return std::nullopt;
@@ -63,12 +68,14 @@ http::Response HandleFunnel(const ApiContext& context, const http::Request& requ
   if (auto rejected = RejectUnknownParameters(request, {})) return *rejected;
   std::unique_ptr<store::KeyValueReader> snapshot = context.store->Snapshot();
   StatusOr<lok::v1::FunnelResponse> funnel = projections::QueryFunnel(*snapshot);
-  if (!funnel.ok()) return http::JsonError(HttpStatusFor(funnel.status()), funnel.status().message());
+  if (!funnel.ok())
+    return http::JsonError(HttpStatusFor(funnel.status()), funnel.status().message());
   StatusOr<log::PartitionOffsets> positions = engine::ReadPositions(*snapshot);
   if (!positions.ok()) {
     return http::JsonError(HttpStatusFor(positions.status()), positions.status().message());
   }
-  for (const auto& [partition, offset] : *positions) (*funnel->mutable_offsets())[partition] = offset;
+  for (const auto& [partition, offset] : *positions)
+    (*funnel->mutable_offsets())[partition] = offset;
   return ProtoJson(*funnel);
 }
 
@@ -105,9 +112,9 @@ http::Response HandleIngest(const ApiContext& context, const http::Request& requ
     auto positions = context.writer->Append(context.topic, std::move(records));
     if (!positions.ok()) {
       spdlog::error("ingest: append failed: {}", positions.status().ToString());
-      return http::JsonError(HttpStatusFor(positions.status()),
-                             "append to the log failed, nothing acknowledged: " +
-                                 positions.status().message());
+      return http::JsonError(
+          HttpStatusFor(positions.status()),
+          "append to the log failed, nothing acknowledged: " + positions.status().message());
     }
     appended = positions->size();
     // The next offset per partition after this batch: a client waits until
@@ -126,8 +133,9 @@ http::Response HandleIngest(const ApiContext& context, const http::Request& requ
   body["rejected"] = std::move(rejected);
   body["lines"] = lines;
   if (!append) {
-    body["error"] = "some lines are invalid; nothing was appended (use ?partial=true to append "
-                    "the valid lines)";
+    body["error"] =
+        "some lines are invalid; nothing was appended (use ?partial=true to append "
+        "the valid lines)";
   }
   http::Response response;
   response.status = append ? 200 : 422;
@@ -136,18 +144,19 @@ http::Response HandleIngest(const ApiContext& context, const http::Request& requ
 }
 
 void RegisterRoutes(http::Server& server, const ApiContext& context) {
-  server.Handle("GET", "/v1/funnel",
-                [&context](const http::Request& request) { return HandleFunnel(context, request); });
-  server.Handle("POST", "/v1/events",
-                [&context](const http::Request& request) { return HandleIngest(context, request); });
+  server.Handle("GET", "/v1/funnel", [&context](const http::Request& request) {
+    return HandleFunnel(context, request);
+  });
+  server.Handle("POST", "/v1/events", [&context](const http::Request& request) {
+    return HandleIngest(context, request);
+  });
   server.Handle("GET", "/healthz", [](const http::Request&) {
     return PlainText(200, "{\"status\":\"ok\"}", "application/json");
   });
   server.Handle("GET", "/readyz", [&context](const http::Request&) {
     const bool ready = context.metrics->caught_up();
     return PlainText(ready ? 200 : 503,
-                     ready ? "{\"status\":\"ready\"}"
-                           : "{\"status\":\"catching up with the log\"}",
+                     ready ? "{\"status\":\"ready\"}" : "{\"status\":\"catching up with the log\"}",
                      "application/json");
   });
   server.Handle("GET", "/metrics", [&context](const http::Request&) {

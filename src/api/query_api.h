@@ -18,9 +18,9 @@
 namespace lok::api {
 
 struct ApiContext {
-  store::RocksStore* store = nullptr;        // read models; queries read snapshots
-  log::LogWriter* writer = nullptr;          // where POST /v1/events appends
-  std::string topic;                          // the events topic
+  store::RocksStore* store = nullptr;  // read models; queries read snapshots
+  log::LogWriter* writer = nullptr;    // where POST /v1/events appends
+  std::string topic;                   // the events topic
   engine::ProjectorMetrics* metrics = nullptr;
   size_t max_events_per_request = 100000;
 };

@@ -15,16 +15,16 @@ namespace lok {
 
 enum class StatusCode {
   kOk = 0,
-  kInvalidArgument,    // the caller's input breaks a rule; the message names it
+  kInvalidArgument,  // the caller's input breaks a rule; the message names it
   kNotFound,
   kAlreadyExists,
   kFailedPrecondition,  // the system is not in a state that allows the call
   kResourceExhausted,   // a limit was hit (size, count)
   kDeadlineExceeded,
-  kUnavailable,         // a dependency (broker, disk) is unreachable; retry may help
-  kDataLoss,            // stored data is corrupt
+  kUnavailable,  // a dependency (broker, disk) is unreachable; retry may help
+  kDataLoss,     // stored data is corrupt
   kCancelled,
-  kInternal,            // a bug or an unexpected library failure
+  kInternal,  // a bug or an unexpected library failure
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -108,10 +108,10 @@ class [[nodiscard]] StatusOr {
 #define LOK_STATUS_CONCAT(a, b) LOK_STATUS_CONCAT_INNER(a, b)
 
 // Returns the status from the enclosing function when it is not OK.
-#define LOK_RETURN_IF_ERROR(expr)                 \
-  do {                                            \
-    ::lok::Status lok_status_ = (expr);           \
-    if (!lok_status_.ok()) return lok_status_;    \
+#define LOK_RETURN_IF_ERROR(expr)              \
+  do {                                         \
+    ::lok::Status lok_status_ = (expr);        \
+    if (!lok_status_.ok()) return lok_status_; \
   } while (false)
 
 // `LOK_ASSIGN_OR_RETURN(auto value, Fallible());` declares `value` or returns

@@ -1,9 +1,9 @@
 #include "client/lok_client.h"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
 #include <google/protobuf/util/json_util.h>
 
+#include <boost/json.hpp>
 #include <thread>
 
 #include "events/event_codec.h"
@@ -85,9 +85,11 @@ StatusOr<PublishSummary> PublishToLog(std::string_view ndjson, log::LogWriter& w
     const size_t end = std::min(batch.events.size(), begin + options.chunk_events);
     std::vector<log::OutgoingRecord> records;
     for (size_t index = begin; index < end; ++index) {
-      records.push_back({batch.events[index].client_id(), batch.events[index].SerializeAsString(), {}});
+      records.push_back(
+          {batch.events[index].client_id(), batch.events[index].SerializeAsString(), {}});
     }
-    LOK_ASSIGN_OR_RETURN(std::vector<log::Position> positions, writer.Append(topic, std::move(records)));
+    LOK_ASSIGN_OR_RETURN(std::vector<log::Position> positions,
+                         writer.Append(topic, std::move(records)));
     summary.appended += positions.size();
     for (const log::Position& position : positions) {
       MergeOffsets(summary.offsets, position.partition, position.offset + 1);
@@ -100,8 +102,8 @@ Status WaitHealthy(const std::string& base_url, std::chrono::milliseconds deadli
   const auto until = std::chrono::steady_clock::now() + deadline;
   Status last = UnavailableError("not tried");
   while (std::chrono::steady_clock::now() < until) {
-    auto response = http::Fetch("GET", base_url + "/healthz", {}, "application/json",
-                                std::chrono::seconds(2));
+    auto response =
+        http::Fetch("GET", base_url + "/healthz", {}, "application/json", std::chrono::seconds(2));
     if (response.ok() && response->status == 200) return Status::Ok();
     last = response.ok() ? UnavailableError("HTTP " + std::to_string(response->status))
                          : response.status();

@@ -15,15 +15,15 @@
 namespace lok::client {
 
 struct PublishSummary {
-  size_t lines = 0;        // non-blank lines read
-  size_t appended = 0;     // events acknowledged by the log
+  size_t lines = 0;     // non-blank lines read
+  size_t appended = 0;  // events acknowledged by the log
   std::vector<events::RejectedLine> rejected;
   log::PartitionOffsets offsets;  // next offset per partition after the last append
   std::string ToText() const;
 };
 
 struct PublishOptions {
-  bool partial = false;       // append the valid lines even if some are invalid
+  bool partial = false;        // append the valid lines even if some are invalid
   size_t chunk_events = 5000;  // events per HTTP request / log append
 };
 

@@ -44,7 +44,8 @@ log::OutgoingRecord DeadLetter(const std::string& topic, const log::Record& reco
   letter.headers.push_back({std::string(log::kDeadLetterTopicHeader), topic});
   letter.headers.push_back(
       {std::string(log::kDeadLetterPartitionHeader), std::to_string(record.partition)});
-  letter.headers.push_back({std::string(log::kDeadLetterOffsetHeader), std::to_string(record.offset)});
+  letter.headers.push_back(
+      {std::string(log::kDeadLetterOffsetHeader), std::to_string(record.offset)});
   return letter;
 }
 
@@ -68,8 +69,7 @@ StatusOr<log::PartitionOffsets> ReadPositions(const store::KeyValueReader& reade
   return positions;
 }
 
-Projector::Projector(store::RocksStore& store, log::LogReader& reader,
-                     log::LogWriter& dead_letters,
+Projector::Projector(store::RocksStore& store, log::LogReader& reader, log::LogWriter& dead_letters,
                      std::vector<projections::Projection*> projections, ProjectorOptions options,
                      ProjectorMetrics& metrics)
     : store_(store),
@@ -83,7 +83,8 @@ Status Projector::Start() {
   LOK_ASSIGN_OR_RETURN(int32_t partition_count, reader_.PartitionCount());
   std::vector<int32_t> owned = options_.partitions;
   if (owned.empty()) {
-    for (int32_t partition = 0; partition < partition_count; ++partition) owned.push_back(partition);
+    for (int32_t partition = 0; partition < partition_count; ++partition)
+      owned.push_back(partition);
   }
   LOK_ASSIGN_OR_RETURN(log::PartitionOffsets stored, ReadPositions(store_));
   log::PartitionOffsets assignment;
@@ -151,8 +152,8 @@ Status Projector::ProcessBatch(std::vector<log::Record> records) {
     for (projections::Projection* projection : projections_) {
       Status status = projection->Apply(*event, event_position, transaction);
       if (!status.ok()) {
-        return status.WithContext(fmt::format("{} at {}/{}", projection->Name(), record.partition,
-                                              record.offset));
+        return status.WithContext(
+            fmt::format("{} at {}/{}", projection->Name(), record.partition, record.offset));
       }
     }
     ++applied;

@@ -42,12 +42,14 @@ std::string ProjectorMetrics::RenderPrometheus() const {
           dead_lettered_.load());
   counter("lok_projector_errors_total", "Batches that failed and were retried from the store.",
           errors_.load());
-  out += fmt::format("# HELP lok_projector_caught_up 1 once the projector has reached the log's end.\n"
-                     "# TYPE lok_projector_caught_up gauge\nlok_projector_caught_up {}\n",
-                     caught_up_.load() ? 1 : 0);
+  out += fmt::format(
+      "# HELP lok_projector_caught_up 1 once the projector has reached the log's end.\n"
+      "# TYPE lok_projector_caught_up gauge\nlok_projector_caught_up {}\n",
+      caught_up_.load() ? 1 : 0);
   std::lock_guard lock(mutex_);
-  out += "# HELP lok_projector_batch_seconds Time from poll to committed batch.\n"
-         "# TYPE lok_projector_batch_seconds histogram\n";
+  out +=
+      "# HELP lok_projector_batch_seconds Time from poll to committed batch.\n"
+      "# TYPE lok_projector_batch_seconds histogram\n";
   for (size_t bucket = 0; bucket < kLatencyBuckets.size(); ++bucket) {
     out += fmt::format("lok_projector_batch_seconds_bucket{{le=\"{}\"}} {}\n",
                        kLatencyBuckets[bucket], latency_counts_[bucket]);
@@ -55,13 +57,15 @@ std::string ProjectorMetrics::RenderPrometheus() const {
   out += fmt::format("lok_projector_batch_seconds_bucket{{le=\"+Inf\"}} {}\n", batches_.load());
   out += fmt::format("lok_projector_batch_seconds_sum {}\n", latency_sum_);
   out += fmt::format("lok_projector_batch_seconds_count {}\n", batches_.load());
-  out += "# HELP lok_consumer_lag_records Records in the log not yet applied, per partition.\n"
-         "# TYPE lok_consumer_lag_records gauge\n";
+  out +=
+      "# HELP lok_consumer_lag_records Records in the log not yet applied, per partition.\n"
+      "# TYPE lok_consumer_lag_records gauge\n";
   for (const auto& [partition, lag] : lag_) {
     out += fmt::format("lok_consumer_lag_records{{partition=\"{}\"}} {}\n", partition, lag);
   }
-  out += "# HELP lok_consumer_position Next offset to apply, per partition.\n"
-         "# TYPE lok_consumer_position gauge\n";
+  out +=
+      "# HELP lok_consumer_position Next offset to apply, per partition.\n"
+      "# TYPE lok_consumer_position gauge\n";
   for (const auto& [partition, position] : positions_) {
     out += fmt::format("lok_consumer_position{{partition=\"{}\"}} {}\n", partition, position);
   }

@@ -101,7 +101,8 @@ class ProjectorTest : public ::testing::Test {
 TEST_F(ProjectorTest, AppliesEveryEventAndStoresPositionsWithState) {
   std::vector<log::OutgoingRecord> records;
   for (int index = 0; index < 50; ++index) {
-    records.push_back(AsRecord(WonEvent("e" + std::to_string(index), "c" + std::to_string(index % 9), 100)));
+    records.push_back(
+        AsRecord(WonEvent("e" + std::to_string(index), "c" + std::to_string(index % 9), 100)));
   }
   ASSERT_TRUE(log_->Append("events", records).ok());
   Drain();
@@ -118,7 +119,8 @@ TEST_F(ProjectorTest, AppliesEveryEventAndStoresPositionsWithState) {
 TEST_F(ProjectorTest, RestartResumesFromStoredOffsetsWithoutDoubleCounting) {
   std::vector<log::OutgoingRecord> records;
   for (int index = 0; index < 30; ++index) {
-    records.push_back(AsRecord(WonEvent("e" + std::to_string(index), "c" + std::to_string(index), 1)));
+    records.push_back(
+        AsRecord(WonEvent("e" + std::to_string(index), "c" + std::to_string(index), 1)));
   }
   ASSERT_TRUE(log_->Append("events", records).ok());
   ASSERT_TRUE(projector_->RunOnce().ok());  // one partial batch only

@@ -39,7 +39,8 @@ class Checker {
   void YearMonth(const std::string& value, const std::string& field) {
     bool shaped = value.size() == 7 && value[4] == '-' && AllDigits(value.substr(0, 4)) &&
                   AllDigits(value.substr(5, 2));
-    bool month_ok = shaped && std::stoi(value.substr(5, 2)) >= 1 && std::stoi(value.substr(5, 2)) <= 12;
+    bool month_ok =
+        shaped && std::stoi(value.substr(5, 2)) >= 1 && std::stoi(value.substr(5, 2)) <= 12;
     Require(month_ok, field, "must be a month in the form YYYY-MM");
   }
 
@@ -106,8 +107,8 @@ std::vector<Violation> FindViolations(const Event& event) {
     check.Require(false, "occurred_at", "required");
   } else {
     const int64_t seconds = event.occurred_at().seconds();
-    check.Require(seconds >= kMinOccurredAtSeconds && seconds < kMaxOccurredAtSeconds, "occurred_at",
-                  "must be between 1990-01-01T00:00:00Z and 2100-01-01T00:00:00Z");
+    check.Require(seconds >= kMinOccurredAtSeconds && seconds < kMaxOccurredAtSeconds,
+                  "occurred_at", "must be between 1990-01-01T00:00:00Z and 2100-01-01T00:00:00Z");
     check.Require(event.occurred_at().nanos() >= 0 && event.occurred_at().nanos() < 1'000'000'000,
                   "occurred_at.nanos", "must be in [0, 999999999]");
   }
@@ -162,7 +163,8 @@ std::vector<Violation> FindViolations(const Event& event) {
       const auto& delay = event.payment_delayed();
       check.RequiredString(delay.invoice_id(), "payment_delayed.invoice_id", kMaxIdLength);
       check.Require(delay.days_overdue() >= 0, "payment_delayed.days_overdue", "must be >= 0");
-      check.RequiredMoney(delay.has_outstanding(), delay.outstanding(), "payment_delayed.outstanding");
+      check.RequiredMoney(delay.has_outstanding(), delay.outstanding(),
+                          "payment_delayed.outstanding");
       break;
     }
     case Event::kClientContacted: {

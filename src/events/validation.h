@@ -19,9 +19,9 @@ struct Violation {
 };
 
 // Limits shared by the validator and documented in the README.
-inline constexpr size_t kMaxIdLength = 256;       // event_id, client_id, deal_id, ...
-inline constexpr size_t kMaxNameLength = 256;     // salesperson, region, product
-inline constexpr size_t kMaxTextLength = 4096;    // deal_lost.reason
+inline constexpr size_t kMaxIdLength = 256;                   // event_id, client_id, deal_id, ...
+inline constexpr size_t kMaxNameLength = 256;                 // salesperson, region, product
+inline constexpr size_t kMaxTextLength = 4096;                // deal_lost.reason
 inline constexpr int64_t kMinOccurredAtSeconds = 631152000;   // 1990-01-01T00:00:00Z
 inline constexpr int64_t kMaxOccurredAtSeconds = 4102444800;  // 2100-01-01T00:00:00Z (exclusive)
 

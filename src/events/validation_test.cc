@@ -68,8 +68,9 @@ TEST(ValidationTest, PayloadOfANewerSchemaIsNamedAsUnknownType) {
   auto violations = FindViolations(parsed);
   ASSERT_EQ(violations.size(), 1U);
   EXPECT_EQ(violations[0].field, "payload");
-  EXPECT_EQ(violations[0].rule,
-            "unknown event type (field number 99): published by a newer schema than this lokd knows");
+  EXPECT_EQ(
+      violations[0].rule,
+      "unknown event type (field number 99): published by a newer schema than this lokd knows");
 }
 
 TEST(ValidationTest, NegativeMoneyIsRejected) {
@@ -116,8 +117,9 @@ TEST(ValidationTest, DiscountMustBeBetweenZeroAndFullPrice) {
   offer->mutable_amount()->set_minor(100);
   offer->mutable_amount()->set_currency("USD");
   offer->set_discount_bp(10001);
-  EXPECT_THAT(FindViolations(event), ElementsAre(Violation{"offer_sent.discount_bp",
-                                                           "must be between 0 and 10000 basis points"}));
+  EXPECT_THAT(
+      FindViolations(event),
+      ElementsAre(Violation{"offer_sent.discount_bp", "must be between 0 and 10000 basis points"}));
 }
 
 TEST(ValidationTest, InvoiceNeedsIdAndCalendarDueDate) {

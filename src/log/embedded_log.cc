@@ -8,9 +8,12 @@
 #include "base/key_encoding.h"
 #include "log/partitioner.h"
 #include "lok/v1/log.pb.h"
+#include "store/rocks_status.h"
 
 namespace lok::log {
 namespace {
+
+using store::FromRocksStatus;
 
 // Key layout (all big-endian, so a prefix scan visits offsets in order):
 //   'm' topic                     -> partition count (4 bytes)
@@ -35,16 +38,6 @@ std::string RecordKey(std::string_view topic, int32_t partition, int64_t offset)
   std::string key = PartitionPrefix(topic, partition);
   AppendBigEndian64(key, static_cast<uint64_t>(offset));
   return key;
-}
-
-Status FromRocks(const rocksdb::Status& status, std::string_view what) {
-  if (status.ok()) return Status::Ok();
-  std::string message = std::string(what) + ": " + status.ToString();
-  if (status.IsCorruption()) return DataLossError(std::move(message));
-  if (status.IsIOError() || status.IsBusy() || status.IsTimedOut()) {
-    return UnavailableError(std::move(message));
-  }
-  return InternalError(std::move(message));
 }
 
 int64_t NowMillis() {
@@ -129,7 +122,8 @@ class EmbeddedLog::Reader : public LogReader {
     for (iterator->Seek(RecordKey(topic_, partition, next_offset));
          iterator->Valid() && iterator->key().starts_with(prefix) && taken < limit;
          iterator->Next()) {
-      std::optional<uint64_t> offset = ReadBigEndian64(iterator->key().ToStringView(), prefix.size());
+      std::optional<uint64_t> offset =
+          ReadBigEndian64(iterator->key().ToStringView(), prefix.size());
       lok::v1::StoredRecord stored;
       if (!offset || !stored.ParseFromArray(iterator->value().data(),
                                             static_cast<int>(iterator->value().size()))) {
@@ -149,7 +143,7 @@ class EmbeddedLog::Reader : public LogReader {
       out.push_back(std::move(record));
       ++taken;
     }
-    return FromRocks(iterator->status(), "embedded log read");
+    return FromRocksStatus(iterator->status(), "embedded log read");
   }
 
   EmbeddedLog& log_;
@@ -165,7 +159,8 @@ StatusOr<std::unique_ptr<EmbeddedLog>> EmbeddedLog::Open(const std::string& path
   rocksdb::Options options;
   options.create_if_missing = true;
   rocksdb::DB* raw = nullptr;
-  LOK_RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(options, path, &raw), "open embedded log " + path));
+  LOK_RETURN_IF_ERROR(
+      FromRocksStatus(rocksdb::DB::Open(options, path, &raw), "open embedded log " + path));
   std::unique_ptr<EmbeddedLog> log(
       new EmbeddedLog(std::unique_ptr<rocksdb::DB>(raw), default_partitions));
   LOK_RETURN_IF_ERROR(log->LoadTopics());
@@ -195,15 +190,16 @@ Status EmbeddedLog::LoadTopics() {
       const std::string prefix = PartitionPrefix(*topic, partition);
       records->SeekForPrev(RecordKey(*topic, partition, std::numeric_limits<int64_t>::max()));
       if (records->Valid() && records->key().starts_with(prefix)) {
-        std::optional<uint64_t> last = ReadBigEndian64(records->key().ToStringView(), prefix.size());
+        std::optional<uint64_t> last =
+            ReadBigEndian64(records->key().ToStringView(), prefix.size());
         if (!last) return DataLossError("embedded log: unreadable record key");
         state.end_offsets[static_cast<size_t>(partition)] = static_cast<int64_t>(*last) + 1;
       }
-      LOK_RETURN_IF_ERROR(FromRocks(records->status(), "embedded log scan"));
+      LOK_RETURN_IF_ERROR(FromRocksStatus(records->status(), "embedded log scan"));
     }
     topics_.emplace(std::move(*topic), std::move(state));
   }
-  return FromRocks(iterator->status(), "embedded log scan");
+  return FromRocksStatus(iterator->status(), "embedded log scan");
 }
 
 Status EmbeddedLog::CreateTopic(std::string_view topic, int32_t partitions) {
@@ -225,8 +221,8 @@ Status EmbeddedLog::CreateTopicLocked(std::string_view topic, int32_t partitions
   AppendBigEndian32(count, static_cast<uint32_t>(partitions));
   rocksdb::WriteOptions write_options;
   write_options.sync = true;
-  LOK_RETURN_IF_ERROR(
-      FromRocks(db_->Put(write_options, TopicMetaKey(topic), count), "embedded log create topic"));
+  LOK_RETURN_IF_ERROR(FromRocksStatus(db_->Put(write_options, TopicMetaKey(topic), count),
+                                      "embedded log create topic"));
   TopicState state;
   state.partitions = partitions;
   state.end_offsets.assign(static_cast<size_t>(partitions), 0);
@@ -265,13 +261,13 @@ StatusOr<std::vector<Position>> EmbeddedLog::Append(std::string_view topic,
       stored_header->set_key(std::move(header.key));
       stored_header->set_value(std::move(header.value));
     }
-    LOK_RETURN_IF_ERROR(FromRocks(
+    LOK_RETURN_IF_ERROR(FromRocksStatus(
         batch.Put(RecordKey(topic, partition, offset), stored.SerializeAsString()), "batch"));
     positions.push_back({partition, offset});
   }
   rocksdb::WriteOptions write_options;
   write_options.sync = true;
-  LOK_RETURN_IF_ERROR(FromRocks(db_->Write(write_options, &batch), "embedded log append"));
+  LOK_RETURN_IF_ERROR(FromRocksStatus(db_->Write(write_options, &batch), "embedded log append"));
   state.end_offsets = std::move(end_offsets);
   appended_.notify_all();
   return positions;

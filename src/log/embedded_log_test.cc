@@ -44,7 +44,8 @@ class EmbeddedLogTest : public ::testing::Test {
 std::vector<OutgoingRecord> KeyedRecords(int count) {
   std::vector<OutgoingRecord> records;
   for (int index = 0; index < count; ++index) {
-    records.push_back({"client-" + std::to_string(index % 7), "value-" + std::to_string(index),
+    records.push_back({"client-" + std::to_string(index % 7),
+                       "value-" + std::to_string(index),
                        {{"h", std::to_string(index)}}});
   }
   return records;

@@ -99,9 +99,7 @@ class LogReader {
 };
 
 // The dead-letter topic of `topic`.
-inline std::string DeadLetterTopic(std::string_view topic) {
-  return std::string(topic) + ".dlq";
-}
+inline std::string DeadLetterTopic(std::string_view topic) { return std::string(topic) + ".dlq"; }
 
 // Header names on a dead-letter record; the value is the original bytes.
 inline constexpr std::string_view kDeadLetterReasonHeader = "lok.dlq.reason";

@@ -14,7 +14,8 @@ int32_t Murmur2(std::string_view key) {
   const size_t whole_words = length / 4;
   for (size_t word = 0; word < whole_words; ++word) {
     const size_t base = word * 4;
-    uint32_t k = byte(base) | (byte(base + 1) << 8) | (byte(base + 2) << 16) | (byte(base + 3) << 24);
+    uint32_t k =
+        byte(base) | (byte(base + 1) << 8) | (byte(base + 2) << 16) | (byte(base + 3) << 24);
     k *= multiplier;
     k ^= k >> rotation;
     k *= multiplier;

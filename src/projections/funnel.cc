@@ -47,12 +47,17 @@ void KeepEarliest(bool present, Mark* slot, const Mark& mark, bool& changed) {
 
 int Rank(Stage stage) {
   switch (stage) {
-    case lok::v1::LEAD: return 1;
-    case lok::v1::QUALIFIED: return 2;
-    case lok::v1::OFFER: return 3;
+    case lok::v1::LEAD:
+      return 1;
+    case lok::v1::QUALIFIED:
+      return 2;
+    case lok::v1::OFFER:
+      return 3;
     case lok::v1::WON:
-    case lok::v1::LOST: return 4;
-    default: return 0;
+    case lok::v1::LOST:
+      return 4;
+    default:
+      return 0;
   }
 }
 
@@ -83,8 +88,9 @@ void AddContribution(const FunnelDeal& deal, int64_t sign, store::Transaction& t
       amount = &deal.offer_amount();
     }
     if (amount != nullptr && !amount->currency().empty()) {
-      transaction.AddCounter(AggregateKey(deal.partition(), stage, kAmountCounter, amount->currency()),
-                             sign * amount->minor());
+      transaction.AddCounter(
+          AggregateKey(deal.partition(), stage, kAmountCounter, amount->currency()),
+          sign * amount->minor());
     }
   }
 }
@@ -176,8 +182,8 @@ StatusOr<lok::v1::FunnelResponse> QueryFunnel(const store::KeyValueReader& reade
   std::map<Stage, int64_t> deals;
   std::map<Stage, std::map<std::string, int64_t>> amounts;
   Status corrupt = Status::Ok();
-  LOK_RETURN_IF_ERROR(reader.ScanPrefix(
-      kAggregatePrefix, [&](std::string_view key, std::string_view value) {
+  LOK_RETURN_IF_ERROR(
+      reader.ScanPrefix(kAggregatePrefix, [&](std::string_view key, std::string_view value) {
         const size_t stage_at = kAggregatePrefix.size() + 4;
         StatusOr<int64_t> counter = store::DecodeCounter(value);
         if (key.size() < stage_at + 2 || !counter.ok()) {
@@ -205,9 +211,8 @@ StatusOr<lok::v1::FunnelResponse> QueryFunnel(const store::KeyValueReader& reade
     }
   }
   const int64_t closed = deals[lok::v1::WON] + deals[lok::v1::LOST];
-  response.set_win_rate(closed == 0 ? 0.0
-                                    : static_cast<double>(deals[lok::v1::WON]) /
-                                          static_cast<double>(closed));
+  response.set_win_rate(
+      closed == 0 ? 0.0 : static_cast<double>(deals[lok::v1::WON]) / static_cast<double>(closed));
   return response;
 }
 

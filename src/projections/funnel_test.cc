@@ -30,13 +30,15 @@ Event Qualified(std::string id, std::string deal, int64_t at) {
   event.mutable_lead_qualified();
   return event;
 }
-Event Offer(std::string id, std::string deal, int64_t at, int64_t minor, std::string currency = "USD") {
+Event Offer(std::string id, std::string deal, int64_t at, int64_t minor,
+            std::string currency = "USD") {
   Event event = DealEvent(std::move(id), std::move(deal), at);
   event.mutable_offer_sent()->mutable_amount()->set_minor(minor);
   event.mutable_offer_sent()->mutable_amount()->set_currency(std::move(currency));
   return event;
 }
-Event Won(std::string id, std::string deal, int64_t at, int64_t minor, std::string currency = "USD") {
+Event Won(std::string id, std::string deal, int64_t at, int64_t minor,
+          std::string currency = "USD") {
   Event event = DealEvent(std::move(id), std::move(deal), at);
   event.mutable_deal_won()->mutable_amount()->set_minor(minor);
   event.mutable_deal_won()->mutable_amount()->set_currency(std::move(currency));
@@ -55,7 +57,8 @@ lok::v1::FunnelResponse Project(const std::vector<Event>& events, size_t batch_s
   for (size_t start = 0; start < events.size(); start += batch_size) {
     store::Transaction transaction(store);
     for (size_t index = start; index < std::min(events.size(), start + batch_size); ++index) {
-      EXPECT_TRUE(funnel.Apply(events[index], {0, static_cast<int64_t>(index), 0}, transaction).ok());
+      EXPECT_TRUE(
+          funnel.Apply(events[index], {0, static_cast<int64_t>(index), 0}, transaction).ok());
     }
     auto changes = transaction.Finish();
     EXPECT_TRUE(changes.ok());
@@ -125,8 +128,8 @@ TEST(FunnelTest, TerminalTieGoesToLargerEventId) {
 }
 
 TEST(FunnelTest, LatestOfferAmountCountsAndCurrenciesStayApart) {
-  auto response = Project({Offer("1", "d", 10, 1000), Offer("2", "d", 20, 800),
-                           Offer("3", "e", 10, 300, "EUR")});
+  auto response = Project(
+      {Offer("1", "d", 10, 1000), Offer("2", "d", 20, 800), Offer("3", "e", 10, 300, "EUR")});
   EXPECT_EQ(Amount(response, lok::v1::OFFER, "USD"), 800);
   EXPECT_EQ(Amount(response, lok::v1::OFFER, "EUR"), 300);
   EXPECT_EQ(response.stages(2).amounts_size(), 2);

@@ -1,29 +1,21 @@
 #include "store/rocks_store.h"
 
 #include <rocksdb/db.h>
-#include <rocksdb/table.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
+
+#include "store/rocks_status.h"
 
 namespace lok::store {
 namespace {
-
-Status FromRocks(const rocksdb::Status& status, std::string_view what) {
-  if (status.ok()) return Status::Ok();
-  std::string message = std::string(what) + ": " + status.ToString();
-  if (status.IsCorruption()) return DataLossError(std::move(message));
-  if (status.IsIOError() || status.IsBusy() || status.IsTimedOut()) {
-    return UnavailableError(std::move(message));
-  }
-  return InternalError(std::move(message));
-}
 
 StatusOr<std::optional<std::string>> GetWith(rocksdb::DB& db, const rocksdb::ReadOptions& options,
                                              std::string_view key) {
   std::string value;
   rocksdb::Status status = db.Get(options, rocksdb::Slice(key.data(), key.size()), &value);
   if (status.IsNotFound()) return std::optional<std::string>();
-  LOK_RETURN_IF_ERROR(FromRocks(status, "store get"));
+  LOK_RETURN_IF_ERROR(FromRocksStatus(status, "store get"));
   return std::optional<std::string>(std::move(value));
 }
 
@@ -41,11 +33,12 @@ Status ScanWith(rocksdb::DB& db, rocksdb::ReadOptions options, std::string_view 
   }
   std::unique_ptr<rocksdb::Iterator> iterator(db.NewIterator(options));
   for (iterator->Seek(rocksdb::Slice(prefix.data(), prefix.size()));
-       iterator->Valid() && iterator->key().starts_with(rocksdb::Slice(prefix.data(), prefix.size()));
+       iterator->Valid() &&
+       iterator->key().starts_with(rocksdb::Slice(prefix.data(), prefix.size()));
        iterator->Next()) {
     if (!visit(iterator->key().ToStringView(), iterator->value().ToStringView())) break;
   }
-  return FromRocks(iterator->status(), "store scan");
+  return FromRocksStatus(iterator->status(), "store scan");
 }
 
 }  // namespace
@@ -60,9 +53,9 @@ class RocksStore::SnapshotReader : public KeyValueReader {
     options.snapshot = snapshot_;
     return GetWith(db_, options, key);
   }
-  Status ScanPrefix(std::string_view prefix,
-                    const std::function<bool(std::string_view, std::string_view)>& visit)
-      const override {
+  Status ScanPrefix(
+      std::string_view prefix,
+      const std::function<bool(std::string_view, std::string_view)>& visit) const override {
     rocksdb::ReadOptions options;
     options.snapshot = snapshot_;
     return ScanWith(db_, options, prefix, visit);
@@ -83,7 +76,8 @@ StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& path,
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   rocksdb::DB* raw = nullptr;
-  LOK_RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(db_options, path, &raw), "open store " + path));
+  LOK_RETURN_IF_ERROR(
+      FromRocksStatus(rocksdb::DB::Open(db_options, path, &raw), "open store " + path));
   return std::unique_ptr<RocksStore>(new RocksStore(std::unique_ptr<rocksdb::DB>(raw), options));
 }
 
@@ -106,12 +100,12 @@ Status RocksStore::Commit(const ChangeSet& changes) {
   rocksdb::WriteBatch batch;
   for (const auto& [key, value] : changes.writes) {
     rocksdb::Status status = value ? batch.Put(key, *value) : batch.Delete(key);
-    LOK_RETURN_IF_ERROR(FromRocks(status, "store batch"));
+    LOK_RETURN_IF_ERROR(FromRocksStatus(status, "store batch"));
   }
   rocksdb::WriteOptions write_options;
   write_options.disableWAL = false;
   write_options.sync = options_.sync_commits;
-  return FromRocks(db_->Write(write_options, &batch), "store commit");
+  return FromRocksStatus(db_->Write(write_options, &batch), "store commit");
 }
 
 std::unique_ptr<KeyValueReader> RocksStore::Snapshot() const {

@@ -33,9 +33,9 @@ class RocksStore : public KeyValueReader {
   ~RocksStore() override;
 
   StatusOr<std::optional<std::string>> Get(std::string_view key) const override;
-  Status ScanPrefix(std::string_view prefix,
-                    const std::function<bool(std::string_view, std::string_view)>& visit)
-      const override;
+  Status ScanPrefix(
+      std::string_view prefix,
+      const std::function<bool(std::string_view, std::string_view)>& visit) const override;
 
   // Writes every change atomically: all or nothing, even across a crash.
   Status Commit(const ChangeSet& changes);

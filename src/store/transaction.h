@@ -73,9 +73,9 @@ class Transaction {
 class MemoryStore : public KeyValueReader {
  public:
   StatusOr<std::optional<std::string>> Get(std::string_view key) const override;
-  Status ScanPrefix(std::string_view prefix,
-                    const std::function<bool(std::string_view, std::string_view)>& visit)
-      const override;
+  Status ScanPrefix(
+      std::string_view prefix,
+      const std::function<bool(std::string_view, std::string_view)>& visit) const override;
   void Commit(const ChangeSet& changes);
   const std::map<std::string, std::string, std::less<>>& contents() const { return data_; }
 

@@ -38,7 +38,8 @@ GeneratedEvents GenerateEvents(size_t count, int clients, uint32_t seed) {
   // Leave room for the largest deal (lead, qualified, 2 offers, 2 outcomes).
   while (events.size() + 6 <= count && events.size() < count * 9 / 10) {
     const std::string deal = "deal-" + std::to_string(deal_number);
-    const std::string client = "client-" + std::to_string(random() % static_cast<uint32_t>(clients));
+    const std::string client =
+        "client-" + std::to_string(random() % static_cast<uint32_t>(clients));
     const auto outcome = static_cast<Outcome>(random() % 5);
     const int64_t at = start + deal_number * 60;
     const std::string prefix = "ev-" + std::to_string(deal_number) + "-";
@@ -102,9 +103,10 @@ GeneratedEvents GenerateEvents(size_t count, int clients, uint32_t seed) {
   }
   // Fill up with client contacts, which the funnel ignores.
   for (size_t filler = 0; events.size() < count; ++filler) {
-    lok::v1::Event contact = Envelope("contact-" + std::to_string(filler),
-                                      "client-" + std::to_string(filler % static_cast<size_t>(clients)),
-                                      "", start + static_cast<int64_t>(filler));
+    lok::v1::Event contact =
+        Envelope("contact-" + std::to_string(filler),
+                 "client-" + std::to_string(filler % static_cast<size_t>(clients)), "",
+                 start + static_cast<int64_t>(filler));
     contact.mutable_client_contacted()->set_channel(lok::v1::ClientContacted::CALL);
     contact.mutable_client_contacted()->set_direction(lok::v1::ClientContacted::OUTBOUND);
     events.push_back(contact);

@@ -45,12 +45,12 @@ std::string KafkaBrokers() {
   return brokers == nullptr ? "" : brokers;
 }
 
-StatusOr<std::unique_ptr<LokdProcess>> LokdProcess::Start(const std::filesystem::path& data_dir,
-                                                          std::vector<std::string> extra_arguments) {
+StatusOr<std::unique_ptr<LokdProcess>> LokdProcess::Start(
+    const std::filesystem::path& data_dir, std::vector<std::string> extra_arguments) {
   const std::string address = "127.0.0.1:" + std::to_string(FreePort());
   const std::string binary = std::string(LOK_BIN_DIR) + "/lokd";
-  std::vector<std::string> arguments = {binary, "--data-dir", data_dir.string(), "--http", address,
-                                        "--log-level", "warn"};
+  std::vector<std::string> arguments = {
+      binary, "--data-dir", data_dir.string(), "--http", address, "--log-level", "warn"};
   arguments.insert(arguments.end(), extra_arguments.begin(), extra_arguments.end());
   std::vector<char*> argv;
   for (std::string& argument : arguments) argv.push_back(argument.data());
