@@ -1,0 +1,90 @@
+#include "base/civil_time.h"
+
+#include <chrono>
+#include <cstdio>
+
+namespace lok {
+namespace {
+
+bool AllDigits(std::string_view text) {
+  for (char digit : text) {
+    if (digit < '0' || digit > '9') return false;
+  }
+  return !text.empty();
+}
+
+int ToInt(std::string_view digits) {
+  int value = 0;
+  for (char digit : digits) value = value * 10 + (digit - '0');
+  return value;
+}
+
+}  // namespace
+
+int64_t DayOfSeconds(int64_t seconds) {
+  // Floor division, so instants before 1970 land on the right day.
+  return seconds >= 0 ? seconds / 86400 : -((-seconds + 86399) / 86400);
+}
+
+std::optional<int64_t> ParseDate(std::string_view text) {
+  if (text.size() != 10 || text[4] != '-' || text[7] != '-' || !AllDigits(text.substr(0, 4)) ||
+      !AllDigits(text.substr(5, 2)) || !AllDigits(text.substr(8, 2))) {
+    return std::nullopt;
+  }
+  const std::chrono::year_month_day date{std::chrono::year(ToInt(text.substr(0, 4))),
+                                         std::chrono::month(static_cast<unsigned>(ToInt(text.substr(5, 2)))),
+                                         std::chrono::day(static_cast<unsigned>(ToInt(text.substr(8, 2))))};
+  if (!date.ok()) return std::nullopt;
+  return std::chrono::sys_days(date).time_since_epoch().count();
+}
+
+std::string FormatDate(int64_t day) {
+  const std::chrono::year_month_day date{std::chrono::sys_days(std::chrono::days(day))};
+  char buffer[16];
+  std::snprintf(buffer, sizeof(buffer), "%04d-%02u-%02u", static_cast<int>(date.year()),
+                static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()));
+  return buffer;
+}
+
+int32_t MonthOfDay(int64_t day) {
+  const std::chrono::year_month_day date{std::chrono::sys_days(std::chrono::days(day))};
+  return (static_cast<int>(date.year()) - 1970) * 12 + static_cast<int>(static_cast<unsigned>(date.month())) - 1;
+}
+
+int64_t FirstDayOfMonth(int32_t month) {
+  const int year = 1970 + (month >= 0 ? month / 12 : -((-month + 11) / 12));
+  const int month_of_year = month - (year - 1970) * 12 + 1;
+  const std::chrono::year_month_day date{std::chrono::year(year),
+                                         std::chrono::month(static_cast<unsigned>(month_of_year)),
+                                         std::chrono::day(1)};
+  return std::chrono::sys_days(date).time_since_epoch().count();
+}
+
+std::optional<int32_t> ParseMonth(std::string_view text) {
+  if (text.size() != 7 || text[4] != '-' || !AllDigits(text.substr(0, 4)) ||
+      !AllDigits(text.substr(5, 2))) {
+    return std::nullopt;
+  }
+  const int month_of_year = ToInt(text.substr(5, 2));
+  if (month_of_year < 1 || month_of_year > 12) return std::nullopt;
+  return (ToInt(text.substr(0, 4)) - 1970) * 12 + month_of_year - 1;
+}
+
+std::string FormatMonth(int32_t month) {
+  const int64_t day = FirstDayOfMonth(month);
+  return FormatDate(day).substr(0, 7);
+}
+
+std::string FormatQuarter(int32_t month) {
+  const std::string text = FormatMonth(month);
+  const int month_of_year = ToInt(std::string_view(text).substr(5, 2));
+  return text.substr(0, 4) + "-Q" + std::to_string((month_of_year - 1) / 3 + 1);
+}
+
+int64_t Today() {
+  return std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now())
+      .time_since_epoch()
+      .count();
+}
+
+}  // namespace lok
