@@ -41,6 +41,19 @@ Status ScanWith(rocksdb::DB& db, rocksdb::ReadOptions options, std::string_view 
   return FromRocksStatus(iterator->status(), "store scan");
 }
 
+Status ScanRangeWith(rocksdb::DB& db, rocksdb::ReadOptions options, std::string_view begin,
+                     std::string_view end,
+                     const std::function<bool(std::string_view, std::string_view)>& visit) {
+  rocksdb::Slice upper(end.data(), end.size());
+  options.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> iterator(db.NewIterator(options));
+  for (iterator->Seek(rocksdb::Slice(begin.data(), begin.size())); iterator->Valid();
+       iterator->Next()) {
+    if (!visit(iterator->key().ToStringView(), iterator->value().ToStringView())) break;
+  }
+  return FromRocksStatus(iterator->status(), "store scan");
+}
+
 }  // namespace
 
 class RocksStore::SnapshotReader : public KeyValueReader {
@@ -59,6 +72,13 @@ class RocksStore::SnapshotReader : public KeyValueReader {
     rocksdb::ReadOptions options;
     options.snapshot = snapshot_;
     return ScanWith(db_, options, prefix, visit);
+  }
+  Status ScanRange(std::string_view begin, std::string_view end,
+                   const std::function<bool(std::string_view, std::string_view)>& visit)
+      const override {
+    rocksdb::ReadOptions options;
+    options.snapshot = snapshot_;
+    return ScanRangeWith(db_, options, begin, end, visit);
   }
 
  private:
@@ -94,6 +114,12 @@ Status RocksStore::ScanPrefix(
     std::string_view prefix,
     const std::function<bool(std::string_view, std::string_view)>& visit) const {
   return ScanWith(*db_, rocksdb::ReadOptions(), prefix, visit);
+}
+
+Status RocksStore::ScanRange(
+    std::string_view begin, std::string_view end,
+    const std::function<bool(std::string_view, std::string_view)>& visit) const {
+  return ScanRangeWith(*db_, rocksdb::ReadOptions(), begin, end, visit);
 }
 
 Status RocksStore::Commit(const ChangeSet& changes) {

@@ -36,6 +36,9 @@ class RocksStore : public KeyValueReader {
   Status ScanPrefix(
       std::string_view prefix,
       const std::function<bool(std::string_view, std::string_view)>& visit) const override;
+  Status ScanRange(
+      std::string_view begin, std::string_view end,
+      const std::function<bool(std::string_view, std::string_view)>& visit) const override;
 
   // Writes every change atomically: all or nothing, even across a crash.
   Status Commit(const ChangeSet& changes);

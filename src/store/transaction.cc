@@ -15,6 +15,22 @@ StatusOr<int64_t> DecodeCounter(std::string_view bytes) {
   return static_cast<int64_t>(*ReadBigEndian64(bytes, 0));
 }
 
+std::string EncodeCounterVector(const std::vector<int64_t>& values) {
+  std::string bytes;
+  bytes.reserve(values.size() * 8);
+  for (int64_t value : values) AppendBigEndian64(bytes, static_cast<uint64_t>(value));
+  return bytes;
+}
+
+StatusOr<std::vector<int64_t>> DecodeCounterVector(std::string_view bytes) {
+  if (bytes.size() % 8 != 0) return DataLossError("counter vector: length not a multiple of 8");
+  std::vector<int64_t> values(bytes.size() / 8);
+  for (size_t index = 0; index < values.size(); ++index) {
+    values[index] = static_cast<int64_t>(*ReadBigEndian64(bytes, index * 8));
+  }
+  return values;
+}
+
 StatusOr<std::optional<std::string>> Transaction::Get(std::string_view key) const {
   auto written = writes_.find(key);
   if (written != writes_.end()) return written->second;
@@ -39,6 +55,17 @@ void Transaction::AddCounter(std::string_view key, int64_t delta) {
   }
 }
 
+void Transaction::AddCounterVector(std::string_view key, const std::vector<int64_t>& deltas) {
+  auto found = vector_deltas_.find(key);
+  if (found == vector_deltas_.end()) {
+    vector_deltas_.emplace(std::string(key), deltas);
+    return;
+  }
+  std::vector<int64_t>& sums = found->second;
+  if (sums.size() < deltas.size()) sums.resize(deltas.size(), 0);
+  for (size_t index = 0; index < deltas.size(); ++index) sums[index] += deltas[index];
+}
+
 StatusOr<int64_t> Transaction::GetCounter(std::string_view key) const {
   LOK_ASSIGN_OR_RETURN(std::optional<std::string> stored, base_.Get(key));
   int64_t value = 0;
@@ -61,6 +88,24 @@ StatusOr<ChangeSet> Transaction::Finish() const {
       changes.writes.insert_or_assign(key, EncodeCounter(value));
     }
   }
+  for (const auto& [key, deltas] : vector_deltas_) {
+    LOK_ASSIGN_OR_RETURN(std::optional<std::string> stored, base_.Get(key));
+    std::vector<int64_t> values;
+    if (stored) {
+      LOK_ASSIGN_OR_RETURN(values, DecodeCounterVector(*stored));
+    }
+    if (values.size() < deltas.size()) values.resize(deltas.size(), 0);
+    bool all_zero = true;
+    for (size_t index = 0; index < values.size(); ++index) {
+      if (index < deltas.size()) values[index] += deltas[index];
+      all_zero = all_zero && values[index] == 0;
+    }
+    if (all_zero) {
+      changes.writes.insert_or_assign(key, std::nullopt);
+    } else {
+      changes.writes.insert_or_assign(key, EncodeCounterVector(values));
+    }
+  }
   return changes;
 }
 
@@ -75,6 +120,15 @@ Status MemoryStore::ScanPrefix(
     const std::function<bool(std::string_view, std::string_view)>& visit) const {
   for (auto entry = data_.lower_bound(prefix);
        entry != data_.end() && std::string_view(entry->first).starts_with(prefix); ++entry) {
+    if (!visit(entry->first, entry->second)) break;
+  }
+  return Status::Ok();
+}
+
+Status MemoryStore::ScanRange(
+    std::string_view begin, std::string_view end,
+    const std::function<bool(std::string_view, std::string_view)>& visit) const {
+  for (auto entry = data_.lower_bound(begin); entry != data_.end() && entry->first < end; ++entry) {
     if (!visit(entry->first, entry->second)) break;
   }
   return Status::Ok();

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
 
@@ -26,6 +27,12 @@ class KeyValueReader {
   virtual Status ScanPrefix(
       std::string_view prefix,
       const std::function<bool(std::string_view key, std::string_view value)>& visit) const = 0;
+
+  // Calls `visit(key, value)` for every key in [begin, end), in key order,
+  // until `visit` returns false.
+  virtual Status ScanRange(
+      std::string_view begin, std::string_view end,
+      const std::function<bool(std::string_view key, std::string_view value)>& visit) const = 0;
 };
 
 // What a commit writes: each key's new value, or nullopt to delete it.
@@ -37,6 +44,11 @@ struct ChangeSet {
 std::string EncodeCounter(int64_t value);
 // Errors: kDataLoss when `bytes` is not 8 bytes long.
 StatusOr<int64_t> DecodeCounter(std::string_view bytes);
+
+// Counter vectors: N counters stored as N x 8 big-endian bytes in one key.
+std::string EncodeCounterVector(const std::vector<int64_t>& values);
+// Errors: kDataLoss when the length is not a multiple of 8.
+StatusOr<std::vector<int64_t>> DecodeCounterVector(std::string_view bytes);
 
 // The changes of one projector batch, buffered in memory over a committed
 // base. Reads see the batch's own writes. Counter deltas for the same key are
@@ -53,6 +65,11 @@ class Transaction {
   // Adds `delta` to the counter at `key` (absent counts as 0).
   void AddCounter(std::string_view key, int64_t delta);
 
+  // Adds `deltas` element-wise to the counter vector at `key` (absent or
+  // shorter vectors count as zeros). Used for aggregate cells that hold many
+  // related counters, so a cell is one key, read and written once per batch.
+  void AddCounterVector(std::string_view key, const std::vector<int64_t>& deltas);
+
   // The committed value of a counter plus this batch's delta.
   StatusOr<int64_t> GetCounter(std::string_view key) const;
 
@@ -60,12 +77,15 @@ class Transaction {
   // Counters that end at 0 are deleted, so the state holds no dead keys.
   StatusOr<ChangeSet> Finish() const;
 
-  bool empty() const { return writes_.empty() && counter_deltas_.empty(); }
+  bool empty() const {
+    return writes_.empty() && counter_deltas_.empty() && vector_deltas_.empty();
+  }
 
  private:
   const KeyValueReader& base_;
   std::map<std::string, std::optional<std::string>, std::less<>> writes_;
   std::map<std::string, int64_t, std::less<>> counter_deltas_;
+  std::map<std::string, std::vector<int64_t>, std::less<>> vector_deltas_;
 };
 
 // An in-memory store for unit tests of pure logic and for scratch replays.
@@ -75,6 +95,9 @@ class MemoryStore : public KeyValueReader {
   StatusOr<std::optional<std::string>> Get(std::string_view key) const override;
   Status ScanPrefix(
       std::string_view prefix,
+      const std::function<bool(std::string_view, std::string_view)>& visit) const override;
+  Status ScanRange(
+      std::string_view begin, std::string_view end,
       const std::function<bool(std::string_view, std::string_view)>& visit) const override;
   void Commit(const ChangeSet& changes);
   const std::map<std::string, std::string, std::less<>>& contents() const { return data_; }

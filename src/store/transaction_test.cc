@@ -48,6 +48,35 @@ TEST(TransactionTest, CounterBackToZeroIsDeleted) {
   EXPECT_EQ(changes->writes.at("c"), std::nullopt);
 }
 
+TEST(TransactionTest, CounterVectorsAddElementWiseAndVanishAtZero) {
+  MemoryStore base;
+  ChangeSet seed;
+  seed.writes["cell"] = EncodeCounterVector({1, 2});
+  base.Commit(seed);
+  Transaction transaction(base);
+  transaction.AddCounterVector("cell", {1, 1, 5});
+  transaction.AddCounterVector("cell", {0, -1});
+  transaction.AddCounterVector("gone", {3});
+  transaction.AddCounterVector("gone", {-3});
+  auto changes = transaction.Finish();
+  ASSERT_TRUE(changes.ok());
+  EXPECT_EQ(*DecodeCounterVector(*changes->writes.at("cell")), (std::vector<int64_t>{2, 2, 5}));
+  EXPECT_EQ(changes->writes.at("gone"), std::nullopt);
+}
+
+TEST(TransactionTest, MemoryScanRangeIsHalfOpen) {
+  MemoryStore base;
+  ChangeSet seed;
+  for (const char* key : {"a", "b", "c", "d"}) seed.writes[key] = "v";
+  base.Commit(seed);
+  std::string seen;
+  ASSERT_TRUE(base.ScanRange("b", "d", [&](std::string_view key, std::string_view) {
+                    seen += key;
+                    return true;
+                  }).ok());
+  EXPECT_EQ(seen, "bc");
+}
+
 TEST(TransactionTest, CorruptCounterIsDataLoss) {
   MemoryStore base;
   ChangeSet seed;
