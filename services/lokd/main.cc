@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <thread>
@@ -36,6 +37,8 @@ struct Config {
   bool sync_commits = false;
   std::vector<std::string> kafka_properties;
   std::string log_level = "info";
+  std::string reporting_currency = "USD";
+  std::vector<double> stage_probability = {0.10, 0.25, 0.50};
 };
 
 int Fail(const lok::Status& status, std::string_view what) {
@@ -90,6 +93,23 @@ int main(int argc, char** argv) {
                  "A librdkafka setting KEY=VALUE, e.g. security.protocol=SASL_SSL (repeatable)")
       ->envname("LOK_KAFKA_PROPERTIES")
       ->delimiter(',');
+  app.add_option("--reporting-currency", config.reporting_currency,
+                 "ISO 4217 code amounts are reported in unless a query asks for another")
+      ->envname("LOK_REPORTING_CURRENCY")
+      ->check([](const std::string& code) {
+        const bool valid = code.size() == 3 && std::all_of(code.begin(), code.end(), [](char c) {
+                             return c >= 'A' && c <= 'Z';
+                           });
+        return valid ? std::string() : std::string("must be three upper-case letters (ISO 4217)");
+      })
+      ->capture_default_str();
+  app.add_option("--stage-probability", config.stage_probability,
+                 "Win probability of open deals at LEAD, QUALIFIED, OFFER (weighted pipeline)")
+      ->envname("LOK_STAGE_PROBABILITY")
+      ->expected(3)
+      ->delimiter(',')
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error")
       ->envname("LOK_LOG_LEVEL")
       ->capture_default_str();
@@ -186,6 +206,8 @@ int main(int argc, char** argv) {
   context.writer = writer;
   context.topic = config.topic;
   context.metrics = &metrics;
+  context.reporting_currency = config.reporting_currency;
+  std::copy_n(config.stage_probability.begin(), 3, context.stage_probability.begin());
   lok::http::Server server(server_options);
   lok::api::RegisterRoutes(server, context);
   lok::Status started = server.Start();

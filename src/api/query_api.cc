@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <set>
 
+#include "api/query_params.h"
 #include "engine/projector.h"
 #include "events/ndjson.h"
 #include "projections/funnel.h"
@@ -65,17 +66,50 @@ http::Response PlainText(int status, std::string body, std::string content_type 
 }  // namespace
 
 http::Response HandleFunnel(const ApiContext& context, const http::Request& request) {
-  if (auto rejected = RejectUnknownParameters(request, {})) return *rejected;
+  ParamSpec spec;
+  spec.breakdowns = {Breakdown::kSalesperson, Breakdown::kRegion, Breakdown::kProduct,
+                     Breakdown::kMonth, Breakdown::kQuarter};
+  spec.extra = {"mode"};
+  StatusOr<QueryParams> params = ParseQueryParams(request, spec, context.reporting_currency);
+  if (!params.ok()) return http::JsonError(400, params.status().message());
+  projections::FunnelQuery query;
+  if (auto mode = params->extra.find("mode"); mode != params->extra.end()) {
+    if (mode->second != "cohort" && mode->second != "period") {
+      return http::JsonError(400, "mode: must be cohort or period, got '" + mode->second + "'");
+    }
+    query.mode = mode->second == "period" ? projections::FunnelMode::kPeriod
+                                          : projections::FunnelMode::kCohort;
+  }
+  query.from_day = params->from_day;
+  query.to_day = params->to_day;
+  query.salesperson = params->salesperson;
+  query.region = params->region;
+  query.product = params->product;
+  query.client = params->client;
+  query.currency = params->currency;
+  query.stage_probability = context.stage_probability;
+  switch (params->by) {
+    case Breakdown::kNone: query.by = projections::FunnelBreakdown::kNone; break;
+    case Breakdown::kSalesperson: query.by = projections::FunnelBreakdown::kSalesperson; break;
+    case Breakdown::kRegion: query.by = projections::FunnelBreakdown::kRegion; break;
+    case Breakdown::kProduct: query.by = projections::FunnelBreakdown::kProduct; break;
+    case Breakdown::kMonth: query.by = projections::FunnelBreakdown::kMonth; break;
+    case Breakdown::kQuarter: query.by = projections::FunnelBreakdown::kQuarter; break;
+  }
+
   std::unique_ptr<store::KeyValueReader> snapshot = context.store->Snapshot();
-  StatusOr<lok::v1::FunnelResponse> funnel = projections::QueryFunnel(*snapshot);
-  if (!funnel.ok())
+  StatusOr<lok::v1::FunnelResponse> funnel = projections::QueryFunnel(*snapshot, query);
+  if (!funnel.ok()) {
     return http::JsonError(HttpStatusFor(funnel.status()), funnel.status().message());
+  }
+  funnel->set_by(std::string(BreakdownName(params->by)));
   StatusOr<log::PartitionOffsets> positions = engine::ReadPositions(*snapshot);
   if (!positions.ok()) {
     return http::JsonError(HttpStatusFor(positions.status()), positions.status().message());
   }
-  for (const auto& [partition, offset] : *positions)
+  for (const auto& [partition, offset] : *positions) {
     (*funnel->mutable_offsets())[partition] = offset;
+  }
   return ProtoJson(*funnel);
 }
 

@@ -1,13 +1,15 @@
 // lokd's HTTP API: the read-model queries, ingest and the operational
 // endpoints, registered on an http::Server.
 //
-//   GET  /v1/funnel    the funnel's stage counts (lok.v1.FunnelResponse)
+//   GET  /v1/funnel    the funnel (lok.v1.FunnelResponse): stages, conversions,
+//                      win rates, cycle, velocity, pipeline, plan, inbound
 //   POST /v1/events    NDJSON events, validated, appended to the log
 //   GET  /healthz      the process is up
 //   GET  /readyz       200 once the projector has caught up with the log
 //   GET  /metrics      Prometheus text format
 #pragma once
 
+#include <array>
 #include <string>
 
 #include "engine/projector_metrics.h"
@@ -23,6 +25,10 @@ struct ApiContext {
   std::string topic;                   // the events topic
   engine::ProjectorMetrics* metrics = nullptr;
   size_t max_events_per_request = 100000;
+  // Amounts are reported in this currency unless a query names another.
+  std::string reporting_currency = "USD";
+  // Win probability of an open deal by its furthest stage: LEAD, QUALIFIED, OFFER.
+  std::array<double, 3> stage_probability = {0.10, 0.25, 0.50};
 };
 
 // Registers every route on `server`. `context` and what it points to must

@@ -1,9 +1,13 @@
 #include "projections/funnel.h"
 
+#include <algorithm>
+#include <cmath>
 #include <array>
+#include <limits>
 #include <map>
 #include <tuple>
 
+#include "base/civil_time.h"
 #include "base/key_encoding.h"
 #include "events/validation.h"
 
@@ -16,11 +20,30 @@ using lok::v1::Mark;
 using lok::v1::Stage;
 
 constexpr std::string_view kDealPrefix = "funnel/deal/";
-constexpr std::string_view kAggregatePrefix = "funnel/agg/";
-constexpr char kDealsCounter = 'n';
-constexpr char kAmountCounter = 'a';
+constexpr std::string_view kClientPrefix = "funnel/client/";
+constexpr std::string_view kCellPrefix = "funnel/cell/";
+constexpr std::string_view kTargetPrefix = "funnel/target/";
 constexpr std::array<Stage, 5> kStages = {lok::v1::LEAD, lok::v1::QUALIFIED, lok::v1::OFFER,
                                           lok::v1::WON, lok::v1::LOST};
+
+// The counters of one aggregate cell. Stage-indexed blocks use 0 = LEAD ..
+// 4 = LOST; "open" blocks use 0 = LEAD .. 2 = OFFER (an open deal's furthest).
+constexpr size_t kCellReached = 0;         // [5] deals reaching (cohort) / entering (period)
+constexpr size_t kCellAmount = 5;          // [5] their amounts in the cell's currency
+constexpr size_t kCellCycleSeconds = 10;   // lead_created -> deal_won, summed
+constexpr size_t kCellCycleDeals = 11;
+constexpr size_t kCellStaySeconds = 12;    // [3] time spent in LEAD, QUALIFIED, OFFER
+constexpr size_t kCellStayDeals = 15;      // [3] deals that entered explicitly and left
+constexpr size_t kCellOpenDeals = 18;      // [3] open deals by furthest stage (cohort only)
+constexpr size_t kCellOpenAmount = 21;     // [3] their latest offers (cohort only)
+constexpr size_t kCellSize = 24;
+
+constexpr char kCohortDay = 'c';
+constexpr char kCohortMonth = 'C';
+constexpr char kPeriodDay = 'p';
+constexpr char kPeriodMonth = 'P';
+
+size_t StageIndex(Stage stage) { return static_cast<size_t>(stage) - 1; }
 
 Mark MarkOf(const Event& event) {
   Mark mark;
@@ -37,74 +60,529 @@ auto MarkKey(const Mark& mark) {
 
 bool Earlier(const Mark& left, const Mark& right) { return MarkKey(left) < MarkKey(right); }
 
-// Sets `slot` to `mark` when the slot is empty or `mark` is earlier.
-void KeepEarliest(bool present, Mark* slot, const Mark& mark, bool& changed) {
-  if (!present || Earlier(mark, *slot)) {
-    *slot = mark;
-    changed = true;
-  }
+// Sets the mark `has` / `get` / `set` describe to `mark` when it is empty or
+// `mark` is earlier; true when it changed.
+template <typename Has, typename Get, typename Set>
+bool KeepEarliest(Has has, Get get, Set set, const Mark& mark) {
+  if (has() && !Earlier(mark, get())) return false;
+  set(mark);
+  return true;
 }
 
 int Rank(Stage stage) {
   switch (stage) {
-    case lok::v1::LEAD:
-      return 1;
-    case lok::v1::QUALIFIED:
-      return 2;
-    case lok::v1::OFFER:
-      return 3;
+    case lok::v1::LEAD: return 1;
+    case lok::v1::QUALIFIED: return 2;
+    case lok::v1::OFFER: return 3;
     case lok::v1::WON:
-    case lok::v1::LOST:
-      return 4;
-    default:
-      return 0;
+    case lok::v1::LOST: return 4;
+    default: return 0;
   }
 }
 
-std::string DealKey(std::string_view deal_id) {
-  std::string key(kDealPrefix);
+std::string DealKey(std::string_view deal_id) { return std::string(kDealPrefix) + std::string(deal_id); }
+
+std::string ClientDealKey(std::string_view client_id, std::string_view deal_id) {
+  std::string key(kClientPrefix);
+  AppendEscapedString(key, client_id);
   key.append(deal_id);
   return key;
 }
 
-std::string AggregateKey(int32_t partition, Stage stage, char kind, std::string_view currency) {
-  std::string key(kAggregatePrefix);
-  AppendBigEndian32(key, static_cast<uint32_t>(partition));
-  key.push_back(static_cast<char>(stage));
-  key.push_back(kind);
-  key.append(currency);
+// The dimensions and time of a cell.
+struct CellKey {
+  char granularity = kCohortDay;
+  int64_t time = 0;  // a day or a month
+  int32_t partition = 0;
+  std::string currency;
+  std::string salesperson;
+  std::string region;
+  std::string product;
+  int32_t channel = 0;
+};
+
+std::string EncodeCellKey(const CellKey& cell) {
+  std::string key(kCellPrefix);
+  key.push_back(cell.granularity);
+  AppendOrderedInt64(key, cell.time);
+  AppendBigEndian32(key, static_cast<uint32_t>(cell.partition));
+  AppendEscapedString(key, cell.currency);
+  AppendEscapedString(key, cell.salesperson);
+  AppendEscapedString(key, cell.region);
+  AppendEscapedString(key, cell.product);
+  AppendBigEndian32(key, static_cast<uint32_t>(cell.channel));
   return key;
 }
 
-// Adds `sign` times the deal's contribution to the partition's aggregates.
-void AddContribution(const FunnelDeal& deal, int64_t sign, store::Transaction& transaction) {
-  for (Stage stage : kStages) {
-    if (!HasReached(deal, stage)) continue;
-    transaction.AddCounter(AggregateKey(deal.partition(), stage, kDealsCounter, ""), sign);
-    const lok::v1::Money* amount = nullptr;
-    if (stage == lok::v1::WON) {
-      amount = &deal.won_amount();
-    } else if (deal.has_offer_amount()) {
-      amount = &deal.offer_amount();
-    }
-    if (amount != nullptr && !amount->currency().empty()) {
-      transaction.AddCounter(
-          AggregateKey(deal.partition(), stage, kAmountCounter, amount->currency()),
-          sign * amount->minor());
-    }
+std::optional<CellKey> DecodeCellKey(std::string_view key) {
+  if (!key.starts_with(kCellPrefix) || key.size() < kCellPrefix.size() + 13) return std::nullopt;
+  CellKey cell;
+  size_t position = kCellPrefix.size();
+  cell.granularity = key[position++];
+  std::optional<int64_t> time = ReadOrderedInt64(key, position);
+  std::optional<uint32_t> partition = ReadBigEndian32(key, position + 8);
+  if (!time || !partition) return std::nullopt;
+  cell.time = *time;
+  cell.partition = static_cast<int32_t>(*partition);
+  position += 12;
+  std::optional<std::string> currency = ReadEscapedString(key, position);
+  std::optional<std::string> salesperson = ReadEscapedString(key, position);
+  std::optional<std::string> region = ReadEscapedString(key, position);
+  std::optional<std::string> product = ReadEscapedString(key, position);
+  std::optional<uint32_t> channel = ReadBigEndian32(key, position);
+  if (!currency || !salesperson || !region || !product || !channel) return std::nullopt;
+  cell.currency = std::move(*currency);
+  cell.salesperson = std::move(*salesperson);
+  cell.region = std::move(*region);
+  cell.product = std::move(*product);
+  cell.channel = static_cast<int32_t>(*channel);
+  return cell;
+}
+
+int64_t Seconds(const Mark& mark) { return mark.occurred_at().seconds(); }
+
+// What a deal adds to the cells, derived from its state alone.
+struct DealFacts {
+  std::array<bool, 5> reached{};
+  std::array<int64_t, 5> entered_at{};  // seconds; skipped stages: the next reached stage's time
+  std::array<bool, 3> entered_explicitly{};
+  std::array<int64_t, 5> amount{};
+  std::string currency;
+};
+
+DealFacts FactsOf(const FunnelDeal& deal) {
+  DealFacts facts;
+  for (Stage stage : kStages) facts.reached[StageIndex(stage)] = HasReached(deal, stage);
+  // A stage's entry is the earliest mark at or beyond it, so entries never
+  // decrease along the funnel even when events skip stages.
+  int64_t earliest = std::numeric_limits<int64_t>::max();
+  if (deal.has_outcome()) {
+    earliest = Seconds(deal.outcome());
+    facts.entered_at[StageIndex(deal.won() ? lok::v1::WON : lok::v1::LOST)] = earliest;
   }
+  const std::array<const Mark*, 3> marks = {deal.has_lead() ? &deal.lead() : nullptr,
+                                            deal.has_qualified() ? &deal.qualified() : nullptr,
+                                            deal.has_offer() ? &deal.offer() : nullptr};
+  for (int index = 2; index >= 0; --index) {
+    const auto slot = static_cast<size_t>(index);
+    if (marks[slot] != nullptr) earliest = std::min(earliest, Seconds(*marks[slot]));
+    facts.entered_at[slot] = earliest;
+    facts.entered_explicitly[slot] = marks[slot] != nullptr;
+  }
+  facts.currency = deal.won() && deal.has_outcome() ? deal.won_amount().currency()
+                                                    : deal.offer_amount().currency();
+  const int64_t offer =
+      deal.offer_amount().currency() == facts.currency ? deal.offer_amount().minor() : 0;
+  for (size_t index = 0; index < 5; ++index) facts.amount[index] = facts.reached[index] ? offer : 0;
+  facts.amount[StageIndex(lok::v1::WON)] =
+      facts.reached[StageIndex(lok::v1::WON)] ? deal.won_amount().minor() : 0;
+  return facts;
+}
+
+using CellDeltas = std::map<std::string, std::vector<int64_t>>;
+
+void AddTo(CellDeltas& deltas, const CellKey& cell, size_t slot, int64_t value) {
+  if (value == 0) return;
+  std::vector<int64_t>& counters = deltas[EncodeCellKey(cell)];
+  counters.resize(kCellSize, 0);
+  counters[slot] += value;
+}
+
+// Adds `sign` times the deal's contribution to `deltas`, in day and month cells.
+void AddContribution(const FunnelDeal& deal, int64_t sign, CellDeltas& deltas) {
+  if (FurthestStage(deal) == lok::v1::STAGE_UNSPECIFIED) return;
+  const DealFacts facts = FactsOf(deal);
+  CellKey cell;
+  cell.partition = deal.partition();
+  cell.currency = facts.currency;
+  cell.salesperson = deal.salesperson();
+  cell.region = deal.region();
+  cell.product = deal.product();
+  cell.channel = static_cast<int32_t>(deal.channel());
+  const bool won = facts.reached[StageIndex(lok::v1::WON)];
+  const bool open = !deal.has_outcome();
+  const bool cycle = won && deal.has_lead();
+
+  auto add = [&](char day_granularity, char month_granularity, int64_t seconds, size_t slot,
+                 int64_t value) {
+    const int64_t day = DayOfSeconds(seconds);
+    cell.granularity = day_granularity;
+    cell.time = day;
+    AddTo(deltas, cell, slot, sign * value);
+    cell.granularity = month_granularity;
+    cell.time = MonthOfDay(day);
+    AddTo(deltas, cell, slot, sign * value);
+  };
+
+  // Cohort: everything at the day the deal started.
+  const int64_t start = facts.entered_at[0];
+  for (size_t stage = 0; stage < 5; ++stage) {
+    if (!facts.reached[stage]) continue;
+    add(kCohortDay, kCohortMonth, start, kCellReached + stage, 1);
+    add(kCohortDay, kCohortMonth, start, kCellAmount + stage, facts.amount[stage]);
+  }
+  if (cycle) {
+    add(kCohortDay, kCohortMonth, start, kCellCycleSeconds, Seconds(deal.outcome()) - Seconds(deal.lead()));
+    add(kCohortDay, kCohortMonth, start, kCellCycleDeals, 1);
+  }
+  // Period: each stage entry on its own day.
+  for (size_t stage = 0; stage < 5; ++stage) {
+    if (!facts.reached[stage]) continue;
+    add(kPeriodDay, kPeriodMonth, facts.entered_at[stage], kCellReached + stage, 1);
+    add(kPeriodDay, kPeriodMonth, facts.entered_at[stage], kCellAmount + stage, facts.amount[stage]);
+  }
+  if (cycle) {
+    add(kPeriodDay, kPeriodMonth, Seconds(deal.outcome()), kCellCycleSeconds,
+        Seconds(deal.outcome()) - Seconds(deal.lead()));
+    add(kPeriodDay, kPeriodMonth, Seconds(deal.outcome()), kCellCycleDeals, 1);
+  }
+  // Time in stage: for stages entered explicitly and left, counted in the
+  // cohort of the deal and on the day the deal left the stage.
+  for (size_t stage = 0; stage < 3; ++stage) {
+    const size_t next = stage + 1;
+    const bool left = stage < 2 ? facts.reached[next] : deal.has_outcome();
+    if (!facts.entered_explicitly[stage] || !left) continue;
+    const int64_t left_at = stage < 2 ? facts.entered_at[next] : Seconds(deal.outcome());
+    const int64_t stay = left_at - facts.entered_at[stage];
+    add(kCohortDay, kCohortMonth, start, kCellStaySeconds + stage, stay);
+    add(kCohortDay, kCohortMonth, start, kCellStayDeals + stage, 1);
+    add(kPeriodDay, kPeriodMonth, left_at, kCellStaySeconds + stage, stay);
+    add(kPeriodDay, kPeriodMonth, left_at, kCellStayDeals + stage, 1);
+  }
+  if (open) {
+    const size_t furthest = StageIndex(FurthestStage(deal));
+    add(kCohortDay, kCohortMonth, start, kCellOpenDeals + furthest, 1);
+    add(kCohortDay, kCohortMonth, start, kCellOpenAmount + furthest, facts.amount[furthest]);
+  }
+}
+
+std::string TargetKey(int32_t month, const lok::v1::TargetSet& target) {
+  std::string key(kTargetPrefix);
+  AppendOrderedInt64(key, month);
+  AppendEscapedString(key, target.salesperson());
+  AppendEscapedString(key, target.region());
+  AppendEscapedString(key, target.product());
+  return key;
+}
+
+Status ApplyTarget(const Event& event, const EventPosition& position,
+                   store::Transaction& transaction) {
+  const auto& target = event.target_set();
+  const std::optional<int32_t> month = ParseMonth(target.period());
+  if (!month) return Status::Ok();  // validation rejects these before
+  const std::string key = TargetKey(*month, target);
+  LOK_ASSIGN_OR_RETURN(std::optional<std::string> stored, transaction.Get(key));
+  lok::v1::TargetState state;
+  if (stored && !state.ParseFromString(*stored)) {
+    return DataLossError("funnel: unreadable target state for " + target.period());
+  }
+  state.set_period(target.period());
+  state.set_salesperson(target.salesperson());
+  state.set_region(target.region());
+  state.set_product(target.product());
+  lok::v1::TargetVersion version;
+  *version.mutable_mark() = MarkOf(event);
+  *version.mutable_amount() = target.amount();
+  version.set_record_time_ms(position.record_time_ms);
+  // Versions stay sorted by mark, so the last one is the plan in force
+  // whatever order they arrived in.
+  auto* versions = state.mutable_versions();
+  const auto insert_at = std::distance(
+      versions->begin(),
+      std::find_if(versions->begin(), versions->end(), [&](const lok::v1::TargetVersion& other) {
+        return Earlier(version.mark(), other.mark());
+      }));
+  versions->Add(std::move(version));
+  std::rotate(versions->begin() + insert_at, versions->end() - 1, versions->end());
+  transaction.Put(key, state.SerializeAsString());
+  return Status::Ok();
+}
+
+// ---- Query side ----
+
+using CellSums = std::array<int64_t, kCellSize>;
+
+// Sums of the cells that pass the query's filters, overall and per row.
+struct Aggregation {
+  CellSums total{};
+  std::map<std::string, CellSums> rows;
+  std::map<int32_t, std::array<int64_t, 2>> channels;  // leads, won
+};
+
+struct CellRange {
+  char granularity;
+  int64_t first;
+  int64_t last;  // inclusive
+};
+
+// The month cells of whole months inside [from, to] and the day cells of the
+// partial months at its edges.
+std::vector<CellRange> RangesFor(char day_granularity, char month_granularity,
+                                 std::optional<int64_t> from, std::optional<int64_t> to) {
+  constexpr int64_t kFar = int64_t{1} << 40;
+  const int64_t from_day = from.value_or(-kFar);
+  const int64_t to_day = to.value_or(kFar);
+  const int64_t first_full = !from ? -kFar
+                             : FirstDayOfMonth(MonthOfDay(from_day)) == from_day
+                                 ? MonthOfDay(from_day)
+                                 : MonthOfDay(from_day) + 1;
+  const int64_t last_full = !to ? kFar
+                            : FirstDayOfMonth(MonthOfDay(to_day) + 1) - 1 == to_day
+                                ? MonthOfDay(to_day)
+                                : MonthOfDay(to_day) - 1;
+  std::vector<CellRange> ranges;
+  if (first_full > last_full) {
+    ranges.push_back({day_granularity, from_day, to_day});
+    return ranges;
+  }
+  if (from) {
+    const int64_t before = FirstDayOfMonth(static_cast<int32_t>(first_full)) - 1;
+    if (before >= from_day) ranges.push_back({day_granularity, from_day, before});
+  }
+  ranges.push_back({month_granularity, first_full, last_full});
+  if (to) {
+    const int64_t after = FirstDayOfMonth(static_cast<int32_t>(last_full) + 1);
+    if (after <= to_day) ranges.push_back({day_granularity, after, to_day});
+  }
+  return ranges;
+}
+
+bool Matches(const CellKey& cell, const FunnelQuery& query) {
+  return (!query.salesperson || cell.salesperson == *query.salesperson) &&
+         (!query.region || cell.region == *query.region) &&
+         (!query.product || cell.product == *query.product);
+}
+
+std::string RowKey(const CellKey& cell, FunnelBreakdown by) {
+  const bool month_cell = cell.granularity == kCohortMonth || cell.granularity == kPeriodMonth;
+  const int32_t month = month_cell ? static_cast<int32_t>(cell.time) : MonthOfDay(cell.time);
+  switch (by) {
+    case FunnelBreakdown::kSalesperson: return cell.salesperson;
+    case FunnelBreakdown::kRegion: return cell.region;
+    case FunnelBreakdown::kProduct: return cell.product;
+    case FunnelBreakdown::kMonth: return FormatMonth(month);
+    case FunnelBreakdown::kQuarter: return FormatQuarter(month);
+    case FunnelBreakdown::kNone: return "";
+  }
+  return "";
+}
+
+void AddCell(const CellKey& cell, const std::vector<int64_t>& values, const FunnelQuery& query,
+             Aggregation& aggregation) {
+  if (!Matches(cell, query)) return;
+  const bool same_currency = cell.currency == query.currency;
+  auto accumulate = [&](CellSums& sums) {
+    for (size_t slot = 0; slot < values.size() && slot < kCellSize; ++slot) {
+      const bool amount = (slot >= kCellAmount && slot < kCellAmount + 5) ||
+                          (slot >= kCellOpenAmount && slot < kCellOpenAmount + 3);
+      if (amount && !same_currency) continue;
+      sums[slot] += values[slot];
+    }
+  };
+  accumulate(aggregation.total);
+  if (query.by != FunnelBreakdown::kNone) accumulate(aggregation.rows[RowKey(cell, query.by)]);
+  auto& channel = aggregation.channels[cell.channel];
+  channel[0] += values[kCellReached + 0];
+  channel[1] += values[kCellReached + StageIndex(lok::v1::WON)];
+}
+
+Status ScanCells(const store::KeyValueReader& reader, char day_granularity, char month_granularity,
+                 std::optional<int64_t> from, std::optional<int64_t> to, const FunnelQuery& query,
+                 Aggregation& aggregation) {
+  Status corrupt = Status::Ok();
+  for (const CellRange& range : RangesFor(day_granularity, month_granularity, from, to)) {
+    std::string begin(kCellPrefix), end(kCellPrefix);
+    begin.push_back(range.granularity);
+    AppendOrderedInt64(begin, range.first);
+    end.push_back(range.granularity);
+    AppendOrderedInt64(end, range.last + 1);
+    LOK_RETURN_IF_ERROR(reader.ScanRange(begin, end, [&](std::string_view key, std::string_view value) {
+      std::optional<CellKey> cell = DecodeCellKey(key);
+      StatusOr<std::vector<int64_t>> values = store::DecodeCounterVector(value);
+      if (!cell || !values.ok() || values->size() < kCellSize) {
+        corrupt = DataLossError("funnel: unreadable cell");
+        return false;
+      }
+      AddCell(*cell, *values, query, aggregation);
+      return true;
+    }));
+    LOK_RETURN_IF_ERROR(corrupt);
+  }
+  return Status::Ok();
+}
+
+// The client filter: the client's own deals, contributed in memory.
+Status AggregateClient(const store::KeyValueReader& reader, const FunnelQuery& query, bool period,
+                       bool window, Aggregation& aggregation) {
+  std::string prefix(kClientPrefix);
+  AppendEscapedString(prefix, *query.client);
+  std::vector<std::string> deal_ids;
+  LOK_RETURN_IF_ERROR(reader.ScanPrefix(prefix, [&](std::string_view key, std::string_view) {
+    deal_ids.emplace_back(key.substr(prefix.size()));
+    return true;
+  }));
+  CellDeltas deltas;
+  for (const std::string& deal_id : deal_ids) {
+    LOK_ASSIGN_OR_RETURN(std::optional<std::string> stored, reader.Get(DealKey(deal_id)));
+    FunnelDeal deal;
+    if (!stored || !deal.ParseFromString(*stored)) return DataLossError("funnel: unreadable deal " + deal_id);
+    AddContribution(deal, 1, deltas);
+  }
+  const char wanted = period ? kPeriodDay : kCohortDay;
+  for (const auto& [key, values] : deltas) {
+    std::optional<CellKey> cell = DecodeCellKey(key);
+    if (!cell || cell->granularity != wanted) continue;
+    if (window && ((query.from_day && cell->time < *query.from_day) ||
+                   (query.to_day && cell->time > *query.to_day))) {
+      continue;
+    }
+    AddCell(*cell, values, query, aggregation);
+  }
+  return Status::Ok();
+}
+
+Status Aggregate(const store::KeyValueReader& reader, const FunnelQuery& query, bool period,
+                 bool window, Aggregation& aggregation) {
+  if (query.client) return AggregateClient(reader, query, period, window, aggregation);
+  return ScanCells(reader, period ? kPeriodDay : kCohortDay, period ? kPeriodMonth : kCohortMonth,
+                   window ? query.from_day : std::nullopt, window ? query.to_day : std::nullopt,
+                   query, aggregation);
+}
+
+double Ratio(double numerator, double denominator) {
+  return denominator == 0 ? 0.0 : numerator / denominator;
+}
+
+lok::v1::Money MoneyOf(int64_t minor, const std::string& currency) {
+  lok::v1::Money money;
+  money.set_minor(minor);
+  money.set_currency(currency);
+  return money;
+}
+
+// The metrics of one slice. `pipeline` holds the open-deal counters (from
+// cohort cells) when they differ from `sums` (period mode).
+lok::v1::FunnelMetrics MetricsOf(const CellSums& sums, const CellSums& pipeline,
+                                 const FunnelQuery& query) {
+  lok::v1::FunnelMetrics metrics;
+  const int64_t leads = sums[kCellReached];
+  for (size_t stage = 0; stage < 5; ++stage) {
+    auto* count = metrics.add_stages();
+    count->set_stage(kStages[stage]);
+    count->set_deals(sums[kCellReached + stage]);
+    *count->add_amounts() = MoneyOf(sums[kCellAmount + stage], query.currency);
+    if (stage < 3) {
+      count->set_conversion_to_next(Ratio(static_cast<double>(sums[kCellReached + stage + 1]),
+                                          static_cast<double>(sums[kCellReached + stage])));
+      count->set_deals_left_stage(sums[kCellStayDeals + stage]);
+      count->set_average_days_in_stage(
+          Ratio(static_cast<double>(sums[kCellStaySeconds + stage]) / 86400.0,
+                static_cast<double>(sums[kCellStayDeals + stage])));
+    }
+    count->set_cumulative_conversion(
+        Ratio(static_cast<double>(sums[kCellReached + stage]), static_cast<double>(leads)));
+  }
+  const size_t won = StageIndex(lok::v1::WON);
+  const size_t lost = StageIndex(lok::v1::LOST);
+  const int64_t won_deals = sums[kCellReached + won];
+  const int64_t won_amount = sums[kCellAmount + won];
+  metrics.set_win_rate(Ratio(static_cast<double>(won_deals),
+                             static_cast<double>(won_deals + sums[kCellReached + lost])));
+  metrics.set_win_rate_by_value(Ratio(static_cast<double>(won_amount),
+                                      static_cast<double>(won_amount + sums[kCellAmount + lost])));
+  const int64_t average_won = won_deals == 0 ? 0 : won_amount / won_deals;
+  *metrics.mutable_average_won_deal() = MoneyOf(average_won, query.currency);
+  const double cycle_days = Ratio(static_cast<double>(sums[kCellCycleSeconds]) / 86400.0,
+                                  static_cast<double>(sums[kCellCycleDeals]));
+  metrics.set_average_sales_cycle_days(cycle_days);
+  int64_t open = 0;
+  std::array<int64_t, 3> open_amounts{};
+  for (size_t stage = 0; stage < 3; ++stage) {
+    open += pipeline[kCellOpenDeals + stage];
+    open_amounts[stage] = pipeline[kCellOpenAmount + stage];
+  }
+  metrics.set_open_deals(open);
+  *metrics.mutable_weighted_pipeline() =
+      MoneyOf(WeightedPipeline(open_amounts, query.stage_probability), query.currency);
+  metrics.set_sales_velocity_per_day(
+      SalesVelocityPerDay(open, metrics.win_rate(), static_cast<double>(average_won), cycle_days));
+  return metrics;
+}
+
+// The plan rows in the window and, per slice key, the summed plan.
+struct Plans {
+  std::vector<lok::v1::PlanRow> rows;
+};
+
+bool TargetMatches(const lok::v1::TargetState& target, const FunnelQuery& query) {
+  auto fits = [](const std::optional<std::string>& filter, const std::string& value) {
+    return !filter || value == *filter;
+  };
+  return fits(query.salesperson, target.salesperson()) && fits(query.region, target.region()) &&
+         fits(query.product, target.product());
+}
+
+// Which slice a target plans for, given the breakdown: "" for the total,
+// the dimension value for a dimension breakdown, nullopt when it plans for a
+// different slicing (e.g. a per-region target under by=salesperson).
+std::optional<std::string> TargetSlice(const lok::v1::TargetState& target, FunnelBreakdown by,
+                                       const FunnelQuery& query) {
+  const bool has_sp = !target.salesperson().empty();
+  const bool has_region = !target.region().empty();
+  const bool has_product = !target.product().empty();
+  const int dimensions = int{has_sp} + int{has_region} + int{has_product};
+  // The slice the query itself selects by its filters.
+  const int filtered = int{query.salesperson.has_value()} + int{query.region.has_value()} +
+                       int{query.product.has_value()};
+  switch (by) {
+    case FunnelBreakdown::kSalesperson:
+      return has_sp && dimensions == 1 + filtered - int{query.salesperson.has_value()}
+                 ? std::optional<std::string>(target.salesperson())
+                 : std::nullopt;
+    case FunnelBreakdown::kRegion:
+      return has_region && dimensions == 1 + filtered - int{query.region.has_value()}
+                 ? std::optional<std::string>(target.region())
+                 : std::nullopt;
+    case FunnelBreakdown::kProduct:
+      return has_product && dimensions == 1 + filtered - int{query.product.has_value()}
+                 ? std::optional<std::string>(target.product())
+                 : std::nullopt;
+    case FunnelBreakdown::kMonth:
+    case FunnelBreakdown::kQuarter: {
+      if (dimensions != filtered) return std::nullopt;
+      const int32_t month = *ParseMonth(target.period());
+      return by == FunnelBreakdown::kMonth ? FormatMonth(month) : FormatQuarter(month);
+    }
+    case FunnelBreakdown::kNone:
+      return dimensions == filtered ? std::optional<std::string>("") : std::nullopt;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
 
+double SalesVelocityPerDay(int64_t open_deals, double win_rate, double average_won_deal,
+                           double average_cycle_days) {
+  return Ratio(static_cast<double>(open_deals) * win_rate * average_won_deal, average_cycle_days);
+}
+
+int64_t WeightedPipeline(const std::array<int64_t, 3>& open_offer_amounts,
+                         const std::array<double, 3>& stage_probability) {
+  double weighted = 0;
+  for (size_t stage = 0; stage < 3; ++stage) {
+    weighted += static_cast<double>(open_offer_amounts[stage]) * stage_probability[stage];
+  }
+  return static_cast<int64_t>(std::llround(weighted));
+}
+
 void FoldDealEvent(const Event& event, FunnelDeal& deal) {
-  bool changed = false;
   const Mark mark = MarkOf(event);
   if (deal.client_id().empty()) deal.set_client_id(event.client_id());
   switch (event.payload_case()) {
     case Event::kLeadCreated: {
-      bool earliest = false;
-      KeepEarliest(deal.has_lead(), deal.mutable_lead(), mark, earliest);
+      const bool earliest = KeepEarliest([&] { return deal.has_lead(); },
+                                         [&]() -> const Mark& { return deal.lead(); },
+                                         [&](const Mark& value) { *deal.mutable_lead() = value; }, mark);
       if (earliest) {
         const auto& lead = event.lead_created();
         deal.set_salesperson(lead.salesperson());
@@ -115,10 +593,13 @@ void FoldDealEvent(const Event& event, FunnelDeal& deal) {
       break;
     }
     case Event::kLeadQualified:
-      KeepEarliest(deal.has_qualified(), deal.mutable_qualified(), mark, changed);
+      KeepEarliest([&] { return deal.has_qualified(); },
+                   [&]() -> const Mark& { return deal.qualified(); },
+                   [&](const Mark& value) { *deal.mutable_qualified() = value; }, mark);
       break;
     case Event::kOfferSent:
-      KeepEarliest(deal.has_offer(), deal.mutable_offer(), mark, changed);
+      KeepEarliest([&] { return deal.has_offer(); }, [&]() -> const Mark& { return deal.offer(); },
+                   [&](const Mark& value) { *deal.mutable_offer() = value; }, mark);
       if (!deal.has_latest_offer() || Earlier(deal.latest_offer(), mark)) {
         *deal.mutable_latest_offer() = mark;
         *deal.mutable_offer_amount() = event.offer_sent().amount();
@@ -160,6 +641,7 @@ bool HasReached(const FunnelDeal& deal, Stage stage) {
 
 Status FunnelProjection::Apply(const Event& event, const EventPosition& position,
                                store::Transaction& transaction) {
+  if (event.has_target_set()) return ApplyTarget(event, position, transaction);
   if (!events::IsDealEvent(event)) return Status::Ok();
   const std::string key = DealKey(event.deal_id());
   LOK_ASSIGN_OR_RETURN(std::optional<std::string> stored, transaction.Get(key));
@@ -168,52 +650,159 @@ Status FunnelProjection::Apply(const Event& event, const EventPosition& position
     return DataLossError("funnel: unreadable deal state for " + event.deal_id());
   }
   FunnelDeal after = before;
-  if (!stored) after.set_partition(position.partition);
+  if (!stored) {
+    after.set_partition(position.partition);
+    transaction.Put(ClientDealKey(event.client_id(), event.deal_id()), "");
+  }
   FoldDealEvent(event, after);
   std::string serialized = after.SerializeAsString();
   if (stored && serialized == *stored) return Status::Ok();
-  AddContribution(before, -1, transaction);
-  AddContribution(after, +1, transaction);
+  CellDeltas deltas;
+  AddContribution(before, -1, deltas);
+  AddContribution(after, +1, deltas);
+  for (const auto& [cell, values] : deltas) transaction.AddCounterVector(cell, values);
   transaction.Put(key, std::move(serialized));
   return Status::Ok();
 }
 
-StatusOr<lok::v1::FunnelResponse> QueryFunnel(const store::KeyValueReader& reader) {
-  std::map<Stage, int64_t> deals;
-  std::map<Stage, std::map<std::string, int64_t>> amounts;
-  Status corrupt = Status::Ok();
-  LOK_RETURN_IF_ERROR(
-      reader.ScanPrefix(kAggregatePrefix, [&](std::string_view key, std::string_view value) {
-        const size_t stage_at = kAggregatePrefix.size() + 4;
-        StatusOr<int64_t> counter = store::DecodeCounter(value);
-        if (key.size() < stage_at + 2 || !counter.ok()) {
-          corrupt = DataLossError("funnel: unreadable aggregate");
-          return false;
-        }
-        const auto stage = static_cast<Stage>(key[stage_at]);
-        if (key[stage_at + 1] == kDealsCounter) {
-          deals[stage] += *counter;
-        } else {
-          amounts[stage][std::string(key.substr(stage_at + 2))] += *counter;
-        }
-        return true;
-      }));
-  LOK_RETURN_IF_ERROR(corrupt);
+StatusOr<lok::v1::FunnelResponse> QueryFunnel(const store::KeyValueReader& reader,
+                                              const FunnelQuery& query) {
+  const bool period = query.mode == FunnelMode::kPeriod;
+  Aggregation main;
+  LOK_RETURN_IF_ERROR(Aggregate(reader, query, period, /*window=*/true, main));
+  // The open pipeline is today's: in period mode it comes from every cohort.
+  Aggregation pipeline_source;
+  const Aggregation* pipeline = &main;
+  if (period) {
+    LOK_RETURN_IF_ERROR(Aggregate(reader, query, /*period=*/false, /*window=*/false, pipeline_source));
+    pipeline = &pipeline_source;
+  }
+
   lok::v1::FunnelResponse response;
-  for (Stage stage : kStages) {
-    auto* count = response.add_stages();
-    count->set_stage(stage);
-    count->set_deals(deals[stage]);
-    for (const auto& [currency, minor] : amounts[stage]) {
-      auto* money = count->add_amounts();
-      money->set_currency(currency);
-      money->set_minor(minor);
+  response.set_mode(period ? "period" : "cohort");
+  if (query.from_day) response.set_from(FormatDate(*query.from_day));
+  if (query.to_day) response.set_to(FormatDate(*query.to_day));
+  response.set_currency(query.currency);
+  *response.mutable_metrics() = MetricsOf(main.total, pipeline->total, query);
+  *response.mutable_stages() = response.metrics().stages();
+  response.set_win_rate(response.metrics().win_rate());
+
+  static const CellSums kEmpty{};
+  std::map<std::string, lok::v1::FunnelRow*> rows;
+  if (query.by != FunnelBreakdown::kNone) {
+    for (const auto& [key, sums] : main.rows) {
+      auto found = pipeline->rows.find(key);
+      auto* row = response.add_rows();
+      row->set_key(key);
+      *row->mutable_metrics() = MetricsOf(sums, found == pipeline->rows.end() ? kEmpty : found->second, query);
+      rows[key] = row;
     }
   }
-  const int64_t closed = deals[lok::v1::WON] + deals[lok::v1::LOST];
-  response.set_win_rate(
-      closed == 0 ? 0.0 : static_cast<double>(deals[lok::v1::WON]) / static_cast<double>(closed));
+
+  // Plans in the window: the latest version of each target, against the won
+  // amounts of its month and dimensions (always period mode).
+  std::string begin(kTargetPrefix), end(kTargetPrefix);
+  AppendOrderedInt64(begin, query.from_day ? MonthOfDay(*query.from_day) : -(int64_t{1} << 40));
+  AppendOrderedInt64(end, query.to_day ? MonthOfDay(*query.to_day) + 1 : int64_t{1} << 40);
+  std::vector<lok::v1::TargetState> targets;
+  Status corrupt = Status::Ok();
+  LOK_RETURN_IF_ERROR(reader.ScanRange(begin, end, [&](std::string_view, std::string_view value) {
+    lok::v1::TargetState target;
+    if (!target.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      corrupt = DataLossError("funnel: unreadable target");
+      return false;
+    }
+    if (TargetMatches(target, query) && !target.versions().empty() &&
+        target.versions().rbegin()->amount().currency() == query.currency) {
+      targets.push_back(std::move(target));
+    }
+    return true;
+  }));
+  LOK_RETURN_IF_ERROR(corrupt);
+  int64_t total_plan = 0, total_actual = 0;
+  std::map<std::string, std::array<int64_t, 2>> row_plans;
+  for (const auto& target : targets) {
+    const int32_t month = *ParseMonth(target.period());
+    FunnelQuery actual_query = query;
+    actual_query.mode = FunnelMode::kPeriod;
+    actual_query.by = FunnelBreakdown::kNone;
+    actual_query.from_day = FirstDayOfMonth(month);
+    actual_query.to_day = FirstDayOfMonth(month + 1) - 1;
+    if (!target.salesperson().empty()) actual_query.salesperson = target.salesperson();
+    if (!target.region().empty()) actual_query.region = target.region();
+    if (!target.product().empty()) actual_query.product = target.product();
+    Aggregation actual;
+    LOK_RETURN_IF_ERROR(Aggregate(reader, actual_query, /*period=*/true, /*window=*/true, actual));
+    const int64_t plan = target.versions().rbegin()->amount().minor();
+    const int64_t won = actual.total[kCellAmount + StageIndex(lok::v1::WON)];
+    auto* row = response.add_plan();
+    row->set_period(target.period());
+    row->set_salesperson(target.salesperson());
+    row->set_region(target.region());
+    row->set_product(target.product());
+    *row->mutable_plan() = MoneyOf(plan, query.currency);
+    *row->mutable_actual() = MoneyOf(won, query.currency);
+    row->set_attainment(Ratio(static_cast<double>(won), static_cast<double>(plan)));
+    if (std::optional<std::string> slice = TargetSlice(target, FunnelBreakdown::kNone, query)) {
+      total_plan += plan;
+      total_actual += won;
+    }
+    if (query.by != FunnelBreakdown::kNone) {
+      if (std::optional<std::string> slice = TargetSlice(target, query.by, query)) {
+        row_plans[*slice][0] += plan;
+        row_plans[*slice][1] += won;
+      }
+    }
+  }
+  auto set_plan = [&](lok::v1::FunnelMetrics& metrics, int64_t plan, int64_t actual) {
+    *metrics.mutable_plan() = MoneyOf(plan, query.currency);
+    *metrics.mutable_plan_actual() = MoneyOf(actual, query.currency);
+    metrics.set_plan_attainment(Ratio(static_cast<double>(actual), static_cast<double>(plan)));
+  };
+  set_plan(*response.mutable_metrics(), total_plan, total_actual);
+  for (const auto& [key, plan] : row_plans) {
+    auto found = rows.find(key);
+    lok::v1::FunnelRow* row = found != rows.end() ? found->second : nullptr;
+    if (row == nullptr) {
+      row = response.add_rows();
+      row->set_key(key);
+      *row->mutable_metrics() = MetricsOf(kEmpty, kEmpty, query);
+    }
+    set_plan(*row->mutable_metrics(), plan[0], plan[1]);
+  }
+
+  for (const auto& [channel, counts] : main.channels) {
+    if (counts[0] == 0 && counts[1] == 0) continue;
+    auto* row = response.add_inbound();
+    row->set_channel(static_cast<lok::v1::LeadCreated::Channel>(channel));
+    row->set_leads(counts[0]);
+    row->set_won(counts[1]);
+    row->set_conversion_to_won(Ratio(static_cast<double>(counts[1]), static_cast<double>(counts[0])));
+  }
   return response;
+}
+
+StatusOr<lok::v1::FunnelResponse> QueryFunnel(const store::KeyValueReader& reader) {
+  return QueryFunnel(reader, FunnelQuery{});
+}
+
+StatusOr<std::map<Stage, int64_t>> ClientDealsByStage(const store::KeyValueReader& reader,
+                                                      std::string_view client_id) {
+  std::string prefix(kClientPrefix);
+  AppendEscapedString(prefix, client_id);
+  std::map<Stage, int64_t> stages;
+  std::vector<std::string> deal_ids;
+  LOK_RETURN_IF_ERROR(reader.ScanPrefix(prefix, [&](std::string_view key, std::string_view) {
+    deal_ids.emplace_back(key.substr(prefix.size()));
+    return true;
+  }));
+  for (const std::string& deal_id : deal_ids) {
+    LOK_ASSIGN_OR_RETURN(std::optional<std::string> stored, reader.Get(DealKey(deal_id)));
+    FunnelDeal deal;
+    if (!stored || !deal.ParseFromString(*stored)) return DataLossError("funnel: unreadable deal " + deal_id);
+    ++stages[FurthestStage(deal)];
+  }
+  return stages;
 }
 
 }  // namespace lok::projections

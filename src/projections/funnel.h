@@ -1,16 +1,33 @@
-// The funnel read model: how many deals reached each stage, and for how much.
+// The funnel read model: how many deals reach each stage, how fast, for how
+// much, against which plan — by period, salesperson, region and product.
 //
 // Stages are ordered LEAD < QUALIFIED < OFFER < WON | LOST. A deal has reached
 // a stage when its furthest stage is at or beyond it: a won deal has reached
-// LEAD, QUALIFIED, OFFER and WON (not LOST). Skipped stages count as reached.
-// If a deal has both a deal_won and a deal_lost, the one with the later
-// occurred_at decides (a tie goes to the larger event_id).
+// LEAD, QUALIFIED, OFFER and WON (not LOST). Skipped stages count as reached,
+// entered at the time of the next stage the deal did reach. If a deal has
+// both a deal_won and a deal_lost, the later occurred_at decides (a tie goes
+// to the larger event_id).
 //
-// State: one FunnelDeal per deal ("funnel/deal/<deal_id>") and aggregate
-// counters per partition ("funnel/agg/<partition>/..."). Each event updates
-// the aggregates by contribution(new deal) - contribution(old deal), so the
-// aggregates depend only on the set of events.
+// State (all under "funnel/"):
+//   deal/<deal_id>                 lok.v1.FunnelDeal
+//   client/<client>\0\1<deal_id>   index of a client's deals
+//   cell/<g><time><partition><currency><salesperson><region><product><channel>
+//                                  a counter vector (see kCell* in funnel.cc)
+//       g = 'c' cohort by day, 'C' cohort by month (deals by the day their
+//       lead started), 'p' period by day, 'P' period by month (stage entries
+//       by the day they happened)
+//   target/<month><salesperson><region><product>   lok.v1.TargetState
+// Each deal event updates the cells by contribution(new deal) −
+// contribution(old deal), so the cells depend only on the set of events.
+// A query scans the month cells of whole months in its window and the day
+// cells of the partial months at its edges: its cost grows with the window's
+// months and the number of (salesperson, region, product, channel, currency)
+// combinations, never with the number of deals or events.
 #pragma once
+
+#include <array>
+#include <optional>
+#include <string>
 
 #include "lok/v1/query.pb.h"
 #include "lok/v1/state.pb.h"
@@ -35,8 +52,48 @@ lok::v1::Stage FurthestStage(const lok::v1::FunnelDeal& deal);
 // True when `deal` counts as having reached `stage`.
 bool HasReached(const lok::v1::FunnelDeal& deal, lok::v1::Stage stage);
 
-// Reads the funnel's stage counts from a store: sums the per-partition
-// aggregates. `win_rate` = won / (won + lost), 0 when nothing closed.
+enum class FunnelMode { kCohort, kPeriod };
+enum class FunnelBreakdown { kNone, kSalesperson, kRegion, kProduct, kMonth, kQuarter };
+
+struct FunnelQuery {
+  // kCohort: the deals whose lead started inside the window, followed to
+  // their outcome today. kPeriod: the stage entries inside the window.
+  FunnelMode mode = FunnelMode::kCohort;
+  std::optional<int64_t> from_day;  // inclusive, days since the epoch
+  std::optional<int64_t> to_day;    // inclusive
+  std::optional<std::string> salesperson;
+  std::optional<std::string> region;
+  std::optional<std::string> product;
+  std::optional<std::string> client;
+  FunnelBreakdown by = FunnelBreakdown::kNone;
+  std::string currency = "USD";
+  // Probability of winning an open deal by its furthest stage, for the
+  // weighted pipeline: LEAD, QUALIFIED, OFFER.
+  std::array<double, 3> stage_probability = {0.10, 0.25, 0.50};
+};
+
+// Sales velocity per day = open deals x win rate x average won deal /
+// average sales cycle in days; 0 without a cycle.
+double SalesVelocityPerDay(int64_t open_deals, double win_rate, double average_won_deal,
+                           double average_cycle_days);
+
+// Weighted pipeline = sum over stages of the open deals' latest offers at
+// that stage x the stage's probability (LEAD, QUALIFIED, OFFER), rounded to
+// the nearest minor unit.
+int64_t WeightedPipeline(const std::array<int64_t, 3>& open_offer_amounts,
+                         const std::array<double, 3>& stage_probability);
+
+// Answers a funnel query from the read model. Errors: storage failures,
+// kDataLoss for unreadable state.
+StatusOr<lok::v1::FunnelResponse> QueryFunnel(const store::KeyValueReader& reader,
+                                              const FunnelQuery& query);
+
+// The foundation's query: all deals, all time, amounts in `currency`.
 StatusOr<lok::v1::FunnelResponse> QueryFunnel(const store::KeyValueReader& reader);
+
+// How many of a client's deals stand at each furthest stage (for the client
+// card); reads only that client's deals.
+StatusOr<std::map<lok::v1::Stage, int64_t>> ClientDealsByStage(const store::KeyValueReader& reader,
+                                                               std::string_view client_id);
 
 }  // namespace lok::projections

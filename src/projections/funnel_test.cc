@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <numeric>
+#include <random>
+
+#include "base/civil_time.h"
 
 namespace lok::projections {
 namespace {
@@ -51,7 +54,7 @@ Event Lost(std::string id, std::string deal, int64_t at) {
 }
 
 // Applies the events one transaction per `batch_size` events, as the projector does.
-lok::v1::FunnelResponse Project(const std::vector<Event>& events, size_t batch_size = 1) {
+store::MemoryStore ProjectInto(const std::vector<Event>& events, size_t batch_size = 1) {
   store::MemoryStore store;
   FunnelProjection funnel;
   for (size_t start = 0; start < events.size(); start += batch_size) {
@@ -64,6 +67,11 @@ lok::v1::FunnelResponse Project(const std::vector<Event>& events, size_t batch_s
     EXPECT_TRUE(changes.ok());
     store.Commit(*changes);
   }
+  return store;
+}
+
+lok::v1::FunnelResponse Project(const std::vector<Event>& events, size_t batch_size = 1) {
+  store::MemoryStore store = ProjectInto(events, batch_size);
   auto response = QueryFunnel(store);
   EXPECT_TRUE(response.ok()) << response.status().ToString();
   return *response;
@@ -128,11 +136,32 @@ TEST(FunnelTest, TerminalTieGoesToLargerEventId) {
 }
 
 TEST(FunnelTest, LatestOfferAmountCountsAndCurrenciesStayApart) {
-  auto response = Project(
+  store::MemoryStore store = ProjectInto(
       {Offer("1", "d", 10, 1000), Offer("2", "d", 20, 800), Offer("3", "e", 10, 300, "EUR")});
-  EXPECT_EQ(Amount(response, lok::v1::OFFER, "USD"), 800);
-  EXPECT_EQ(Amount(response, lok::v1::OFFER, "EUR"), 300);
-  EXPECT_EQ(response.stages(2).amounts_size(), 2);
+  FunnelQuery usd;
+  auto in_usd = QueryFunnel(store, usd);
+  FunnelQuery eur;
+  eur.currency = "EUR";
+  auto in_eur = QueryFunnel(store, eur);
+  ASSERT_TRUE(in_usd.ok() && in_eur.ok());
+  EXPECT_EQ(Amount(*in_usd, lok::v1::OFFER, "USD"), 800);
+  EXPECT_EQ(Amount(*in_eur, lok::v1::OFFER, "EUR"), 300);
+  EXPECT_EQ(in_usd->stages(2).deals(), 2) << "counts do not depend on the currency";
+  EXPECT_EQ(in_usd->stages(2).amounts_size(), 1);
+}
+
+// Regression: the earliest-mark check once read has_lead() after
+// mutable_lead() had created the field, so dimensions were never recorded.
+TEST(FunnelTest, LeadDimensionsComeFromTheEarliestLeadCreated) {
+  Event late = Lead("late", "d", 50);
+  late.mutable_lead_created()->set_salesperson("bo");
+  lok::v1::FunnelDeal deal;
+  FoldDealEvent(late, deal);
+  FoldDealEvent(Lead("early", "d", 10), deal);
+  EXPECT_EQ(deal.salesperson(), "ana");
+  EXPECT_EQ(deal.lead().occurred_at().seconds(), 10);
+  FoldDealEvent(late, deal);
+  EXPECT_EQ(deal.salesperson(), "ana");
 }
 
 TEST(FunnelTest, WinRateIsWonOverClosed) {
@@ -165,6 +194,248 @@ TEST(FunnelTest, NonDealEventsLeaveTheFunnelAlone) {
   Event contact = DealEvent("c", "", 5);
   contact.mutable_client_contacted()->set_channel(lok::v1::ClientContacted::CALL);
   EXPECT_EQ(Deals(Project({contact})), (std::vector<int64_t>{0, 0, 0, 0, 0}));
+}
+
+
+constexpr int64_t kDay = 86400;
+constexpr int64_t kJan1 = 1704067200;  // 2024-01-01T00:00:00Z
+
+Event LeadBy(std::string id, std::string deal, int64_t at, std::string salesperson,
+             lok::v1::LeadCreated::Channel channel = lok::v1::LeadCreated::INBOUND_CALL) {
+  Event event = DealEvent(std::move(id), std::move(deal), at);
+  event.mutable_lead_created()->set_salesperson(std::move(salesperson));
+  event.mutable_lead_created()->set_region("north");
+  event.mutable_lead_created()->set_product("gtx");
+  event.mutable_lead_created()->set_channel(channel);
+  return event;
+}
+
+Event Target(std::string id, std::string period, int64_t minor, int64_t at,
+             std::string salesperson = "") {
+  Event event = DealEvent(std::move(id), "", at);
+  event.mutable_target_set()->set_period(std::move(period));
+  event.mutable_target_set()->set_salesperson(std::move(salesperson));
+  event.mutable_target_set()->mutable_amount()->set_minor(minor);
+  event.mutable_target_set()->mutable_amount()->set_currency("USD");
+  return event;
+}
+
+lok::v1::FunnelResponse Query(const store::MemoryStore& store, const FunnelQuery& query) {
+  auto response = QueryFunnel(store, query);
+  EXPECT_TRUE(response.ok()) << response.status().ToString();
+  return response.ok() ? *response : lok::v1::FunnelResponse();
+}
+
+// Ten leads in January: 8 qualified, 5 offered (1,000 each), 2 won (900 and
+// 1,100 after 30 and 50 days), 1 lost, 2 still open at OFFER.
+std::vector<Event> JanuaryBook() {
+  std::vector<Event> events;
+  for (int deal = 0; deal < 10; ++deal) {
+    const std::string id = "j" + std::to_string(deal);
+    const int64_t start = kJan1 + deal * kDay;
+    events.push_back(LeadBy(id + "-lead", id, start, deal % 2 == 0 ? "ana" : "bo"));
+    if (deal < 8) events.push_back(Qualified(id + "-qual", id, start + 2 * kDay));
+    if (deal < 5) events.push_back(Offer(id + "-offer", id, start + 5 * kDay, 100000));
+  }
+  events.push_back(Won("j0-won", "j0", kJan1 + 30 * kDay, 90000));
+  events.push_back(Won("j1-won", "j1", kJan1 + 1 * kDay + 50 * kDay, 110000));
+  events.push_back(Lost("j2-lost", "j2", kJan1 + 2 * kDay + 20 * kDay));
+  return events;
+}
+
+TEST(FunnelAnalyticsTest, ConversionsWinRatesAndDealSize) {
+  auto response = Query(ProjectInto(JanuaryBook()), FunnelQuery{});
+  const auto& metrics = response.metrics();
+  EXPECT_EQ(Deals(response), (std::vector<int64_t>{10, 8, 5, 2, 1}));
+  EXPECT_DOUBLE_EQ(metrics.stages(0).conversion_to_next(), 0.8);    // 8 / 10
+  EXPECT_DOUBLE_EQ(metrics.stages(1).conversion_to_next(), 0.625);  // 5 / 8
+  EXPECT_DOUBLE_EQ(metrics.stages(2).conversion_to_next(), 0.4);    // 2 / 5
+  EXPECT_DOUBLE_EQ(metrics.stages(3).cumulative_conversion(), 0.2);  // 2 / 10
+  EXPECT_DOUBLE_EQ(metrics.win_rate(), 2.0 / 3.0);
+  // by value: won 2,000 against won 2,000 + lost offer 1,000.
+  EXPECT_DOUBLE_EQ(metrics.win_rate_by_value(), 200000.0 / 300000.0);
+  EXPECT_EQ(metrics.average_won_deal().minor(), 100000);
+  EXPECT_DOUBLE_EQ(metrics.average_sales_cycle_days(), 40.0);  // (30 + 50) / 2
+  EXPECT_EQ(metrics.open_deals(), 7);  // 2 at LEAD, 3 at QUALIFIED, 2 at OFFER
+}
+
+TEST(FunnelAnalyticsTest, AverageDaysInStageOverDealsThatLeftIt) {
+  auto metrics = Query(ProjectInto(JanuaryBook()), FunnelQuery{}).metrics();
+  // LEAD -> QUALIFIED takes 2 days for the 8 qualified deals.
+  EXPECT_DOUBLE_EQ(metrics.stages(0).average_days_in_stage(), 2.0);
+  EXPECT_EQ(metrics.stages(0).deals_left_stage(), 8);
+  // QUALIFIED -> OFFER takes 3 days for the 5 offered deals.
+  EXPECT_DOUBLE_EQ(metrics.stages(1).average_days_in_stage(), 3.0);
+  // OFFER -> outcome: won after 25 and 45 days, lost after 15: 85 / 3.
+  EXPECT_DOUBLE_EQ(metrics.stages(2).average_days_in_stage(), 85.0 / 3.0);
+  EXPECT_EQ(metrics.stages(2).deals_left_stage(), 3);
+}
+
+TEST(FunnelAnalyticsTest, SalesVelocityWorkedExample) {
+  // 40 open deals x 25 % win rate x 25,000 average won deal / 90 days.
+  EXPECT_NEAR(SalesVelocityPerDay(40, 0.25, 25000, 90), 2777.78, 0.005);
+  EXPECT_EQ(SalesVelocityPerDay(40, 0.25, 25000, 0), 0.0);
+}
+
+TEST(FunnelAnalyticsTest, WeightedPipelineWorkedExample) {
+  // 3,800 at a stage weighted 90 % and 22,500 at one weighted 20 %.
+  EXPECT_EQ(WeightedPipeline({0, 2250000, 380000}, {0.10, 0.20, 0.90}), 792000);
+  // With the default probabilities the two open January offers weigh 50 %.
+  auto metrics = Query(ProjectInto(JanuaryBook()), FunnelQuery{}).metrics();
+  EXPECT_EQ(metrics.weighted_pipeline().minor(), 100000);  // 2 x 1,000 x 0.5
+}
+
+TEST(FunnelAnalyticsTest, CohortFollowsLeadsOfTheWindowPeriodCountsEntriesInIt) {
+  store::MemoryStore store = ProjectInto(JanuaryBook());
+  FunnelQuery cohort;
+  cohort.from_day = DayOfSeconds(kJan1);
+  cohort.to_day = DayOfSeconds(kJan1) + 30;  // January, both ends inclusive
+  auto january = Query(store, cohort);
+  EXPECT_EQ(Deals(january), (std::vector<int64_t>{10, 8, 5, 2, 1})) << "outcomes after January count";
+
+  FunnelQuery period = cohort;
+  period.mode = FunnelMode::kPeriod;
+  auto entries = Query(store, period);
+  // Won on Jan 31 (j0) and Feb 21 (j1); lost on Jan 23.
+  EXPECT_EQ(Deals(entries), (std::vector<int64_t>{10, 8, 5, 1, 1}));
+  period.from_day = DayOfSeconds(kJan1) + 31;  // February
+  period.to_day = DayOfSeconds(kJan1) + 59;
+  EXPECT_EQ(Deals(Query(store, period)), (std::vector<int64_t>{0, 0, 0, 1, 0}));
+  EXPECT_EQ(Query(store, period).metrics().open_deals(), 7) << "the open pipeline is today's";
+}
+
+TEST(FunnelAnalyticsTest, WindowsMixDayAndMonthCellsExactly) {
+  store::MemoryStore store = ProjectInto(JanuaryBook());
+  // Dec 15 .. Jan 5 covers the leads of Jan 1..5 only.
+  FunnelQuery query;
+  query.from_day = DayOfSeconds(kJan1) - 17;
+  query.to_day = DayOfSeconds(kJan1) + 4;
+  EXPECT_EQ(Query(store, query).stages(0).deals(), 5);
+  query.to_day = DayOfSeconds(kJan1) + 40;  // to Feb 10: January whole plus days
+  EXPECT_EQ(Query(store, query).stages(0).deals(), 10);
+  query.from_day = DayOfSeconds(kJan1) + 3;  // Jan 4 ..
+  EXPECT_EQ(Query(store, query).stages(0).deals(), 7);
+}
+
+TEST(FunnelAnalyticsTest, BreakdownBySalespersonAndMonth) {
+  store::MemoryStore store = ProjectInto(JanuaryBook());
+  FunnelQuery query;
+  query.by = FunnelBreakdown::kSalesperson;
+  auto response = Query(store, query);
+  ASSERT_EQ(response.rows_size(), 2);
+  EXPECT_EQ(response.rows(0).key(), "ana");
+  EXPECT_EQ(response.rows(0).metrics().stages(0).deals(), 5);
+  EXPECT_EQ(response.rows(0).metrics().stages(3).deals(), 1);  // j0
+  EXPECT_EQ(response.rows(1).key(), "bo");
+  EXPECT_EQ(response.rows(1).metrics().stages(3).deals(), 1);  // j1
+  query.salesperson = "bo";
+  EXPECT_EQ(Query(store, query).stages(0).deals(), 5);
+
+  FunnelQuery by_month;
+  by_month.mode = FunnelMode::kPeriod;
+  by_month.by = FunnelBreakdown::kMonth;
+  auto months = Query(store, by_month);
+  ASSERT_EQ(months.rows_size(), 2);
+  EXPECT_EQ(months.rows(0).key(), "2024-01");
+  EXPECT_EQ(months.rows(1).key(), "2024-02");
+  EXPECT_EQ(months.rows(1).metrics().stages(3).deals(), 1);
+}
+
+TEST(FunnelAnalyticsTest, ClientFilterReadsOnlyThatClientsDeals) {
+  std::vector<Event> events = JanuaryBook();
+  Event other = LeadBy("x-lead", "x", kJan1, "ana");
+  other.set_client_id("globex");
+  events.push_back(other);
+  store::MemoryStore store = ProjectInto(events);
+  FunnelQuery query;
+  query.client = "globex";
+  EXPECT_EQ(Deals(Query(store, query)), (std::vector<int64_t>{1, 0, 0, 0, 0}));
+  query.client = "acme";
+  EXPECT_EQ(Deals(Query(store, query)), (std::vector<int64_t>{10, 8, 5, 2, 1}));
+  auto stages = ClientDealsByStage(store, "acme");
+  ASSERT_TRUE(stages.ok());
+  EXPECT_EQ((*stages)[lok::v1::WON], 2);
+  EXPECT_EQ((*stages)[lok::v1::QUALIFIED], 3);
+}
+
+TEST(FunnelAnalyticsTest, PlanAgainstActualUsesTheLatestTarget) {
+  std::vector<Event> events = JanuaryBook();
+  // Two versions of January's plan; the later occurred_at is in force,
+  // whichever arrives first.
+  events.push_back(Target("t-new", "2024-01", 400000, kJan1 + 5 * kDay));
+  events.insert(events.begin(), Target("t-old", "2024-01", 100000, kJan1));
+  events.push_back(Target("t-ana", "2024-01", 50000, kJan1, "ana"));
+  store::MemoryStore store = ProjectInto(events);
+  FunnelQuery query;
+  query.from_day = DayOfSeconds(kJan1);
+  query.to_day = DayOfSeconds(kJan1) + 30;
+  auto response = Query(store, query);
+  // January's won amount (period): j0's 900.
+  EXPECT_EQ(response.metrics().plan().minor(), 400000);
+  EXPECT_EQ(response.metrics().plan_actual().minor(), 90000);
+  EXPECT_DOUBLE_EQ(response.metrics().plan_attainment(), 0.225);
+  ASSERT_EQ(response.plan_size(), 2);
+
+  query.by = FunnelBreakdown::kSalesperson;
+  auto rows = Query(store, query);
+  const lok::v1::FunnelRow* ana = nullptr;
+  for (const auto& row : rows.rows()) {
+    if (row.key() == "ana") ana = &row;
+  }
+  ASSERT_NE(ana, nullptr);
+  EXPECT_EQ(ana->metrics().plan().minor(), 50000);
+  EXPECT_DOUBLE_EQ(ana->metrics().plan_attainment(), 1.8);  // 900 / 500
+
+  // Every version is kept for the audit of "the plan as it stood".
+  std::string versions;
+  ASSERT_TRUE(store.ScanPrefix("funnel/target/", [&](std::string_view, std::string_view value) {
+                     lok::v1::TargetState state;
+                     EXPECT_TRUE(state.ParseFromArray(value.data(), static_cast<int>(value.size())));
+                     versions += std::to_string(state.versions_size());
+                     return true;
+                   }).ok());
+  EXPECT_EQ(versions, "21");
+}
+
+TEST(FunnelAnalyticsTest, InboundDemandByChannel) {
+  std::vector<Event> events = {
+      LeadBy("1", "a", kJan1, "ana", lok::v1::LeadCreated::INBOUND_CALL),
+      LeadBy("2", "b", kJan1, "ana", lok::v1::LeadCreated::INBOUND_CALL),
+      LeadBy("3", "c", kJan1, "ana", lok::v1::LeadCreated::INBOUND_WEB),
+      Won("4", "a", kJan1 + kDay, 100)};
+  auto response = Query(ProjectInto(events), FunnelQuery{});
+  ASSERT_EQ(response.inbound_size(), 2);
+  EXPECT_EQ(response.inbound(0).channel(), lok::v1::LeadCreated::INBOUND_CALL);
+  EXPECT_EQ(response.inbound(0).leads(), 2);
+  EXPECT_EQ(response.inbound(0).won(), 1);
+  EXPECT_DOUBLE_EQ(response.inbound(0).conversion_to_won(), 0.5);
+  EXPECT_EQ(response.inbound(1).leads(), 1);
+}
+
+TEST(FunnelAnalyticsTest, EveryQueryIsIndependentOfArrivalOrderAndBatching) {
+  std::vector<Event> events = JanuaryBook();
+  events.push_back(Target("t1", "2024-01", 300000, kJan1));
+  events.push_back(Target("t2", "2024-01", 350000, kJan1));  // same time: larger id wins
+  events.push_back(Won("j3-won", "j3", kJan1 + 40 * kDay, 5000));
+  events.push_back(Lost("j3-lost", "j3", kJan1 + 40 * kDay));
+  std::vector<FunnelQuery> queries(4);
+  queries[1].mode = FunnelMode::kPeriod;
+  queries[1].by = FunnelBreakdown::kMonth;
+  queries[2].by = FunnelBreakdown::kSalesperson;
+  queries[2].from_day = DayOfSeconds(kJan1) + 2;
+  queries[3].client = "acme";
+  queries[3].mode = FunnelMode::kPeriod;
+  std::vector<std::string> expected;
+  store::MemoryStore reference = ProjectInto(events);
+  for (const auto& query : queries) expected.push_back(Query(reference, query).SerializeAsString());
+  std::mt19937 random(3);
+  for (int round = 0; round < 20; ++round) {
+    std::shuffle(events.begin(), events.end(), random);
+    store::MemoryStore store = ProjectInto(events, 1 + random() % 7);
+    for (size_t index = 0; index < queries.size(); ++index) {
+      ASSERT_EQ(Query(store, queries[index]).SerializeAsString(), expected[index]) << "query " << index;
+    }
+  }
 }
 
 }  // namespace
