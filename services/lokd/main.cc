@@ -1,5 +1,5 @@
-// lokd: the Lok service. Wiring only: configuration, the log (embedded or
-// Kafka), the store, the projector thread and the HTTP API.
+// lokd: the Lok service. Configuration only: flags, LOK_* variables and a
+// config file become a ServiceConfig; src/service wires the node.
 //
 //   lokd --data-dir DIR --http 127.0.0.1:8080                  (embedded log)
 //   lokd --data-dir DIR --brokers HOST:PORT --topic lok.events (Kafka)
@@ -14,13 +14,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "api/query_api.h"
-#include "engine/projector.h"
-#include "http/http_server.h"
-#include "log/embedded_log.h"
-#include "log/kafka_log.h"
-#include "projections/funnel.h"
-#include "store/rocks_store.h"
+#include "service/lok_service.h"
 
 namespace {
 
@@ -39,6 +33,9 @@ struct Config {
   std::string log_level = "info";
   std::string reporting_currency = "USD";
   std::vector<double> stage_probability = {0.10, 0.25, 0.50};
+  double client_share_alert = 0.20;
+  double hhi_moderate = 1500;
+  double hhi_high = 2500;
 };
 
 int Fail(const lok::Status& status, std::string_view what) {
@@ -110,6 +107,19 @@ int main(int argc, char** argv) {
       ->delimiter(',')
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
+  app.add_option("--client-share-alert", config.client_share_alert,
+                 "Concentration alert when one client's share of revenue is at or over this (0..1)")
+      ->envname("LOK_CLIENT_SHARE_ALERT")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  app.add_option("--hhi-moderate", config.hhi_moderate, "HHI at or over this alerts as moderate")
+      ->envname("LOK_HHI_MODERATE")
+      ->check(CLI::Range(0.0, 10000.0))
+      ->capture_default_str();
+  app.add_option("--hhi-high", config.hhi_high, "HHI at or over this alerts as high")
+      ->envname("LOK_HHI_HIGH")
+      ->check(CLI::Range(0.0, 10000.0))
+      ->capture_default_str();
   app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error")
       ->envname("LOK_LOG_LEVEL")
       ->capture_default_str();
@@ -121,7 +131,10 @@ int main(int argc, char** argv) {
     spdlog::critical("--http: expected HOST:PORT, got '{}'", config.http);
     return 2;
   }
-  lok::http::ServerOptions server_options;
+  struct {
+    std::string address;
+    uint16_t port = 0;
+  } server_options;
   server_options.address = config.http.substr(0, colon);
   try {
     server_options.port = static_cast<uint16_t>(std::stoul(config.http.substr(colon + 1)));
@@ -129,8 +142,6 @@ int main(int argc, char** argv) {
     spdlog::critical("--http: port must be a number, got '{}'", config.http);
     return 2;
   }
-  server_options.max_body_bytes = config.max_body_bytes;
-  server_options.threads = config.http_threads;
 
   // Block the stop signals in every thread; main waits for them below.
   sigset_t stop_signals;
@@ -139,89 +150,39 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  std::error_code error;
-  std::filesystem::create_directories(config.data_dir, error);
-  if (error) {
-    spdlog::critical("--data-dir {}: {}", config.data_dir, error.message());
-    return 1;
+  lok::service::ServiceConfig service_config;
+  service_config.data_dir = config.data_dir;
+  service_config.http_address = server_options.address;
+  service_config.http_port = server_options.port;
+  service_config.http_threads = config.http_threads;
+  service_config.max_body_bytes = config.max_body_bytes;
+  service_config.brokers = config.brokers;
+  service_config.topic = config.topic;
+  service_config.group_id = config.group_id;
+  service_config.partitions = config.partitions;
+  service_config.batch_size = config.batch_size;
+  service_config.sync_commits = config.sync_commits;
+  service_config.reporting_currency = config.reporting_currency;
+  service_config.client_share_alert = config.client_share_alert;
+  service_config.hhi_moderate = config.hhi_moderate;
+  service_config.hhi_high = config.hhi_high;
+  std::copy_n(config.stage_probability.begin(), 3, service_config.stage_probability.begin());
+  for (const std::string& property : config.kafka_properties) {
+    const size_t equals = property.find('=');
+    if (equals == std::string::npos) {
+      spdlog::critical("--kafka-property: expected KEY=VALUE, got '{}'", property);
+      return 2;
+    }
+    service_config.kafka_properties[property.substr(0, equals)] = property.substr(equals + 1);
   }
 
-  // The log: embedded unless brokers are configured.
-  std::unique_ptr<lok::log::EmbeddedLog> embedded;
-  std::unique_ptr<lok::log::KafkaLogWriter> kafka_writer;
-  std::unique_ptr<lok::log::LogReader> reader;
-  lok::log::LogWriter* writer = nullptr;
-  if (config.brokers.empty()) {
-    auto opened = lok::log::EmbeddedLog::Open(config.data_dir + "/log", config.partitions);
-    if (!opened.ok()) return Fail(opened.status(), "embedded log");
-    embedded = std::move(opened).value();
-    lok::Status created = embedded->CreateTopic(config.topic, config.partitions);
-    if (!created.ok()) return Fail(created, "embedded log topic");
-    writer = embedded.get();
-    reader = embedded->NewReader(config.topic);
-    spdlog::info("lokd: embedded log at {}/log, topic {} ({} partitions)", config.data_dir,
-                 config.topic, config.partitions);
-  } else {
-    lok::log::KafkaConfig kafka;
-    kafka.brokers = config.brokers;
-    for (const std::string& property : config.kafka_properties) {
-      const size_t equals = property.find('=');
-      if (equals == std::string::npos) {
-        spdlog::critical("--kafka-property: expected KEY=VALUE, got '{}'", property);
-        return 2;
-      }
-      kafka.properties[property.substr(0, equals)] = property.substr(equals + 1);
-    }
-    for (const std::string& topic : {config.topic, lok::log::DeadLetterTopic(config.topic)}) {
-      lok::Status created =
-          lok::log::CreateTopic(kafka, topic, config.partitions, std::chrono::seconds(30));
-      if (!created.ok())
-        spdlog::warn("lokd: could not ensure topic {}: {}", topic, created.ToString());
-    }
-    auto created_writer = lok::log::KafkaLogWriter::Create(kafka);
-    if (!created_writer.ok()) return Fail(created_writer.status(), "kafka producer");
-    kafka_writer = std::move(created_writer).value();
-    auto created_reader = lok::log::KafkaLogReader::Create(kafka, config.topic, config.group_id);
-    if (!created_reader.ok()) return Fail(created_reader.status(), "kafka consumer");
-    reader = std::move(created_reader).value();
-    writer = kafka_writer.get();
-    spdlog::info("lokd: Kafka at {}, topic {}", config.brokers, config.topic);
-  }
-
-  lok::store::RocksStoreOptions store_options;
-  store_options.sync_commits = config.sync_commits;
-  auto store = lok::store::RocksStore::Open(config.data_dir + "/state", store_options);
-  if (!store.ok()) return Fail(store.status(), "store");
-
-  lok::engine::ProjectorMetrics metrics;
-  lok::projections::FunnelProjection funnel;
-  lok::engine::ProjectorOptions projector_options;
-  projector_options.topic = config.topic;
-  projector_options.max_batch = config.batch_size;
-  lok::engine::Projector projector(**store, *reader, *writer, {&funnel}, projector_options,
-                                   metrics);
-
-  lok::api::ApiContext context;
-  context.store = store->get();
-  context.writer = writer;
-  context.topic = config.topic;
-  context.metrics = &metrics;
-  context.reporting_currency = config.reporting_currency;
-  std::copy_n(config.stage_probability.begin(), 3, context.stage_probability.begin());
-  lok::http::Server server(server_options);
-  lok::api::RegisterRoutes(server, context);
-  lok::Status started = server.Start();
-  if (!started.ok()) return Fail(started, "http");
-  spdlog::info("lokd: listening on http://{}:{}", server_options.address, server.port());
-
-  std::jthread projector_thread([&projector](std::stop_token stop) { projector.Run(stop); });
+  auto service = lok::service::LokService::Start(service_config);
+  if (!service.ok()) return Fail(service.status(), "lokd");
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   spdlog::info("lokd: {} received, shutting down", strsignal(signal_number));
-  server.Stop();
-  projector_thread.request_stop();
-  projector_thread.join();
+  (*service)->Stop();
   spdlog::info("lokd: stopped cleanly");
   return 0;
 }

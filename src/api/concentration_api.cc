@@ -1,0 +1,143 @@
+#include "api/concentration_api.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include "api/query_params.h"
+#include "base/civil_time.h"
+#include "engine/projector.h"
+#include "projections/concentration.h"
+
+namespace lok::api {
+namespace {
+
+using projections::ConcentrationWindow;
+using projections::ScopeKind;
+
+int HttpStatusFor(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kInvalidArgument:
+      return 400;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kUnavailable:
+    case StatusCode::kDeadlineExceeded:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+http::Response ErrorResponse(const Status& status) {
+  return http::JsonError(HttpStatusFor(status), status.message());
+}
+
+// The window a query covers; see the header for the rules.
+StatusOr<ConcentrationWindow> ResolveWindow(const QueryParams& params, int64_t today) {
+  if (params.as_of_day && (params.from_day || params.to_day)) {
+    return InvalidArgumentError("asOf: cannot be combined with from or to");
+  }
+  if (!params.from_day && !params.to_day) {
+    return projections::TrailingYearEndingAt(params.as_of_day.value_or(today));
+  }
+  if (!params.from_day) return projections::TrailingYearEndingAt(*params.to_day);
+  const int32_t first = MonthOfDay(*params.from_day);
+  if (!params.to_day)
+    return ConcentrationWindow{ConcentrationWindow::Kind::kTrailingYear, first + 11};
+  const int32_t last = MonthOfDay(*params.to_day);
+  const int32_t months = last - first + 1;
+  if (months == 1) return ConcentrationWindow{ConcentrationWindow::Kind::kMonth, last};
+  if (months == 12) return ConcentrationWindow{ConcentrationWindow::Kind::kTrailingYear, last};
+  return InvalidArgumentError(
+      "from, to: the window must span 1 calendar month or 12 consecutive calendar months "
+      "(dates snap to whole months); got " +
+      std::to_string(months) + " months");
+}
+
+http::Response ProtoJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.always_print_primitive_fields = true;
+  http::Response response;
+  if (!google::protobuf::util::MessageToJsonString(message, &response.body, options).ok()) {
+    return http::JsonError(500, "concentration: the answer could not be rendered as JSON");
+  }
+  return response;
+}
+
+}  // namespace
+
+http::Response HandleConcentration(const store::KeyValueReader& snapshot,
+                                   const http::Request& request,
+                                   const ConcentrationSettings& settings) {
+  ParamSpec spec;
+  spec.breakdowns = {Breakdown::kSalesperson, Breakdown::kRegion, Breakdown::kProduct};
+  spec.as_of = true;
+  spec.limit = true;
+  StatusOr<QueryParams> params = ParseQueryParams(request, spec, settings.reporting_currency);
+  if (!params.ok()) return ErrorResponse(params.status());
+
+  projections::ConcentrationQuery query;
+  const int64_t today = settings.today_day >= 0 ? settings.today_day : Today();
+  StatusOr<ConcentrationWindow> window = ResolveWindow(*params, today);
+  if (!window.ok()) return ErrorResponse(window.status());
+  query.window = *window;
+  query.currency = params->currency;
+  int filters = 0;
+  if (params->salesperson) {
+    query.scope_kind = ScopeKind::kSalesperson;
+    query.scope_value = *params->salesperson;
+    ++filters;
+  }
+  if (params->region) {
+    query.scope_kind = ScopeKind::kRegion;
+    query.scope_value = *params->region;
+    ++filters;
+  }
+  if (params->product) {
+    query.scope_kind = ScopeKind::kProduct;
+    query.scope_value = *params->product;
+    ++filters;
+  }
+  if (filters > 1) {
+    return http::JsonError(400, "salesperson, region, product: at most one of them is supported");
+  }
+  switch (params->by) {
+    case Breakdown::kSalesperson:
+      query.breakdown = ScopeKind::kSalesperson;
+      break;
+    case Breakdown::kRegion:
+      query.breakdown = ScopeKind::kRegion;
+      break;
+    case Breakdown::kProduct:
+      query.breakdown = ScopeKind::kProduct;
+      break;
+    default:
+      break;
+  }
+  if (query.breakdown && filters > 0) {
+    return http::JsonError(400,
+                           "by: cannot be combined with a salesperson, region or product filter");
+  }
+  if (query.breakdown && params->client) {
+    return http::JsonError(400, "client: cannot be combined with by");
+  }
+  query.client = params->client;
+  query.limit = params->limit.value_or(10);
+  query.client_share_alert = settings.client_share_alert;
+  query.hhi_moderate = settings.hhi_moderate;
+  query.hhi_high = settings.hhi_high;
+
+  StatusOr<lok::v1::ConcentrationResponse> answer =
+      projections::QueryConcentration(snapshot, query);
+  if (!answer.ok()) return ErrorResponse(answer.status());
+  if (!params->from_day && !params->to_day) {
+    answer->set_as_of(FormatDate(params->as_of_day.value_or(today)));
+  }
+  answer->set_by(std::string(BreakdownName(params->by)));
+  StatusOr<log::PartitionOffsets> positions = engine::ReadPositions(snapshot);
+  if (!positions.ok()) return ErrorResponse(positions.status());
+  for (const auto& [partition, offset] : *positions)
+    (*answer->mutable_offsets())[partition] = offset;
+  return ProtoJson(*answer);
+}
+
+}  // namespace lok::api

@@ -181,6 +181,10 @@ void RegisterRoutes(http::Server& server, const ApiContext& context) {
   server.Handle("GET", "/v1/funnel", [&context](const http::Request& request) {
     return HandleFunnel(context, request);
   });
+  server.Handle("GET", "/v1/concentration", [&context](const http::Request& request) {
+    std::unique_ptr<store::KeyValueReader> snapshot = context.store->Snapshot();
+    return HandleConcentration(*snapshot, request, context.concentration);
+  });
   server.Handle("POST", "/v1/events", [&context](const http::Request& request) {
     return HandleIngest(context, request);
   });

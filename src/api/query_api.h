@@ -3,6 +3,7 @@
 //
 //   GET  /v1/funnel    the funnel (lok.v1.FunnelResponse): stages, conversions,
 //                      win rates, cycle, velocity, pipeline, plan, inbound
+//   GET  /v1/concentration  client concentration (lok.v1.ConcentrationResponse)
 //   POST /v1/events    NDJSON events, validated, appended to the log
 //   GET  /healthz      the process is up
 //   GET  /readyz       200 once the projector has caught up with the log
@@ -12,6 +13,7 @@
 #include <array>
 #include <string>
 
+#include "api/concentration_api.h"
 #include "engine/projector_metrics.h"
 #include "http/http_server.h"
 #include "log/log.h"
@@ -29,6 +31,8 @@ struct ApiContext {
   std::string reporting_currency = "USD";
   // Win probability of an open deal by its furthest stage: LEAD, QUALIFIED, OFFER.
   std::array<double, 3> stage_probability = {0.10, 0.25, 0.50};
+  // Alert thresholds of GET /v1/concentration.
+  ConcentrationSettings concentration;
 };
 
 // Registers every route on `server`. `context` and what it points to must

@@ -1,0 +1,92 @@
+#include "service/lok_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+#include "projections/concentration.h"
+#include "projections/funnel.h"
+
+namespace lok::service {
+
+StatusOr<std::unique_ptr<LokService>> LokService::Start(const ServiceConfig& config) {
+  std::unique_ptr<LokService> service(new LokService());
+  LOK_RETURN_IF_ERROR(service->Open(config));
+  return service;
+}
+
+Status LokService::Open(const ServiceConfig& config) {
+  std::error_code error;
+  std::filesystem::create_directories(config.data_dir, error);
+  if (error) return UnavailableError("data dir " + config.data_dir + ": " + error.message());
+
+  if (config.brokers.empty()) {
+    LOK_ASSIGN_OR_RETURN(embedded_, log::EmbeddedLog::Open(config.data_dir + "/log", config.partitions));
+    LOK_RETURN_IF_ERROR(embedded_->CreateTopic(config.topic, config.partitions));
+    writer_ = embedded_.get();
+    reader_ = embedded_->NewReader(config.topic);
+    spdlog::info("lok: embedded log at {}/log, topic {} ({} partitions)", config.data_dir,
+                 config.topic, config.partitions);
+  } else {
+    log::KafkaConfig kafka;
+    kafka.brokers = config.brokers;
+    kafka.properties = config.kafka_properties;
+    for (const std::string& topic : {config.topic, log::DeadLetterTopic(config.topic)}) {
+      Status created = log::CreateTopic(kafka, topic, config.partitions, std::chrono::seconds(30));
+      if (!created.ok()) spdlog::warn("lok: could not ensure topic {}: {}", topic, created.ToString());
+    }
+    LOK_ASSIGN_OR_RETURN(kafka_writer_, log::KafkaLogWriter::Create(kafka));
+    LOK_ASSIGN_OR_RETURN(reader_, log::KafkaLogReader::Create(kafka, config.topic, config.group_id));
+    writer_ = kafka_writer_.get();
+    spdlog::info("lok: Kafka at {}, topic {}", config.brokers, config.topic);
+  }
+
+  store::RocksStoreOptions store_options;
+  store_options.sync_commits = config.sync_commits;
+  LOK_ASSIGN_OR_RETURN(store_, store::RocksStore::Open(config.data_dir + "/state", store_options));
+
+  projections_.push_back(std::make_unique<projections::FunnelProjection>());
+  projections_.push_back(std::make_unique<projections::ConcentrationProjection>());
+  std::vector<projections::Projection*> projections;
+  for (const auto& projection : projections_) projections.push_back(projection.get());
+  engine::ProjectorOptions projector_options;
+  projector_options.topic = config.topic;
+  projector_options.max_batch = config.batch_size;
+  projector_ = std::make_unique<engine::Projector>(*store_, *reader_, *writer_, projections,
+                                                   projector_options, metrics_);
+
+  context_.store = store_.get();
+  context_.writer = writer_;
+  context_.topic = config.topic;
+  context_.metrics = &metrics_;
+  context_.reporting_currency = config.reporting_currency;
+  context_.stage_probability = config.stage_probability;
+  context_.concentration.reporting_currency = config.reporting_currency;
+  context_.concentration.client_share_alert = config.client_share_alert;
+  context_.concentration.hhi_moderate = config.hhi_moderate;
+  context_.concentration.hhi_high = config.hhi_high;
+  http::ServerOptions server_options;
+  server_options.address = config.http_address;
+  server_options.port = config.http_port;
+  server_options.threads = config.http_threads;
+  server_options.max_body_bytes = config.max_body_bytes;
+  server_ = std::make_unique<http::Server>(server_options);
+  api::RegisterRoutes(*server_, context_);
+  LOK_RETURN_IF_ERROR(server_->Start());
+  spdlog::info("lok: listening on http://{}:{}", config.http_address, server_->port());
+
+  projector_thread_ = std::jthread([this](std::stop_token stop) { projector_->Run(stop); });
+  return Status::Ok();
+}
+
+void LokService::Stop() {
+  if (server_) server_->Stop();
+  if (projector_thread_.joinable()) {
+    projector_thread_.request_stop();
+    projector_thread_.join();
+  }
+}
+
+LokService::~LokService() { Stop(); }
+
+}  // namespace lok::service

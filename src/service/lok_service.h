@@ -1,0 +1,80 @@
+// A whole Lok node in one object: the log (embedded or Kafka), the store,
+// the projections, the projector thread and the HTTP API. lokd is flags plus
+// this; benchmarks and tests start it in-process.
+//
+// Thread-safety: Start and Stop from one thread; the accessors may be used
+// from any thread while it runs.
+#pragma once
+
+#include <array>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api/query_api.h"
+#include "base/status.h"
+#include "engine/projector.h"
+#include "http/http_server.h"
+#include "log/embedded_log.h"
+#include "log/kafka_log.h"
+#include "projections/projection.h"
+#include "store/rocks_store.h"
+
+namespace lok::service {
+
+struct ServiceConfig {
+  std::string data_dir = "./lok-data";
+  std::string http_address = "127.0.0.1";
+  uint16_t http_port = 8080;  // 0: any free port
+  int http_threads = 2;
+  size_t max_body_bytes = 64 * 1024 * 1024;
+  std::string brokers;  // empty: the embedded log in data_dir/log
+  std::map<std::string, std::string> kafka_properties;
+  std::string topic = "lok.events";
+  std::string group_id = "lokd";
+  int32_t partitions = 8;
+  size_t batch_size = 2000;
+  bool sync_commits = false;
+  std::string reporting_currency = "USD";
+  std::array<double, 3> stage_probability = {0.10, 0.25, 0.50};
+  double client_share_alert = 0.20;
+  double hhi_moderate = 1500;
+  double hhi_high = 2500;
+};
+
+class LokService {
+ public:
+  // Opens the log and the store, starts the projector thread and the HTTP
+  // server. Errors: kUnavailable (database locked, port in use, broker),
+  // kInvalidArgument (bad Kafka property).
+  static StatusOr<std::unique_ptr<LokService>> Start(const ServiceConfig& config);
+  ~LokService();  // stops
+
+  // Stops HTTP, then the projector; idempotent.
+  void Stop();
+
+  uint16_t port() const { return server_->port(); }
+  log::LogWriter& writer() { return *writer_; }
+  store::RocksStore& store() { return *store_; }
+  engine::ProjectorMetrics& metrics() { return metrics_; }
+
+ private:
+  LokService() = default;
+  Status Open(const ServiceConfig& config);
+
+  std::unique_ptr<log::EmbeddedLog> embedded_;
+  std::unique_ptr<log::KafkaLogWriter> kafka_writer_;
+  std::unique_ptr<log::LogReader> reader_;
+  log::LogWriter* writer_ = nullptr;
+  std::unique_ptr<store::RocksStore> store_;
+  engine::ProjectorMetrics metrics_;
+  std::vector<std::unique_ptr<projections::Projection>> projections_;
+  std::unique_ptr<engine::Projector> projector_;
+  api::ApiContext context_;
+  std::unique_ptr<http::Server> server_;
+  std::jthread projector_thread_;
+};
+
+}  // namespace lok::service
