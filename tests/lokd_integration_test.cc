@@ -1,10 +1,12 @@
 // End-to-end tests of lokd, on the embedded log and on a real Kafka broker
 // alike (LOK_KAFKA_BROKERS; the Kafka cases are skipped without it). lokd runs
 // as a real child process; nothing is mocked.
+#include <boost/json.hpp>
 #include <gtest/gtest.h>
 
 #include <csignal>
 #include <fstream>
+#include <algorithm>
 #include <random>
 #include <sstream>
 
@@ -346,6 +348,86 @@ TEST_P(LokdIntegrationTest, InvalidLinesAreReportedAndNothingIsAppendedUnlessPar
   ASSERT_TRUE(unknown.ok());
   EXPECT_EQ(unknown->status, 400);
   EXPECT_NE(unknown->body.find("partail"), std::string::npos);
+}
+
+
+// Shuffled arrival orders of the same events give byte-identical answers
+// from every endpoint (issue 3's order-independence requirement).
+TEST(ReadModelOrderTest, EveryEndpointAnswersTheSameForShuffledEvents) {
+  GeneratedEvents generated = GenerateEvents(3000, 40, 17);
+  std::vector<lok::v1::Event> events = generated.events;
+  const int64_t start = 1704067200;  // 2024-01-01
+  for (int index = 0; index < 40; ++index) {
+    const std::string client = "client-" + std::to_string(index);
+    lok::v1::Event delayed;
+    delayed.set_event_id("delay-" + std::to_string(index));
+    delayed.set_source("billing");
+    delayed.set_client_id(client);
+    delayed.mutable_occurred_at()->set_seconds(start + 86400 * (10 + index));
+    delayed.mutable_payment_delayed()->set_invoice_id("inv-" + std::to_string(index));
+    delayed.mutable_payment_delayed()->set_days_overdue(5 + index);
+    delayed.mutable_payment_delayed()->mutable_outstanding()->set_minor(1000 * (index + 1));
+    delayed.mutable_payment_delayed()->mutable_outstanding()->set_currency("USD");
+    events.push_back(delayed);
+    if (index % 2 == 0) {
+      lok::v1::Event paid = delayed;
+      paid.set_event_id("paid-" + std::to_string(index));
+      paid.mutable_occurred_at()->set_seconds(start + 86400 * (20 + index));
+      paid.mutable_payment_received()->set_invoice_id("inv-" + std::to_string(index));
+      *paid.mutable_payment_received()->mutable_amount() = delayed.payment_delayed().outstanding();
+      events.push_back(paid);
+    }
+  }
+  for (int version = 0; version < 3; ++version) {
+    lok::v1::Event target;
+    target.set_event_id("target-" + std::to_string(version));
+    target.set_source("planning");
+    target.set_client_id("planning");
+    target.mutable_occurred_at()->set_seconds(start + version);
+    target.mutable_target_set()->set_period("2024-01");
+    target.mutable_target_set()->mutable_amount()->set_minor(1000000 * (version + 1));
+    target.mutable_target_set()->mutable_amount()->set_currency("USD");
+    events.push_back(target);
+  }
+  const std::vector<std::string> endpoints = {
+      "/v1/funnel",
+      "/v1/funnel?mode=period&by=month&from=2024-01-01&to=2024-03-31",
+      "/v1/funnel?by=salesperson&from=2024-01-01&to=2024-01-01",
+      "/v1/funnel?client=client-3",
+      "/v1/concentration?asOf=2024-03-31&limit=10",
+      "/v1/concentration?asOf=2024-03-31&by=salesperson",
+      "/v1/retention?asOf=2024-03-31&limit=20",
+      "/v1/clients/client-3?asOf=2024-03-31",
+  };
+  std::vector<std::vector<std::string>> answers;
+  std::mt19937 random(99);
+  for (int run = 0; run < 2; ++run) {
+    std::shuffle(events.begin(), events.end(), random);
+    const std::filesystem::path data_dir = FreshDirectory("order");
+    auto lokd = LokdProcess::Start(data_dir, {"--partitions", "4"});
+    ASSERT_TRUE(lokd.ok()) << lokd.status().ToString();
+    auto published = client::PublishOverHttp(ToNdjson(events), (*lokd)->url(), {});
+    ASSERT_TRUE(published.ok()) << published.status().ToString();
+    ASSERT_TRUE(published->rejected.empty()) << published->ToText();
+    ASSERT_TRUE(client::WaitForOffsets((*lokd)->url(), published->offsets, seconds(120)).ok());
+    std::vector<std::string> bodies;
+    for (const std::string& endpoint : endpoints) {
+      auto response = http::Fetch("GET", (*lokd)->url() + endpoint);
+      ASSERT_TRUE(response.ok()) << endpoint;
+      EXPECT_EQ(response->status, 200) << endpoint << ": " << response->body;
+      bodies.push_back(response->body);
+    }
+    answers.push_back(std::move(bodies));
+    lokd->reset();
+    std::filesystem::remove_all(data_dir);
+  }
+  // Compared as JSON values: object members (the offsets map) may print in
+  // any order; every value must be identical.
+  for (size_t index = 0; index < endpoints.size(); ++index) {
+    EXPECT_EQ(boost::json::parse(answers[0][index]), boost::json::parse(answers[1][index]))
+        << endpoints[index] << "\n" << answers[0][index] << "\n" << answers[1][index];
+  }
+  EXPECT_NE(answers[0][6].find("\"reasons\""), std::string::npos) << answers[0][6];
 }
 
 INSTANTIATE_TEST_SUITE_P(Logs, LokdIntegrationTest, ::testing::Values("embedded", "kafka"),

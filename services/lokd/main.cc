@@ -36,6 +36,9 @@ struct Config {
   double client_share_alert = 0.20;
   double hhi_moderate = 1500;
   double hhi_high = 2500;
+  int32_t min_won_deals = 2;
+  int32_t contact_cadence_days = 30;
+  std::vector<std::string> region_cadences;
 };
 
 int Fail(const lok::Status& status, std::string_view what) {
@@ -120,6 +123,20 @@ int main(int argc, char** argv) {
       ->envname("LOK_HHI_HIGH")
       ->check(CLI::Range(0.0, 10000.0))
       ->capture_default_str();
+  app.add_option("--min-won-deals", config.min_won_deals,
+                 "Won deals that make a client regular (retention queue)")
+      ->envname("LOK_MIN_WON_DEALS")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  app.add_option("--contact-cadence-days", config.contact_cadence_days,
+                 "Days without contact after which a regular client is overdue")
+      ->envname("LOK_CONTACT_CADENCE_DAYS")
+      ->check(CLI::Range(1, 3650))
+      ->capture_default_str();
+  app.add_option("--region-cadence", config.region_cadences,
+                 "Contact cadence of one region (segment), REGION=DAYS (repeatable)")
+      ->envname("LOK_REGION_CADENCE")
+      ->delimiter(',');
   app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error")
       ->envname("LOK_LOG_LEVEL")
       ->capture_default_str();
@@ -166,6 +183,22 @@ int main(int argc, char** argv) {
   service_config.client_share_alert = config.client_share_alert;
   service_config.hhi_moderate = config.hhi_moderate;
   service_config.hhi_high = config.hhi_high;
+  service_config.retention.min_won_deals = config.min_won_deals;
+  service_config.retention.default_cadence_days = config.contact_cadence_days;
+  for (const std::string& cadence : config.region_cadences) {
+    const size_t equals = cadence.rfind('=');
+    int32_t days = 0;
+    try {
+      days = equals == std::string::npos ? 0 : std::stoi(cadence.substr(equals + 1));
+    } catch (const std::exception&) {
+      days = 0;
+    }
+    if (equals == std::string::npos || equals == 0 || days <= 0) {
+      spdlog::critical("--region-cadence: expected REGION=DAYS with DAYS > 0, got '{}'", cadence);
+      return 2;
+    }
+    service_config.retention.cadence_by_region[cadence.substr(0, equals)] = days;
+  }
   std::copy_n(config.stage_probability.begin(), 3, service_config.stage_probability.begin());
   for (const std::string& property : config.kafka_properties) {
     const size_t equals = property.find('=');

@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <set>
 
+#include "api/client_card_api.h"
 #include "api/query_params.h"
 #include "engine/projector.h"
 #include "events/ndjson.h"
@@ -184,6 +185,14 @@ void RegisterRoutes(http::Server& server, const ApiContext& context) {
   server.Handle("GET", "/v1/concentration", [&context](const http::Request& request) {
     std::unique_ptr<store::KeyValueReader> snapshot = context.store->Snapshot();
     return HandleConcentration(*snapshot, request, context.concentration);
+  });
+  server.Handle("GET", "/v1/retention", [&context](const http::Request& request) {
+    std::unique_ptr<store::KeyValueReader> snapshot = context.store->Snapshot();
+    return HandleRetention(*snapshot, request, context.retention);
+  });
+  server.Handle("GET", "/v1/clients/*", [&context](const http::Request& request) {
+    std::unique_ptr<store::KeyValueReader> snapshot = context.store->Snapshot();
+    return HandleClientCard(*snapshot, request, context.retention);
   });
   server.Handle("POST", "/v1/events", [&context](const http::Request& request) {
     return HandleIngest(context, request);

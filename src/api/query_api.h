@@ -4,6 +4,8 @@
 //   GET  /v1/funnel    the funnel (lok.v1.FunnelResponse): stages, conversions,
 //                      win rates, cycle, velocity, pipeline, plan, inbound
 //   GET  /v1/concentration  client concentration (lok.v1.ConcentrationResponse)
+//   GET  /v1/retention      the retention queue (lok.v1.RetentionResponse)
+//   GET  /v1/clients/{id}   the client's card (lok.v1.ClientCard)
 //   POST /v1/events    NDJSON events, validated, appended to the log
 //   GET  /healthz      the process is up
 //   GET  /readyz       200 once the projector has caught up with the log
@@ -14,6 +16,7 @@
 #include <string>
 
 #include "api/concentration_api.h"
+#include "api/retention_api.h"
 #include "engine/projector_metrics.h"
 #include "http/http_server.h"
 #include "log/log.h"
@@ -33,6 +36,8 @@ struct ApiContext {
   std::array<double, 3> stage_probability = {0.10, 0.25, 0.50};
   // Alert thresholds of GET /v1/concentration.
   ConcentrationSettings concentration;
+  // The retention queue's rules (also used by the client card).
+  RetentionApiSettings retention;
 };
 
 // Registers every route on `server`. `context` and what it points to must

@@ -1,0 +1,70 @@
+#include "api/retention_api.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include "api/query_params.h"
+#include "base/civil_time.h"
+#include "engine/projector.h"
+
+namespace lok::api {
+namespace {
+
+constexpr int64_t kDefaultLimit = 50;
+
+http::Response ErrorResponse(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kInvalidArgument:
+      return http::JsonError(400, status.message());
+    case StatusCode::kNotFound:
+      return http::JsonError(404, status.message());
+    case StatusCode::kUnavailable:
+    case StatusCode::kDeadlineExceeded:
+      return http::JsonError(503, status.message());
+    default:
+      return http::JsonError(500, status.message());
+  }
+}
+
+}  // namespace
+
+http::Response HandleRetention(const store::KeyValueReader& snapshot, const http::Request& request,
+                               const RetentionApiSettings& settings) {
+  ParamSpec spec;
+  spec.as_of = true;
+  spec.limit = true;
+  StatusOr<QueryParams> params = ParseQueryParams(request, spec, settings.reporting_currency);
+  if (!params.ok()) return ErrorResponse(params.status());
+  if (params->from_day || params->to_day || params->product) {
+    const std::string name = params->from_day ? "from" : params->to_day ? "to" : "product";
+    return http::JsonError(400, name +
+                                    ": not supported by /v1/retention (the queue is as of one "
+                                    "day: use asOf; filters: salesperson, region, client)");
+  }
+  projections::RetentionSettings retention = settings.retention;
+  retention.currency = params->currency;
+  projections::RetentionQuery query;
+  query.as_of_day =
+      params->as_of_day.value_or(settings.today_day >= 0 ? settings.today_day : lok::Today());
+  query.limit = params->limit.value_or(kDefaultLimit);
+  query.salesperson = params->salesperson;
+  query.region = params->region;
+  query.client = params->client;
+
+  StatusOr<lok::v1::RetentionResponse> queue =
+      projections::QueryRetention(snapshot, query, retention);
+  if (!queue.ok()) return ErrorResponse(queue.status());
+  StatusOr<log::PartitionOffsets> positions = engine::ReadPositions(snapshot);
+  if (!positions.ok()) return ErrorResponse(positions.status());
+  for (const auto& [partition, offset] : *positions) {
+    (*queue->mutable_offsets())[partition] = offset;
+  }
+
+  google::protobuf::util::JsonPrintOptions options;
+  options.always_print_primitive_fields = true;
+  http::Response response;
+  auto printed = google::protobuf::util::MessageToJsonString(*queue, &response.body, options);
+  if (!printed.ok()) return http::JsonError(500, "retention: cannot render the answer");
+  return response;
+}
+
+}  // namespace lok::api

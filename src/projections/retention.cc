@@ -1,0 +1,821 @@
+#include "projections/retention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <set>
+#include <tuple>
+#include <vector>
+
+#include "base/civil_time.h"
+#include "base/key_encoding.h"
+#include "events/validation.h"
+
+namespace lok::projections {
+namespace {
+
+using lok::v1::ClientRetention;
+using lok::v1::Event;
+using lok::v1::Mark;
+using lok::v1::Money;
+using lok::v1::RetentionClient;
+using lok::v1::RetentionReason;
+
+constexpr std::string_view kClientPrefix = "retention/client/";
+constexpr std::string_view kIndexPrefix = "retention/q/";
+constexpr std::string_view kAggregatePrefix = "retention/agg/";
+constexpr char kRevenueCounter = 'r';
+constexpr char kClientsCounter = 'n';
+constexpr char kRegularCounter = 'g';
+
+constexpr char kScopeAll = 'a';
+constexpr char kScopeSalesperson = 's';
+constexpr char kScopeRegion = 'r';
+
+constexpr char kTermContact = 'c';
+constexpr char kTermPayments = 'p';
+constexpr char kTermRhythm = 'h';
+constexpr char kTermDecline = 'd';
+// Not a term that can make a client need attention: regular clients by
+// revenue, so the heaviest clients are always among the candidates.
+constexpr char kRevenueRank = 'w';
+constexpr char kTerms[] = {kTermContact, kTermPayments, kTermRhythm, kTermDecline};
+
+// "All facts known": the state's current view.
+constexpr int64_t kForever = std::numeric_limits<int64_t>::max();
+
+Mark MarkOf(const Event& event) {
+  Mark mark;
+  *mark.mutable_occurred_at() = event.occurred_at();
+  mark.set_event_id(event.event_id());
+  mark.set_source(event.source());
+  return mark;
+}
+
+auto MarkKey(const Mark& mark) {
+  return std::make_tuple(mark.occurred_at().seconds(), mark.occurred_at().nanos(),
+                         std::string_view(mark.event_id()), std::string_view(mark.source()));
+}
+
+bool Earlier(const Mark& left, const Mark& right) { return MarkKey(left) < MarkKey(right); }
+
+int64_t DayOf(const Mark& mark) { return DayOfSeconds(mark.occurred_at().seconds()); }
+
+// Sorts a repeated message field by its `mark` (ascending).
+template <typename Field>
+void SortByMark(Field& field) {
+  std::sort(field.begin(), field.end(),
+            [](const auto& left, const auto& right) { return Earlier(left.mark(), right.mark()); });
+}
+
+void AddContactDay(int64_t day, RetentionClient& client) {
+  auto* days = client.mutable_contact_days();
+  auto at = std::lower_bound(days->begin(), days->end(), day);
+  if (at != days->end() && *at == day) return;
+  const auto index = at - days->begin();
+  days->Add(day);
+  std::rotate(days->begin() + index, days->end() - 1, days->end());
+}
+
+lok::v1::RetentionDeal& DealOf(std::string_view deal_id, RetentionClient& client) {
+  for (auto& deal : *client.mutable_deals()) {
+    if (deal.deal_id() == deal_id) return deal;
+  }
+  client.add_deals()->set_deal_id(std::string(deal_id));
+  std::sort(client.mutable_deals()->begin(), client.mutable_deals()->end(),
+            [](const auto& left, const auto& right) { return left.deal_id() < right.deal_id(); });
+  return DealOf(deal_id, client);
+}
+
+lok::v1::RetentionInvoice& InvoiceOf(std::string_view invoice_id, RetentionClient& client) {
+  for (auto& invoice : *client.mutable_invoices()) {
+    if (invoice.invoice_id() == invoice_id) return invoice;
+  }
+  client.add_invoices()->set_invoice_id(std::string(invoice_id));
+  std::sort(
+      client.mutable_invoices()->begin(), client.mutable_invoices()->end(),
+      [](const auto& left, const auto& right) { return left.invoice_id() < right.invoice_id(); });
+  return InvoiceOf(invoice_id, client);
+}
+
+void NoteSalesperson(const std::string& salesperson, const Mark& mark, RetentionClient& client) {
+  if (salesperson.empty()) return;
+  if (!client.has_salesperson_mark() || Earlier(client.salesperson_mark(), mark)) {
+    client.set_salesperson(salesperson);
+    *client.mutable_salesperson_mark() = mark;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// What the state says on a day: only facts dated on or before it.
+
+struct Win {
+  int64_t day = 0;
+  Money amount;
+};
+
+struct OpenDelay {
+  std::string invoice_id;
+  int64_t due_day = 0;  // the delay's day - its days_overdue
+  Money outstanding;
+};
+
+struct Facts {
+  std::optional<int64_t> last_contact_day;
+  std::vector<Win> wins;                   // ascending by day
+  std::map<std::string, int64_t> revenue;  // per currency
+  std::vector<OpenDelay> open_delays;
+};
+
+// The latest element of `events` (ascending by mark) dated on or before `day`.
+template <typename Field>
+const typename Field::value_type* LatestOnOrBefore(const Field& events, int64_t day) {
+  const typename Field::value_type* latest = nullptr;
+  for (const auto& event : events) {
+    if (DayOf(event.mark()) <= day) latest = &event;
+  }
+  return latest;
+}
+
+Facts FactsAt(const RetentionClient& client, int64_t day) {
+  Facts facts;
+  const auto& days = client.contact_days();
+  auto after = std::upper_bound(days.begin(), days.end(), day);
+  if (after != days.begin()) facts.last_contact_day = *(after - 1);
+  for (const auto& deal : client.deals()) {
+    const auto* outcome = LatestOnOrBefore(deal.terminals(), day);
+    if (outcome == nullptr || !outcome->won()) continue;
+    facts.wins.push_back({DayOf(outcome->mark()), outcome->amount()});
+    if (!outcome->amount().currency().empty()) {
+      facts.revenue[outcome->amount().currency()] += outcome->amount().minor();
+    }
+  }
+  std::stable_sort(facts.wins.begin(), facts.wins.end(),
+                   [](const Win& left, const Win& right) { return left.day < right.day; });
+  for (const auto& invoice : client.invoices()) {
+    const auto* latest = LatestOnOrBefore(invoice.payments(), day);
+    if (latest == nullptr || !latest->delayed()) continue;
+    facts.open_delays.push_back(
+        {invoice.invoice_id(), DayOf(latest->mark()) - latest->days_overdue(), latest->amount()});
+  }
+  return facts;
+}
+
+int32_t CadenceDays(const RetentionClient& client, const RetentionSettings& settings) {
+  auto found = settings.cadence_by_region.find(client.region());
+  const int32_t cadence =
+      found != settings.cadence_by_region.end() ? found->second : settings.default_cadence_days;
+  return std::max(cadence, 1);
+}
+
+// The median interval in days between consecutive won deals, at least 1.
+double MedianIntervalDays(const std::vector<Win>& wins) {
+  std::vector<int64_t> intervals;
+  for (size_t index = 1; index < wins.size(); ++index) {
+    intervals.push_back(wins[index].day - wins[index - 1].day);
+  }
+  std::sort(intervals.begin(), intervals.end());
+  const size_t middle = intervals.size() / 2;
+  const double median = intervals.size() % 2 == 1
+                            ? static_cast<double>(intervals[middle])
+                            : static_cast<double>(intervals[middle - 1] + intervals[middle]) / 2.0;
+  return std::max(median, 1.0);
+}
+
+// Revenue in `currency` won in (day - window, day] and in the window before.
+std::pair<int64_t, int64_t> WindowRevenue(const std::vector<Win>& wins, std::string_view currency,
+                                          int64_t day, int64_t window) {
+  int64_t last = 0;
+  int64_t previous = 0;
+  for (const Win& win : wins) {
+    if (win.amount.currency() != currency) continue;
+    if (win.day > day - window && win.day <= day) last += win.amount.minor();
+    if (win.day > day - 2 * window && win.day <= day - window) previous += win.amount.minor();
+  }
+  return {last, previous};
+}
+
+bool Declining(int64_t last, int64_t previous) { return previous > 0 && last < previous; }
+
+Money MoneyOf(int64_t minor, const std::string& currency) {
+  Money money;
+  money.set_minor(minor);
+  money.set_currency(currency);
+  return money;
+}
+
+// All-client totals per currency, summed over partitions (current state).
+struct Totals {
+  std::map<std::string, int64_t> revenue;
+  std::map<std::string, int64_t> clients;
+  std::set<int32_t> partitions;  // partitions with regular clients
+};
+
+StatusOr<Totals> ReadTotals(const store::KeyValueReader& reader) {
+  Totals totals;
+  Status corrupt = Status::Ok();
+  LOK_RETURN_IF_ERROR(
+      reader.ScanPrefix(kAggregatePrefix, [&](std::string_view key, std::string_view value) {
+        const size_t kind_at = kAggregatePrefix.size() + 4;
+        std::optional<uint32_t> partition = ReadBigEndian32(key, kAggregatePrefix.size());
+        StatusOr<int64_t> counter = store::DecodeCounter(value);
+        if (key.size() <= kind_at || !partition || !counter.ok()) {
+          corrupt = DataLossError("retention: unreadable aggregate");
+          return false;
+        }
+        const std::string currency(key.substr(kind_at + 1));
+        switch (key[kind_at]) {
+          case kRevenueCounter:
+            totals.revenue[currency] += *counter;
+            break;
+          case kClientsCounter:
+            totals.clients[currency] += *counter;
+            break;
+          case kRegularCounter:
+            if (*counter > 0) totals.partitions.insert(static_cast<int32_t>(*partition));
+            break;
+          default:
+            break;
+        }
+        return true;
+      }));
+  LOK_RETURN_IF_ERROR(corrupt);
+  return totals;
+}
+
+RetentionReason Reason(std::string term, double value, double weight) {
+  RetentionReason reason;
+  reason.set_term(std::move(term));
+  reason.set_value(value);
+  reason.set_weight(weight);
+  reason.set_contribution(value * weight);
+  return reason;
+}
+
+// The client's retention on `day` in `settings.currency`, without the
+// invoice and contact lists.
+ClientRetention Evaluate(const RetentionClient& client, int64_t day,
+                         const RetentionSettings& settings, const Totals& totals) {
+  const Facts facts = FactsAt(client, day);
+  const std::string& currency = settings.currency;
+  const RetentionWeights& weights = settings.weights;
+  ClientRetention result;
+  result.set_client_id(client.client_id());
+  result.set_salesperson(client.salesperson());
+  result.set_region(client.region());
+  result.set_as_of(FormatDate(day));
+  result.set_currency(currency);
+  result.set_won_deals(static_cast<int64_t>(facts.wins.size()));
+  result.set_is_regular(static_cast<int64_t>(facts.wins.size()) >=
+                        std::max<int64_t>(settings.min_won_deals, 1));
+  for (const auto& [code, minor] : facts.revenue) *result.add_revenue() = MoneyOf(minor, code);
+  std::map<std::string, int64_t> overdue;
+  for (const OpenDelay& delay : facts.open_delays) {
+    overdue[delay.outstanding.currency()] += delay.outstanding.minor();
+  }
+  for (const auto& [code, minor] : overdue) *result.add_overdue() = MoneyOf(minor, code);
+  const int32_t cadence = CadenceDays(client, settings);
+  if (facts.last_contact_day) {
+    result.set_last_contact(FormatDate(*facts.last_contact_day));
+    result.set_next_contact_due(FormatDate(*facts.last_contact_day + cadence));
+  }
+  if (!result.is_regular()) return result;
+
+  std::vector<RetentionReason> attention;
+  // contact_overdue
+  if (facts.last_contact_day) {
+    const int64_t beyond = day - (*facts.last_contact_day + cadence);
+    if (beyond > 0) {
+      RetentionReason reason = Reason(
+          "contact_overdue", std::min(static_cast<double>(beyond) / cadence, settings.contact_cap),
+          weights.contact_overdue);
+      reason.set_days(beyond);
+      reason.set_threshold_days(cadence);
+      attention.push_back(std::move(reason));
+    }
+  }
+  // payments_overdue
+  const auto revenue_in = [&](const std::string& code) {
+    auto found = facts.revenue.find(code);
+    return found == facts.revenue.end() ? int64_t{0} : found->second;
+  };
+  const int64_t client_revenue = revenue_in(currency);
+  if (!facts.open_delays.empty()) {
+    int64_t max_days = 0;
+    for (const OpenDelay& delay : facts.open_delays) {
+      max_days = std::max(max_days, day - delay.due_day);
+    }
+    const int64_t amount = overdue.contains(currency) ? overdue[currency] : 0;
+    const double amount_part =
+        amount == 0 ? 0.0
+        : client_revenue <= 0
+            ? 1.0
+            : std::min(static_cast<double>(amount) / static_cast<double>(client_revenue), 1.0);
+    const double age_part =
+        std::min(static_cast<double>(max_days) / std::max(settings.payment_age_days, 1), 1.0);
+    if (amount_part + age_part > 0) {
+      RetentionReason reason =
+          Reason("payments_overdue", amount_part + age_part, weights.payments_overdue);
+      reason.set_days(max_days);
+      *reason.mutable_amount() = MoneyOf(amount, currency);
+      attention.push_back(std::move(reason));
+    }
+  }
+  // rhythm_broken
+  if (facts.wins.size() >= 2) {
+    const double median = MedianIntervalDays(facts.wins);
+    const double threshold = settings.rhythm_factor * median;
+    const int64_t since = day - facts.wins.back().day;
+    const double excess = static_cast<double>(since) - threshold;
+    if (excess > 0) {
+      RetentionReason reason = Reason(
+          "rhythm_broken", std::min(excess / median, settings.rhythm_cap), weights.rhythm_broken);
+      reason.set_days(since);
+      reason.set_threshold_days(threshold);
+      attention.push_back(std::move(reason));
+    }
+  }
+  // revenue_declining
+  {
+    const auto [last, previous] =
+        WindowRevenue(facts.wins, currency, day, settings.revenue_window_days);
+    if (Declining(last, previous)) {
+      RetentionReason reason = Reason(
+          "revenue_declining", 1.0 - static_cast<double>(last) / static_cast<double>(previous),
+          weights.revenue_declining);
+      *reason.mutable_amount() = MoneyOf(last, currency);
+      *reason.mutable_baseline_amount() = MoneyOf(previous, currency);
+      attention.push_back(std::move(reason));
+    }
+  }
+  if (attention.empty()) return result;
+  // client_weight
+  const int64_t total = totals.revenue.contains(currency) ? totals.revenue.at(currency) : 0;
+  const int64_t clients = totals.clients.contains(currency) ? totals.clients.at(currency) : 0;
+  if (client_revenue > 0 && total > 0 && clients > 0) {
+    const double share =
+        std::min(static_cast<double>(client_revenue) / static_cast<double>(total), 1.0);
+    RetentionReason reason = Reason(
+        "client_weight", std::min(share * static_cast<double>(clients), settings.client_weight_cap),
+        weights.client_weight);
+    reason.set_share(share);
+    *reason.mutable_amount() = MoneyOf(client_revenue, currency);
+    attention.push_back(std::move(reason));
+  }
+  result.set_needs_attention(true);
+  double score = 0;
+  for (RetentionReason& reason : attention) {
+    score += reason.contribution();
+    *result.add_reasons() = std::move(reason);
+  }
+  result.set_score(score);
+  return result;
+}
+
+// ---------------------------------------------------------------------------
+// The attention index and the aggregates, as functions of the state alone.
+
+std::string ScopePrefix(int32_t partition, char scope, std::string_view scope_value, char term) {
+  std::string key(kIndexPrefix);
+  AppendBigEndian32(key, static_cast<uint32_t>(partition));
+  key.push_back(scope);
+  AppendEscapedString(key, scope_value);
+  key.push_back(term);
+  return key;
+}
+
+using IndexEntries = std::map<std::string, std::string>;
+
+// The days a term of a regular client becomes positive, from the current
+// state: (term, day, value) where value is the decline interval's start.
+struct Attention {
+  char term;
+  int64_t day;
+  std::optional<int64_t> start;
+};
+
+std::vector<Attention> AttentionOf(const RetentionClient& client,
+                                   const RetentionSettings& settings) {
+  std::vector<Attention> result;
+  const Facts facts = FactsAt(client, kForever);
+  if (static_cast<int64_t>(facts.wins.size()) < std::max<int64_t>(settings.min_won_deals, 1)) {
+    return result;
+  }
+  if (facts.last_contact_day) {
+    result.push_back(
+        {kTermContact, *facts.last_contact_day + CadenceDays(client, settings) + 1, std::nullopt});
+  }
+  if (!facts.open_delays.empty()) {
+    int64_t earliest = kForever;
+    for (const OpenDelay& delay : facts.open_delays) earliest = std::min(earliest, delay.due_day);
+    result.push_back({kTermPayments, earliest, std::nullopt});
+  }
+  if (facts.wins.size() >= 2) {
+    const double threshold = settings.rhythm_factor * MedianIntervalDays(facts.wins);
+    // The first whole number of days since the last win above the threshold.
+    result.push_back({kTermRhythm,
+                      facts.wins.back().day + static_cast<int64_t>(std::floor(threshold)) + 1,
+                      std::nullopt});
+  }
+  // revenue_declining is constant between the days where a win enters or
+  // leaves a window (w, w + W, w + 2W). Index the maximal positive intervals
+  // that end after the last win.
+  const int64_t window = settings.revenue_window_days;
+  std::set<int64_t> points;
+  std::set<std::string> currencies;
+  for (const Win& win : facts.wins) {
+    points.insert({win.day, win.day + window, win.day + 2 * window});
+    currencies.insert(win.amount.currency());
+  }
+  const int64_t last_win = facts.wins.back().day;
+  std::optional<int64_t> open_start;
+  for (auto point = points.begin(); point != points.end(); ++point) {
+    bool positive = false;
+    for (const std::string& currency : currencies) {
+      const auto [last, previous] = WindowRevenue(facts.wins, currency, *point, window);
+      positive = positive || Declining(last, previous);
+    }
+    if (positive && !open_start) open_start = *point;
+    if (!positive && open_start) {
+      if (*point > last_win) result.push_back({kTermDecline, -*point, open_start});
+      open_start.reset();
+    }
+  }
+  // The last point is w_max + 2W, where both windows are empty: never open.
+  return result;
+}
+
+IndexEntries IndexEntriesOf(const RetentionClient& client, const RetentionSettings& settings) {
+  IndexEntries entries;
+  std::vector<std::pair<char, std::string>> scopes = {{kScopeAll, ""}};
+  if (!client.salesperson().empty()) scopes.emplace_back(kScopeSalesperson, client.salesperson());
+  if (!client.region().empty()) scopes.emplace_back(kScopeRegion, client.region());
+  const std::vector<Attention> attentions = AttentionOf(client, settings);
+  if (attentions.empty()) return entries;  // not regular
+  for (const auto& [currency, minor] : FactsAt(client, kForever).revenue) {
+    for (const auto& [scope, scope_value] : scopes) {
+      std::string key = ScopePrefix(client.partition(), scope, scope_value, kRevenueRank);
+      AppendEscapedString(key, currency);
+      AppendOrderedInt64(key, -minor);
+      AppendEscapedString(key, client.client_id());
+      entries[std::move(key)] = "";
+    }
+  }
+  for (const Attention& attention : attentions) {
+    for (const auto& [scope, scope_value] : scopes) {
+      std::string key = ScopePrefix(client.partition(), scope, scope_value, attention.term);
+      AppendOrderedInt64(key, attention.day);
+      AppendEscapedString(key, client.client_id());
+      std::string value;
+      if (attention.start) AppendOrderedInt64(value, *attention.start);
+      entries[std::move(key)] = std::move(value);
+    }
+  }
+  return entries;
+}
+
+std::string AggregateKey(int32_t partition, char kind, std::string_view currency) {
+  std::string key(kAggregatePrefix);
+  AppendBigEndian32(key, static_cast<uint32_t>(partition));
+  key.push_back(kind);
+  key.append(currency);
+  return key;
+}
+
+void AddContribution(const RetentionClient& client, int64_t sign, const RetentionSettings& settings,
+                     store::Transaction& transaction) {
+  const Facts facts = FactsAt(client, kForever);
+  for (const auto& [currency, minor] : facts.revenue) {
+    transaction.AddCounter(AggregateKey(client.partition(), kRevenueCounter, currency),
+                           sign * minor);
+    transaction.AddCounter(AggregateKey(client.partition(), kClientsCounter, currency), sign);
+  }
+  if (static_cast<int64_t>(facts.wins.size()) >= std::max<int64_t>(settings.min_won_deals, 1)) {
+    transaction.AddCounter(AggregateKey(client.partition(), kRegularCounter, ""), sign);
+  }
+}
+
+bool ConcernsRetention(const Event& event) {
+  switch (event.payload_case()) {
+    case Event::kInvoiceIssued:
+    case Event::kPaymentReceived:
+    case Event::kPaymentDelayed:
+    case Event::kClientContacted:
+      return true;
+    default:
+      return events::IsDealEvent(event);
+  }
+}
+
+std::string ClientKey(std::string_view client_id) {
+  std::string key(kClientPrefix);
+  key.append(client_id);
+  return key;
+}
+
+StatusOr<std::optional<RetentionClient>> ReadClient(const store::KeyValueReader& reader,
+                                                    std::string_view client_id) {
+  LOK_ASSIGN_OR_RETURN(std::optional<std::string> stored, reader.Get(ClientKey(client_id)));
+  if (!stored) return std::optional<RetentionClient>();
+  RetentionClient client;
+  if (!client.ParseFromString(*stored)) {
+    return DataLossError("retention: unreadable client state for " + std::string(client_id));
+  }
+  return std::optional<RetentionClient>(std::move(client));
+}
+
+lok::v1::RetentionEntry EntryOf(ClientRetention&& retention) {
+  lok::v1::RetentionEntry entry;
+  entry.set_client_id(retention.client_id());
+  entry.set_salesperson(retention.salesperson());
+  entry.set_region(retention.region());
+  entry.set_score(retention.score());
+  *entry.mutable_reasons() = std::move(*retention.mutable_reasons());
+  entry.set_next_contact_due(retention.next_contact_due());
+  entry.set_last_contact(retention.last_contact());
+  *entry.mutable_revenue() = std::move(*retention.mutable_revenue());
+  *entry.mutable_overdue() = std::move(*retention.mutable_overdue());
+  entry.set_won_deals(retention.won_deals());
+  return entry;
+}
+
+}  // namespace
+
+void FoldRetentionEvent(const Event& event, int32_t recent_contacts, RetentionClient& client) {
+  if (!ConcernsRetention(event)) return;
+  if (client.client_id().empty()) client.set_client_id(event.client_id());
+  const Mark mark = MarkOf(event);
+  const int64_t day = DayOf(mark);
+  if (events::IsDealEvent(event)) AddContactDay(day, client);
+  switch (event.payload_case()) {
+    case Event::kLeadCreated: {
+      const auto& lead = event.lead_created();
+      NoteSalesperson(lead.salesperson(), mark, client);
+      if (!lead.region().empty() &&
+          (!client.has_region_mark() || Earlier(client.region_mark(), mark))) {
+        client.set_region(lead.region());
+        *client.mutable_region_mark() = mark;
+      }
+      break;
+    }
+    case Event::kDealWon:
+    case Event::kDealLost: {
+      auto& deal = DealOf(event.deal_id(), client);
+      auto* terminal = deal.add_terminals();
+      *terminal->mutable_mark() = mark;
+      terminal->set_won(event.has_deal_won());
+      if (event.has_deal_won()) *terminal->mutable_amount() = event.deal_won().amount();
+      SortByMark(*deal.mutable_terminals());
+      break;
+    }
+    case Event::kClientContacted: {
+      const auto& contacted = event.client_contacted();
+      AddContactDay(day, client);
+      client.set_contacts_count(client.contacts_count() + 1);
+      NoteSalesperson(contacted.salesperson(), mark, client);
+      auto* contact = client.add_recent_contacts();
+      *contact->mutable_mark() = mark;
+      contact->set_channel(contacted.channel());
+      contact->set_direction(contacted.direction());
+      contact->set_salesperson(contacted.salesperson());
+      auto* contacts = client.mutable_recent_contacts();
+      std::sort(contacts->begin(), contacts->end(), [](const auto& left, const auto& right) {
+        return Earlier(right.mark(), left.mark());
+      });
+      while (contacts->size() > std::max(recent_contacts, 0)) contacts->RemoveLast();
+      break;
+    }
+    case Event::kInvoiceIssued: {
+      const auto& issued = event.invoice_issued();
+      auto& invoice = InvoiceOf(issued.invoice_id(), client);
+      if (!invoice.has_issued() || Earlier(invoice.issued(), mark)) {
+        *invoice.mutable_issued() = mark;
+        *invoice.mutable_amount() = issued.amount();
+        invoice.set_due_date(issued.due_date());
+      }
+      break;
+    }
+    case Event::kPaymentDelayed:
+    case Event::kPaymentReceived: {
+      const bool delayed = event.has_payment_delayed();
+      auto& invoice = InvoiceOf(
+          delayed ? event.payment_delayed().invoice_id() : event.payment_received().invoice_id(),
+          client);
+      auto* payment = invoice.add_payments();
+      *payment->mutable_mark() = mark;
+      payment->set_delayed(delayed);
+      if (delayed) {
+        payment->set_days_overdue(event.payment_delayed().days_overdue());
+        *payment->mutable_amount() = event.payment_delayed().outstanding();
+      } else {
+        *payment->mutable_amount() = event.payment_received().amount();
+      }
+      SortByMark(*invoice.mutable_payments());
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+Status RetentionProjection::Apply(const Event& event, const EventPosition& position,
+                                  store::Transaction& transaction) {
+  if (!ConcernsRetention(event)) return Status::Ok();
+  const std::string key = ClientKey(event.client_id());
+  LOK_ASSIGN_OR_RETURN(std::optional<std::string> stored, transaction.Get(key));
+  RetentionClient before;
+  if (stored && !before.ParseFromString(*stored)) {
+    return DataLossError("retention: unreadable client state for " + event.client_id());
+  }
+  RetentionClient after = before;
+  if (!stored) after.set_partition(position.partition);
+  FoldRetentionEvent(event, settings_.recent_contacts, after);
+  std::string serialized = after.SerializeAsString();
+  if (stored && serialized == *stored) return Status::Ok();
+
+  IndexEntries old_entries;
+  if (stored) {
+    old_entries = IndexEntriesOf(before, settings_);
+    AddContribution(before, -1, settings_, transaction);
+  }
+  IndexEntries new_entries = IndexEntriesOf(after, settings_);
+  AddContribution(after, +1, settings_, transaction);
+  for (const auto& [entry_key, value] : old_entries) {
+    if (!new_entries.contains(entry_key)) transaction.Delete(entry_key);
+  }
+  for (auto& [entry_key, value] : new_entries) {
+    auto old = old_entries.find(entry_key);
+    if (old == old_entries.end() || old->second != value) {
+      transaction.Put(entry_key, std::move(value));
+    }
+  }
+  transaction.Put(key, std::move(serialized));
+  return Status::Ok();
+}
+
+StatusOr<lok::v1::RetentionResponse> QueryRetention(const store::KeyValueReader& reader,
+                                                    const RetentionQuery& query,
+                                                    const RetentionSettings& settings) {
+  LOK_ASSIGN_OR_RETURN(Totals totals, ReadTotals(reader));
+  const int64_t day = query.as_of_day;
+  lok::v1::RetentionResponse response;
+  response.set_as_of(FormatDate(day));
+  response.set_currency(settings.currency);
+  response.set_complete(true);
+
+  // Candidates: the client named by `client`, or per term the clients due
+  // longest, from the narrowest scope the filters allow.
+  std::set<std::string> candidates;
+  if (query.client) {
+    candidates.insert(*query.client);
+  } else {
+    char scope = kScopeAll;
+    std::string scope_value;
+    if (query.salesperson) {
+      scope = kScopeSalesperson;
+      scope_value = *query.salesperson;
+    } else if (query.region) {
+      scope = kScopeRegion;
+      scope_value = *query.region;
+    }
+    const size_t per_term =
+        static_cast<size_t>(std::max<int64_t>(settings.candidates_per_term, 2 * query.limit));
+    Status corrupt = Status::Ok();
+    // The heaviest regular clients in the query currency.
+    {
+      std::vector<std::pair<std::string, std::string>> taken;
+      for (int32_t partition : totals.partitions) {
+        std::string prefix = ScopePrefix(partition, scope, scope_value, kRevenueRank);
+        AppendEscapedString(prefix, settings.currency);
+        size_t taken_here = 0;
+        LOK_RETURN_IF_ERROR(reader.ScanPrefix(prefix, [&](std::string_view key, std::string_view) {
+          size_t position = prefix.size() + 8;
+          std::optional<std::string> client_id = ReadEscapedString(key, position);
+          if (!client_id) {
+            corrupt = DataLossError("retention: unreadable index key");
+            return false;
+          }
+          taken.emplace_back(std::string(key.substr(prefix.size(), 8)), std::move(*client_id));
+          return ++taken_here < per_term;
+        }));
+        LOK_RETURN_IF_ERROR(corrupt);
+      }
+      std::sort(taken.begin(), taken.end());
+      if (taken.size() > per_term) taken.resize(per_term);
+      for (auto& [rank, client_id] : taken) candidates.insert(std::move(client_id));
+    }
+    for (char term : kTerms) {
+      // (key suffix, client): the suffix orders by due day (or by -end).
+      std::vector<std::pair<std::string, std::string>> taken;
+      for (int32_t partition : totals.partitions) {
+        const std::string prefix = ScopePrefix(partition, scope, scope_value, term);
+        size_t taken_here = 0;
+        size_t skipped = 0;
+        LOK_RETURN_IF_ERROR(
+            reader.ScanPrefix(prefix, [&](std::string_view key, std::string_view value) {
+              size_t position = prefix.size() + 8;
+              std::optional<int64_t> key_day = ReadOrderedInt64(key, prefix.size());
+              std::optional<std::string> client_id =
+                  key_day ? ReadEscapedString(key, position) : std::nullopt;
+              if (!client_id) {
+                corrupt = DataLossError("retention: unreadable index key");
+                return false;
+              }
+              if (term == kTermDecline) {
+                if (-*key_day <= day) return false;  // ended on or before asOf
+                std::optional<int64_t> start = ReadOrderedInt64(value, 0);
+                if (!start) {
+                  corrupt = DataLossError("retention: unreadable index value");
+                  return false;
+                }
+                if (*start > day) {  // starts after asOf (a past asOf)
+                  if (++skipped > 8 * per_term) {
+                    response.set_complete(false);
+                    return false;
+                  }
+                  return true;
+                }
+              } else if (*key_day > day) {
+                return false;
+              }
+              if (taken_here == per_term) {
+                response.set_complete(false);
+                return false;
+              }
+              ++taken_here;
+              taken.emplace_back(std::string(key.substr(prefix.size())), std::move(*client_id));
+              return true;
+            }));
+        LOK_RETURN_IF_ERROR(corrupt);
+      }
+      std::sort(taken.begin(), taken.end());
+      if (taken.size() > per_term) {
+        response.set_complete(false);
+        taken.resize(per_term);
+      }
+      for (auto& [suffix, client_id] : taken) candidates.insert(std::move(client_id));
+    }
+  }
+
+  std::vector<lok::v1::RetentionEntry> entries;
+  for (const std::string& client_id : candidates) {
+    LOK_ASSIGN_OR_RETURN(std::optional<RetentionClient> client, ReadClient(reader, client_id));
+    if (!client) continue;
+    if (query.salesperson && client->salesperson() != *query.salesperson) continue;
+    if (query.region && client->region() != *query.region) continue;
+    ClientRetention retention = Evaluate(*client, day, settings, totals);
+    if (retention.needs_attention()) entries.push_back(EntryOf(std::move(retention)));
+  }
+  response.set_candidates(static_cast<int64_t>(candidates.size()));
+  std::sort(entries.begin(), entries.end(), [](const auto& left, const auto& right) {
+    if (left.score() != right.score()) return left.score() > right.score();
+    return left.client_id() < right.client_id();
+  });
+  if (entries.size() > static_cast<size_t>(std::max<int64_t>(query.limit, 0))) {
+    entries.resize(static_cast<size_t>(query.limit));
+  }
+  for (auto& entry : entries) *response.add_entries() = std::move(entry);
+  return response;
+}
+
+StatusOr<ClientRetention> QueryClientRetention(const store::KeyValueReader& reader,
+                                               std::string_view client_id, int64_t as_of_day,
+                                               const RetentionSettings& settings) {
+  LOK_ASSIGN_OR_RETURN(std::optional<RetentionClient> client, ReadClient(reader, client_id));
+  if (!client) return NotFoundError("client '" + std::string(client_id) + "': no retention events");
+  LOK_ASSIGN_OR_RETURN(Totals totals, ReadTotals(reader));
+  ClientRetention result = Evaluate(*client, as_of_day, settings, totals);
+  result.set_contacts_count(client->contacts_count());
+  for (const auto& contact : client->recent_contacts()) {
+    if (DayOf(contact.mark()) > as_of_day) continue;
+    auto* view = result.add_last_contacts();
+    *view->mutable_occurred_at() = contact.mark().occurred_at();
+    view->set_channel(contact.channel());
+    view->set_direction(contact.direction());
+    view->set_salesperson(contact.salesperson());
+    view->set_event_id(contact.mark().event_id());
+  }
+  for (const auto& invoice : client->invoices()) {
+    const bool issued = invoice.has_issued() && DayOf(invoice.issued()) <= as_of_day;
+    const auto* latest = LatestOnOrBefore(invoice.payments(), as_of_day);
+    if (!issued && latest == nullptr) continue;
+    auto* view = result.add_invoices();
+    view->set_invoice_id(invoice.invoice_id());
+    if (issued) {
+      *view->mutable_amount() = invoice.amount();
+      view->set_due_date(invoice.due_date());
+    }
+    if (latest == nullptr) {
+      view->set_status("open");
+    } else if (latest->delayed()) {
+      view->set_status("overdue");
+      view->set_days_overdue(as_of_day - (DayOf(latest->mark()) - latest->days_overdue()));
+      *view->mutable_outstanding() = latest->amount();
+    } else {
+      view->set_status("paid");
+    }
+  }
+  return result;
+}
+
+}  // namespace lok::projections

@@ -6,6 +6,7 @@
 
 #include "projections/concentration.h"
 #include "projections/funnel.h"
+#include "projections/retention.h"
 
 namespace lok::service {
 
@@ -47,6 +48,7 @@ Status LokService::Open(const ServiceConfig& config) {
 
   projections_.push_back(std::make_unique<projections::FunnelProjection>());
   projections_.push_back(std::make_unique<projections::ConcentrationProjection>());
+  projections_.push_back(std::make_unique<projections::RetentionProjection>(config.retention));
   std::vector<projections::Projection*> projections;
   for (const auto& projection : projections_) projections.push_back(projection.get());
   engine::ProjectorOptions projector_options;
@@ -65,6 +67,8 @@ Status LokService::Open(const ServiceConfig& config) {
   context_.concentration.client_share_alert = config.client_share_alert;
   context_.concentration.hhi_moderate = config.hhi_moderate;
   context_.concentration.hhi_high = config.hhi_high;
+  context_.retention.reporting_currency = config.reporting_currency;
+  context_.retention.retention = config.retention;
   http::ServerOptions server_options;
   server_options.address = config.http_address;
   server_options.port = config.http_port;

@@ -20,6 +20,7 @@
 #include "log/embedded_log.h"
 #include "log/kafka_log.h"
 #include "projections/projection.h"
+#include "projections/retention.h"
 #include "store/rocks_store.h"
 
 namespace lok::service {
@@ -42,6 +43,9 @@ struct ServiceConfig {
   double client_share_alert = 0.20;
   double hhi_moderate = 1500;
   double hhi_high = 2500;
+  // Who counts as a regular client and when they need attention. Changing
+  // these needs a rebuild of the retention read model (its index uses them).
+  projections::RetentionSettings retention;
 };
 
 class LokService {
