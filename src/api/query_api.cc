@@ -7,7 +7,9 @@
 #include <set>
 
 #include "api/client_card_api.h"
+#include "api/history_api.h"
 #include "api/query_params.h"
+#include "api/static_files.h"
 #include "engine/projector.h"
 #include "events/ndjson.h"
 #include "projections/funnel.h"
@@ -192,7 +194,12 @@ void RegisterRoutes(http::Server& server, const ApiContext& context) {
   });
   server.Handle("GET", "/v1/clients/*", [&context](const http::Request& request) {
     std::unique_ptr<store::KeyValueReader> snapshot = context.store->Snapshot();
+    if (IsHistoryPath(request.path)) return HandleHistory(*snapshot, request);
     return HandleClientCard(*snapshot, request, context.retention);
+  });
+  server.Handle("GET", "/v1/deals/*", [&context](const http::Request& request) {
+    std::unique_ptr<store::KeyValueReader> snapshot = context.store->Snapshot();
+    return HandleHistory(*snapshot, request);
   });
   server.Handle("POST", "/v1/events", [&context](const http::Request& request) {
     return HandleIngest(context, request);
@@ -209,6 +216,7 @@ void RegisterRoutes(http::Server& server, const ApiContext& context) {
   server.Handle("GET", "/metrics", [&context](const http::Request&) {
     return PlainText(200, context.metrics->RenderPrometheus(), "text/plain; version=0.0.4");
   });
+  if (!context.web_root.empty()) RegisterStaticFiles(server, context.web_root);
 }
 
 }  // namespace lok::api

@@ -6,10 +6,12 @@
 //   GET  /v1/concentration  client concentration (lok.v1.ConcentrationResponse)
 //   GET  /v1/retention      the retention queue (lok.v1.RetentionResponse)
 //   GET  /v1/clients/{id}   the client's card (lok.v1.ClientCard)
+//   GET  /v1/clients/{id}/history, /v1/deals/{id}/history   events as stored
 //   POST /v1/events    NDJSON events, validated, appended to the log
 //   GET  /healthz      the process is up
 //   GET  /readyz       200 once the projector has caught up with the log
 //   GET  /metrics      Prometheus text format
+//   GET  /, /assets/*  the dashboard (web/dist), when ApiContext::web_root is set
 #pragma once
 
 #include <array>
@@ -38,6 +40,8 @@ struct ApiContext {
   ConcentrationSettings concentration;
   // The retention queue's rules (also used by the client card).
   RetentionApiSettings retention;
+  // The built dashboard (web/dist) served at / and /assets/*; empty: not served.
+  std::string web_root;
 };
 
 // Registers every route on `server`. `context` and what it points to must

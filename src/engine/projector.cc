@@ -148,7 +148,7 @@ Status Projector::ProcessBatch(std::vector<log::Record> records) {
     AppendBigEndian64(position, static_cast<uint64_t>(record.offset));
     transaction.Put(dedupe_key, std::move(position));
     const projections::EventPosition event_position{record.partition, record.offset,
-                                                    record.timestamp_ms};
+                                                    record.timestamp_ms, record.value};
     for (projections::Projection* projection : projections_) {
       Status status = projection->Apply(*event, event_position, transaction);
       if (!status.ok()) {

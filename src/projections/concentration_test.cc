@@ -1,1 +1,485 @@
-// placeholder
+#include "projections/concentration.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <random>
+
+#include "base/civil_time.h"
+
+namespace lok::projections {
+namespace {
+
+using lok::v1::ConcentrationAlert;
+using lok::v1::ConcentrationResponse;
+using lok::v1::Event;
+
+int64_t Seconds(std::string_view date) { return *ParseDate(date) * 86400; }
+
+Event Base(std::string event_id, std::string client, int64_t seconds) {
+  Event event;
+  event.set_event_id(std::move(event_id));
+  event.set_source("crm");
+  event.mutable_occurred_at()->set_seconds(seconds);
+  event.set_client_id(std::move(client));
+  return event;
+}
+
+Event Won(std::string id, std::string client, std::string deal, int64_t at, int64_t minor,
+          std::string currency = "USD") {
+  Event event = Base(std::move(id), std::move(client), at);
+  event.set_deal_id(std::move(deal));
+  event.mutable_deal_won()->mutable_amount()->set_minor(minor);
+  event.mutable_deal_won()->mutable_amount()->set_currency(std::move(currency));
+  return event;
+}
+
+Event Lost(std::string id, std::string client, std::string deal, int64_t at) {
+  Event event = Base(std::move(id), std::move(client), at);
+  event.set_deal_id(std::move(deal));
+  event.mutable_deal_lost()->set_reason("price");
+  return event;
+}
+
+Event Lead(std::string id, std::string client, std::string deal, int64_t at,
+           std::string salesperson, std::string region = "north", std::string product = "pumps") {
+  Event event = Base(std::move(id), std::move(client), at);
+  event.set_deal_id(std::move(deal));
+  event.mutable_lead_created()->set_salesperson(std::move(salesperson));
+  event.mutable_lead_created()->set_region(std::move(region));
+  event.mutable_lead_created()->set_product(std::move(product));
+  return event;
+}
+
+Event Offer(std::string id, std::string client, std::string deal, int64_t at, int32_t discount_bp) {
+  Event event = Base(std::move(id), std::move(client), at);
+  event.set_deal_id(std::move(deal));
+  event.mutable_offer_sent()->mutable_amount()->set_minor(1000);
+  event.mutable_offer_sent()->mutable_amount()->set_currency("USD");
+  event.mutable_offer_sent()->set_discount_bp(discount_bp);
+  return event;
+}
+
+Event Delayed(std::string id, std::string client, std::string invoice, int64_t at, int32_t days,
+              int64_t outstanding) {
+  Event event = Base(std::move(id), std::move(client), at);
+  event.mutable_payment_delayed()->set_invoice_id(std::move(invoice));
+  event.mutable_payment_delayed()->set_days_overdue(days);
+  event.mutable_payment_delayed()->mutable_outstanding()->set_minor(outstanding);
+  event.mutable_payment_delayed()->mutable_outstanding()->set_currency("USD");
+  return event;
+}
+
+Event Paid(std::string id, std::string client, std::string invoice, int64_t at) {
+  Event event = Base(std::move(id), std::move(client), at);
+  event.mutable_payment_received()->set_invoice_id(std::move(invoice));
+  event.mutable_payment_received()->mutable_amount()->set_minor(1);
+  event.mutable_payment_received()->mutable_amount()->set_currency("USD");
+  return event;
+}
+
+// Clients spread over three partitions, as a Kafka key would place them.
+int32_t PartitionOf(const Event& event) {
+  return static_cast<int32_t>(std::hash<std::string>{}(event.client_id()) % 3);
+}
+
+// Applies `events` one transaction per `batch_size` events into `store`.
+void Apply(store::MemoryStore& store, const std::vector<Event>& events, size_t batch_size = 1) {
+  ConcentrationProjection projection;
+  for (size_t start = 0; start < events.size(); start += batch_size) {
+    store::Transaction transaction(store);
+    for (size_t index = start; index < std::min(events.size(), start + batch_size); ++index) {
+      Status status = projection.Apply(
+          events[index], {PartitionOf(events[index]), static_cast<int64_t>(index), 0}, transaction);
+      ASSERT_TRUE(status.ok()) << status.ToString();
+    }
+    auto changes = transaction.Finish();
+    ASSERT_TRUE(changes.ok()) << changes.status().ToString();
+    store.Commit(*changes);
+  }
+}
+
+ConcentrationQuery TrailingYear(std::string_view as_of) {
+  ConcentrationQuery query;
+  query.window = TrailingYearEndingAt(*ParseDate(as_of));
+  return query;
+}
+
+ConcentrationResponse Query(const store::MemoryStore& store, const ConcentrationQuery& query) {
+  auto response = QueryConcentration(store, query);
+  EXPECT_TRUE(response.ok()) << response.status().ToString();
+  return response.ok() ? *response : ConcentrationResponse();
+}
+
+// Four clients with 30, 30, 20 and 20 % of March 2024's revenue.
+std::vector<Event> ThirtyThirtyTwentyTwenty() {
+  const int64_t march = Seconds("2024-03-10");
+  return {Won("w1", "a", "d1", march, 3000), Won("w2", "b", "d2", march, 3000),
+          Won("w3", "c", "d3", march, 2000), Won("w4", "d", "d4", march, 2000)};
+}
+
+std::vector<std::string> Kinds(const ConcentrationResponse& response) {
+  std::vector<std::string> kinds;
+  for (const auto& alert : response.alerts()) {
+    kinds.push_back(ConcentrationAlert::Kind_Name(alert.kind()) +
+                    (alert.client_id().empty() ? "" : ":" + alert.client_id()));
+  }
+  return kinds;
+}
+
+TEST(ConcentrationTest, SharesThirtyThirtyTwentyTwentyGiveHhi2600) {
+  store::MemoryStore store;
+  Apply(store, ThirtyThirtyTwentyTwenty());
+  const auto block = Query(store, TrailingYear("2024-03-31")).overall();
+  EXPECT_EQ(block.scope(), "all");
+  EXPECT_EQ(block.revenue().minor(), 10000);
+  EXPECT_EQ(block.clients(), 4);
+  EXPECT_DOUBLE_EQ(block.hhi(), 2600.0);
+  EXPECT_DOUBLE_EQ(block.top1_share(), 0.30);
+  EXPECT_DOUBLE_EQ(block.top5_share(), 1.0);
+  EXPECT_DOUBLE_EQ(block.top10_share(), 1.0);
+  EXPECT_EQ(block.pareto_k80(), 3);
+  EXPECT_TRUE(block.pareto_k80_exact());
+  ASSERT_EQ(block.top_clients_size(), 4);
+  // Ties go to the smaller client_id.
+  EXPECT_EQ(block.top_clients(0).client_id(), "a");
+  EXPECT_EQ(block.top_clients(1).client_id(), "b");
+  EXPECT_EQ(block.top_clients(2).client_id(), "c");
+  EXPECT_DOUBLE_EQ(block.top_clients(3).share(), 0.20);
+}
+
+TEST(ConcentrationTest, SingleClientHasHhi10000AndK80One) {
+  store::MemoryStore store;
+  Apply(store, {Won("w1", "solo", "d1", Seconds("2024-03-10"), 123456),
+                Won("w2", "solo", "d2", Seconds("2024-01-10"), 5)});
+  const auto block = Query(store, TrailingYear("2024-03-01")).overall();
+  EXPECT_DOUBLE_EQ(block.hhi(), 10000.0);
+  EXPECT_EQ(block.pareto_k80(), 1);
+  EXPECT_DOUBLE_EQ(block.top1_share(), 1.0);
+  EXPECT_EQ(block.revenue().minor(), 123461);
+}
+
+TEST(ConcentrationTest, EmptyWindowHasZeroes) {
+  store::MemoryStore store;
+  Apply(store, ThirtyThirtyTwentyTwenty());
+  const auto response = Query(store, TrailingYear("2026-01-01"));
+  EXPECT_EQ(response.overall().clients(), 0);
+  EXPECT_DOUBLE_EQ(response.overall().hhi(), 0.0);
+  EXPECT_EQ(response.overall().pareto_k80(), 0);
+  EXPECT_EQ(response.alerts_size(), 0);
+}
+
+TEST(ConcentrationTest, AlertsFireAtTheThresholds) {
+  store::MemoryStore store;
+  Apply(store, ThirtyThirtyTwentyTwenty());
+  ConcentrationQuery query = TrailingYear("2024-03-31");
+  // Defaults: every client has >= 20 %, and HHI 2,600 >= 2,500.
+  EXPECT_EQ(Kinds(Query(store, query)),
+            (std::vector<std::string>{"HHI_HIGH", "CLIENT_SHARE:a", "CLIENT_SHARE:b",
+                                      "CLIENT_SHARE:c", "CLIENT_SHARE:d"}));
+  query.client_share_alert = 0.30;
+  query.hhi_high = 2600;
+  EXPECT_EQ(Kinds(Query(store, query)),
+            (std::vector<std::string>{"HHI_HIGH", "CLIENT_SHARE:a", "CLIENT_SHARE:b"}));
+  query.client_share_alert = 0.31;
+  query.hhi_high = 2601;
+  query.hhi_moderate = 2600;
+  const auto response = Query(store, query);
+  EXPECT_EQ(Kinds(response), (std::vector<std::string>{"HHI_MODERATE"}));
+  EXPECT_EQ(response.alerts(0).scope(), "all");
+  EXPECT_DOUBLE_EQ(response.alerts(0).value(), 2600.0);
+  EXPECT_DOUBLE_EQ(response.alerts(0).threshold(), 2600.0);
+  query.hhi_moderate = 2601;
+  EXPECT_TRUE(Kinds(Query(store, query)).empty());
+}
+
+TEST(ConcentrationTest, LaterDealLostRemovesTheRevenueInEitherArrivalOrder) {
+  const int64_t day = Seconds("2024-03-10");
+  for (bool lost_first : {false, true}) {
+    std::vector<Event> events = {Won("w1", "a", "d1", day, 5000), Lost("l1", "a", "d1", day + 60),
+                                 Won("w2", "b", "d2", day, 1000)};
+    if (lost_first) std::swap(events[0], events[1]);
+    store::MemoryStore store;
+    Apply(store, events);
+    const auto block = Query(store, TrailingYear("2024-03-31")).overall();
+    EXPECT_EQ(block.revenue().minor(), 1000) << lost_first;
+    EXPECT_EQ(block.clients(), 1);
+    EXPECT_DOUBLE_EQ(block.hhi(), 10000.0);
+    ASSERT_EQ(block.top_clients_size(), 1);
+    EXPECT_EQ(block.top_clients(0).client_id(), "b");
+  }
+}
+
+TEST(ConcentrationTest, EarlierDealLostDoesNotOverrideALaterWin) {
+  const int64_t day = Seconds("2024-03-10");
+  store::MemoryStore store;
+  Apply(store, {Won("w1", "a", "d1", day, 5000), Lost("l1", "a", "d1", day - 60)});
+  EXPECT_EQ(Query(store, TrailingYear("2024-03-31")).overall().revenue().minor(), 5000);
+}
+
+TEST(ConcentrationTest, LeadCreatedAfterDealWonMovesRevenueIntoTheSalespersonScope) {
+  const int64_t day = Seconds("2024-03-10");
+  store::MemoryStore store;
+  Apply(store, {Won("w1", "a", "d1", day, 5000), Won("w2", "b", "d2", day, 1000)});
+  ConcentrationQuery ana = TrailingYear("2024-03-31");
+  ana.scope_kind = ScopeKind::kSalesperson;
+  ana.scope_value = "ana";
+  EXPECT_EQ(Query(store, ana).overall().revenue().minor(), 0);
+
+  Apply(store, {Lead("l1", "a", "d1", day - 86400, "ana", "south", "valves")});
+  const auto block = Query(store, ana).overall();
+  EXPECT_EQ(block.scope(), "salesperson=ana");
+  EXPECT_EQ(block.revenue().minor(), 5000);
+  EXPECT_DOUBLE_EQ(block.hhi(), 10000.0);
+
+  ConcentrationQuery by_salesperson = TrailingYear("2024-03-31");
+  by_salesperson.breakdown = ScopeKind::kSalesperson;
+  const auto response = Query(store, by_salesperson);
+  EXPECT_EQ(response.overall().revenue().minor(), 6000);
+  ASSERT_EQ(response.breakdown_size(), 1);
+  EXPECT_EQ(response.breakdown(0).scope(), "salesperson=ana");
+  ConcentrationQuery by_region = by_salesperson;
+  by_region.breakdown = ScopeKind::kRegion;
+  ASSERT_EQ(Query(store, by_region).breakdown_size(), 1);
+  EXPECT_EQ(Query(store, by_region).breakdown(0).scope(), "region=south");
+}
+
+TEST(ConcentrationTest, OverdueIsClearedByALaterPaymentInEitherArrivalOrder) {
+  const int64_t day = Seconds("2024-03-10");
+  for (bool payment_first : {false, true}) {
+    std::vector<Event> events = {
+        Delayed("p1", "a", "inv-1", day, 10, 700), Paid("p2", "a", "inv-1", day + 3600),
+        Delayed("p3", "a", "inv-2", day, 30, 200), Won("w1", "a", "d1", day, 100)};
+    if (payment_first) std::swap(events[0], events[1]);
+    store::MemoryStore store;
+    Apply(store, events);
+    const auto row = Query(store, TrailingYear("2024-03-31")).overall().top_clients(0);
+    EXPECT_EQ(row.overdue().minor(), 200) << payment_first;  // only inv-2 is still open
+    EXPECT_EQ(row.overdue().currency(), "USD");
+    EXPECT_EQ(row.delayed_invoices(), 2);
+    EXPECT_DOUBLE_EQ(row.average_days_late(), 20.0);  // (10 + 30) / 2
+  }
+}
+
+TEST(ConcentrationTest, DelayAfterThePaymentKeepsTheInvoiceOverdue) {
+  const int64_t day = Seconds("2024-03-10");
+  store::MemoryStore store;
+  Apply(store, {Delayed("p1", "a", "inv-1", day, 5, 700), Paid("p2", "a", "inv-1", day - 3600)});
+  auto card = QueryClientConcentration(store, "a", "USD", *ParseDate("2024-03-10"));
+  ASSERT_TRUE(card.ok());
+  EXPECT_EQ(card->client().overdue().minor(), 700);
+}
+
+TEST(ConcentrationTest, AverageDiscountIsOverTheLatestOfferOfWonDeals) {
+  const int64_t day = Seconds("2024-03-10");
+  store::MemoryStore store;
+  Apply(store, {Offer("o1", "a", "d1", day - 100, 9000), Offer("o2", "a", "d1", day - 50, 500),
+                Won("w1", "a", "d1", day, 100), Offer("o3", "a", "d2", day - 100, 1000),
+                Won("w2", "a", "d2", day, 100), Offer("o4", "a", "d3", day - 100, 3000),
+                Lost("l3", "a", "d3", day)});
+  const auto row = Query(store, TrailingYear("2024-03-31")).overall().top_clients(0);
+  EXPECT_EQ(row.discounted_won_deals(), 2);
+  EXPECT_DOUBLE_EQ(row.average_discount_bp(), 750.0);  // (500 + 1000) / 2
+}
+
+TEST(ConcentrationTest, WindowsAreCalendarMonthsAndTrailingTwelveMonths) {
+  store::MemoryStore store;
+  Apply(store, {Won("w1", "a", "d1", Seconds("2023-01-31"), 100),
+                Won("w2", "b", "d2", Seconds("2024-01-01"), 300),
+                Won("w3", "c", "d3", Seconds("2024-02-15"), 100)});
+  auto response = Query(store, TrailingYear("2023-12-31"));
+  EXPECT_EQ(response.window_start(), "2023-01-01");
+  EXPECT_EQ(response.window_end(), "2023-12-31");
+  EXPECT_EQ(response.overall().revenue().minor(), 100);
+
+  // asOf at month granularity: the whole of February 2024 counts.
+  response = Query(store, TrailingYear("2024-02-01"));
+  EXPECT_EQ(response.window_start(), "2023-03-01");
+  EXPECT_EQ(response.window_end(), "2024-02-29");
+  EXPECT_EQ(response.overall().revenue().minor(), 400);
+  EXPECT_DOUBLE_EQ(response.overall().hhi(), 6250.0);  // 75² + 25²
+  ASSERT_EQ(response.overall().trend_size(), 12);
+  EXPECT_EQ(response.overall().trend(0).month(), "2023-03");
+  EXPECT_EQ(response.overall().trend(10).month(), "2024-01");
+  EXPECT_EQ(response.overall().trend(10).revenue().minor(), 300);
+  EXPECT_DOUBLE_EQ(response.overall().trend(10).hhi(), 10000.0);
+  EXPECT_EQ(response.overall().trend(0).clients(), 0);
+
+  ConcentrationQuery january;
+  january.window = {ConcentrationWindow::Kind::kMonth, MonthOfDay(*ParseDate("2024-01-01"))};
+  response = Query(store, january);
+  EXPECT_EQ(response.window_start(), "2024-01-01");
+  EXPECT_EQ(response.window_end(), "2024-01-31");
+  EXPECT_EQ(response.overall().revenue().minor(), 300);
+  EXPECT_EQ(response.overall().trend_size(), 1);
+}
+
+TEST(ConcentrationTest, CurrenciesStayApart) {
+  const int64_t day = Seconds("2024-03-10");
+  store::MemoryStore store;
+  Apply(store, {Won("w1", "a", "d1", day, 100), Won("w2", "b", "d2", day, 900, "EUR")});
+  ConcentrationQuery query = TrailingYear("2024-03-31");
+  EXPECT_EQ(Query(store, query).overall().revenue().minor(), 100);
+  query.currency = "EUR";
+  const auto block = Query(store, query).overall();
+  EXPECT_EQ(block.revenue().minor(), 900);
+  EXPECT_EQ(block.revenue().currency(), "EUR");
+  EXPECT_EQ(block.top_clients(0).client_id(), "b");
+}
+
+TEST(ConcentrationTest, ClientFilterAndClientCard) {
+  store::MemoryStore store;
+  Apply(store, ThirtyThirtyTwentyTwenty());
+  Apply(store, {Delayed("p1", "c", "inv-1", Seconds("2024-03-20"), 12, 450),
+                Offer("o1", "c", "d3", Seconds("2024-03-01"), 800)});
+  ConcentrationQuery query = TrailingYear("2024-03-31");
+  query.client = "c";
+  const auto block = Query(store, query).overall();
+  ASSERT_EQ(block.top_clients_size(), 1);
+  EXPECT_EQ(block.top_clients(0).client_id(), "c");
+  EXPECT_DOUBLE_EQ(block.top_clients(0).share(), 0.20);
+
+  auto card = QueryClientConcentration(store, "c", "USD", *ParseDate("2024-03-15"));
+  ASSERT_TRUE(card.ok()) << card.status().ToString();
+  EXPECT_EQ(card->window_start(), "2023-04-01");
+  EXPECT_EQ(card->window_end(), "2024-03-31");
+  EXPECT_EQ(card->client().revenue().minor(), 2000);
+  EXPECT_DOUBLE_EQ(card->client().share(), 0.20);
+  EXPECT_EQ(card->client().overdue().minor(), 450);
+  EXPECT_DOUBLE_EQ(card->client().average_days_late(), 12.0);
+  EXPECT_DOUBLE_EQ(card->client().average_discount_bp(), 800.0);
+
+  auto stranger = QueryClientConcentration(store, "nobody", "USD", *ParseDate("2024-03-15"));
+  ASSERT_TRUE(stranger.ok());
+  EXPECT_EQ(stranger->client().revenue().minor(), 0);
+  EXPECT_DOUBLE_EQ(stranger->client().share(), 0.0);
+}
+
+TEST(ConcentrationTest, TopClientsMergeExactlyAcrossPartitions) {
+  // 200 clients over three partitions: more than one index read per partition.
+  std::vector<Event> events;
+  std::vector<std::pair<int64_t, std::string>> expected;
+  for (int client = 0; client < 200; ++client) {
+    const std::string id = "c" + std::to_string(client);
+    const int64_t revenue = 1000 + (client * 7919) % 503;  // some ties, no order
+    events.push_back(Won("w" + id, id, "d" + id, Seconds("2024-03-10"), revenue));
+    expected.emplace_back(-revenue, id);
+  }
+  std::sort(expected.begin(), expected.end());
+  int64_t total = 0;
+  for (const auto& [negative, id] : expected) total -= negative;
+  int64_t cumulative = 0, k80 = 0;
+  while (5 * cumulative < 4 * total) cumulative -= expected[static_cast<size_t>(k80++)].first;
+
+  store::MemoryStore store;
+  Apply(store, events, 50);
+  ConcentrationQuery query = TrailingYear("2024-03-31");
+  query.limit = 30;
+  const auto block = Query(store, query).overall();
+  EXPECT_EQ(block.pareto_k80(), k80);
+  ASSERT_EQ(block.top_clients_size(), 30);
+  for (size_t rank = 0; rank < 30; ++rank) {
+    EXPECT_EQ(block.top_clients(static_cast<int>(rank)).client_id(), expected[rank].second);
+    EXPECT_EQ(block.top_clients(static_cast<int>(rank)).revenue().minor(), -expected[rank].first);
+  }
+}
+
+// A few hundred random events over 30 clients.
+std::vector<Event> RandomEvents(uint32_t seed) {
+  std::mt19937 random(seed);
+  auto pick = [&](int64_t below) {
+    return std::uniform_int_distribution<int64_t>(0, below - 1)(random);
+  };
+  const std::vector<std::string> salespeople = {"ana", "ben", "cy"};
+  const std::vector<std::string> regions = {"north", "south"};
+  const std::vector<std::string> currencies = {"USD", "USD", "USD", "EUR"};
+  std::vector<Event> events;
+  int next_id = 0;
+  auto id = [&] { return "e" + std::to_string(next_id++); };
+  const int64_t start = Seconds("2023-06-01");
+  for (int deal = 0; deal < 90; ++deal) {
+    const std::string client = "client-" + std::to_string(pick(30));
+    const std::string deal_id = "deal-" + std::to_string(deal);
+    const int64_t at = start + pick(400) * 86400;
+    if (pick(4) != 0) {
+      events.push_back(Lead(id(), client, deal_id, at - 86400 * pick(30),
+                            salespeople[static_cast<size_t>(pick(3))],
+                            regions[static_cast<size_t>(pick(2))]));
+    }
+    if (pick(3) != 0)
+      events.push_back(Offer(id(), client, deal_id, at - 3600, int32_t(pick(2000))));
+    if (pick(2) != 0)
+      events.push_back(Offer(id(), client, deal_id, at - 7200, int32_t(pick(2000))));
+    const int outcomes = static_cast<int>(pick(3));
+    for (int outcome = 0; outcome < outcomes; ++outcome) {
+      const int64_t when = at + pick(3) * 86400 * 20;  // may cross a month, may tie
+      if (pick(3) == 0) {
+        events.push_back(Lost(id(), client, deal_id, when));
+      } else {
+        events.push_back(Won(id(), client, deal_id, when, 100 + pick(100000),
+                             currencies[static_cast<size_t>(pick(4))]));
+      }
+    }
+  }
+  for (int invoice = 0; invoice < 60; ++invoice) {
+    const std::string client = "client-" + std::to_string(pick(30));
+    const std::string invoice_id = "inv-" + std::to_string(invoice);
+    const int64_t at = start + pick(400) * 86400;
+    for (int64_t delays = pick(3); delays > 0; --delays) {
+      events.push_back(Delayed(id(), client, invoice_id, at + pick(5) * 86400,
+                               int32_t(1 + pick(90)), 1 + pick(5000)));
+    }
+    if (pick(2) != 0) events.push_back(Paid(id(), client, invoice_id, at + pick(5) * 86400));
+  }
+  return events;
+}
+
+// Every kind of answer, serialized, for byte comparison.
+std::string AllAnswers(const store::MemoryStore& store) {
+  std::string answers;
+  for (std::string_view as_of : {"2023-12-31", "2024-06-30"}) {
+    for (std::string currency : {"USD", "EUR"}) {
+      ConcentrationQuery query = TrailingYear(as_of);
+      query.currency = currency;
+      query.limit = 7;
+      answers += Query(store, query).SerializeAsString();
+      for (ScopeKind kind : {ScopeKind::kSalesperson, ScopeKind::kRegion, ScopeKind::kProduct}) {
+        query.breakdown = kind;
+        answers += Query(store, query).SerializeAsString();
+      }
+      query.breakdown.reset();
+      query.window.kind = ConcentrationWindow::Kind::kMonth;
+      answers += Query(store, query).SerializeAsString();
+    }
+  }
+  for (int client = 0; client < 30; ++client) {
+    auto card = QueryClientConcentration(store, "client-" + std::to_string(client), "USD",
+                                         *ParseDate("2024-03-01"));
+    EXPECT_TRUE(card.ok());
+    if (card.ok()) answers += card->SerializeAsString();
+  }
+  return answers;
+}
+
+TEST(ConcentrationTest, AnswersDependOnTheSetOfEventsNotTheirOrderOrBatches) {
+  const std::vector<Event> events = RandomEvents(7);
+  ASSERT_GT(events.size(), 250u);
+  store::MemoryStore reference_store;
+  Apply(reference_store, events);
+  const std::string reference = AllAnswers(reference_store);
+  ASSERT_GT(Query(reference_store, TrailingYear("2024-06-30")).overall().clients(), 5);
+
+  std::mt19937 random(42);
+  for (size_t batch_size : {1u, 3u, 17u, 1000u}) {
+    std::vector<Event> shuffled = events;
+    std::shuffle(shuffled.begin(), shuffled.end(), random);
+    store::MemoryStore store;
+    Apply(store, shuffled, batch_size);
+    EXPECT_EQ(AllAnswers(store), reference) << "batch size " << batch_size;
+    EXPECT_EQ(store.contents(), reference_store.contents()) << "batch size " << batch_size;
+  }
+}
+
+}  // namespace
+}  // namespace lok::projections

@@ -24,6 +24,7 @@ struct EventPosition {
   int32_t partition = 0;
   int64_t offset = 0;
   int64_t record_time_ms = 0;  // when the log received it
+  std::string_view record_value = {};  // the record's bytes exactly as stored in the log
 };
 
 class Projection {

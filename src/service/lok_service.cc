@@ -6,6 +6,7 @@
 
 #include "projections/concentration.h"
 #include "projections/funnel.h"
+#include "projections/history.h"
 #include "projections/retention.h"
 
 namespace lok::service {
@@ -49,6 +50,7 @@ Status LokService::Open(const ServiceConfig& config) {
   projections_.push_back(std::make_unique<projections::FunnelProjection>());
   projections_.push_back(std::make_unique<projections::ConcentrationProjection>());
   projections_.push_back(std::make_unique<projections::RetentionProjection>(config.retention));
+  projections_.push_back(std::make_unique<projections::HistoryProjection>());
   std::vector<projections::Projection*> projections;
   for (const auto& projection : projections_) projections.push_back(projection.get());
   engine::ProjectorOptions projector_options;
@@ -69,6 +71,7 @@ Status LokService::Open(const ServiceConfig& config) {
   context_.concentration.hhi_high = config.hhi_high;
   context_.retention.reporting_currency = config.reporting_currency;
   context_.retention.retention = config.retention;
+  context_.web_root = config.web_root;
   http::ServerOptions server_options;
   server_options.address = config.http_address;
   server_options.port = config.http_port;

@@ -46,6 +46,8 @@ struct ServiceConfig {
   // Who counts as a regular client and when they need attention. Changing
   // these needs a rebuild of the retention read model (its index uses them).
   projections::RetentionSettings retention;
+  // The built dashboard (web/dist) served at /; empty: no dashboard.
+  std::string web_root;
 };
 
 class LokService {

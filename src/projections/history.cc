@@ -1,0 +1,129 @@
+#include "projections/history.h"
+
+#include "base/key_encoding.h"
+
+namespace lok::projections {
+namespace {
+
+constexpr std::string_view kEventPrefix = "history/event/";
+constexpr std::string_view kClientPrefix = "history/client/";
+constexpr std::string_view kDealPrefix = "history/deal/";
+
+std::string EventKey(int32_t partition, int64_t offset) {
+  std::string key(kEventPrefix);
+  AppendBigEndian32(key, static_cast<uint32_t>(partition));
+  AppendBigEndian64(key, static_cast<uint64_t>(offset));
+  return key;
+}
+
+std::string IndexPrefix(HistoryOf of, std::string_view id) {
+  std::string key(of == HistoryOf::kClient ? kClientPrefix : kDealPrefix);
+  AppendEscapedString(key, id);
+  return key;
+}
+
+// The part of an index key after its prefix: time and position, 24 bytes.
+std::string IndexSuffix(const lok::v1::Event& event, int32_t partition, int64_t offset) {
+  std::string suffix;
+  AppendOrderedInt64(suffix, event.occurred_at().seconds());
+  AppendBigEndian32(suffix, static_cast<uint32_t>(event.occurred_at().nanos()));
+  AppendBigEndian32(suffix, static_cast<uint32_t>(partition));
+  AppendBigEndian64(suffix, static_cast<uint64_t>(offset));
+  return suffix;
+}
+
+constexpr size_t kSuffixSize = 24;
+
+std::string ToHex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string hex;
+  for (char byte : bytes) {
+    hex.push_back(kDigits[(static_cast<unsigned char>(byte) >> 4) & 0xF]);
+    hex.push_back(kDigits[static_cast<unsigned char>(byte) & 0xF]);
+  }
+  return hex;
+}
+
+std::optional<std::string> FromHex(std::string_view hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  auto value = [](char digit) -> int {
+    if (digit >= '0' && digit <= '9') return digit - '0';
+    if (digit >= 'a' && digit <= 'f') return digit - 'a' + 10;
+    return -1;
+  };
+  std::string bytes;
+  for (size_t index = 0; index < hex.size(); index += 2) {
+    const int high = value(hex[index]);
+    const int low = value(hex[index + 1]);
+    if (high < 0 || low < 0) return std::nullopt;
+    bytes.push_back(static_cast<char>(high * 16 + low));
+  }
+  return bytes;
+}
+
+}  // namespace
+
+Status HistoryProjection::Apply(const lok::v1::Event& event, const EventPosition& position,
+                                store::Transaction& transaction) {
+  lok::v1::HistoryEvent entry;
+  entry.set_partition(position.partition);
+  entry.set_offset(position.offset);
+  entry.set_record_time_ms(position.record_time_ms);
+  entry.set_raw(position.record_value.empty() ? event.SerializeAsString()
+                                              : std::string(position.record_value));
+  transaction.Put(EventKey(position.partition, position.offset), entry.SerializeAsString());
+  const std::string suffix = IndexSuffix(event, position.partition, position.offset);
+  transaction.Put(IndexPrefix(HistoryOf::kClient, event.client_id()) + suffix, "");
+  if (!event.deal_id().empty()) {
+    transaction.Put(IndexPrefix(HistoryOf::kDeal, event.deal_id()) + suffix, "");
+  }
+  return Status::Ok();
+}
+
+StatusOr<lok::v1::HistoryResponse> QueryHistory(const store::KeyValueReader& reader, HistoryOf of,
+                                                std::string_view id, size_t limit,
+                                                std::string_view after) {
+  const std::string prefix = IndexPrefix(of, id);
+  std::string begin = prefix;
+  if (!after.empty()) {
+    std::optional<std::string> cursor = FromHex(after);
+    if (!cursor || cursor->size() != kSuffixSize) {
+      return InvalidArgumentError("after: not a cursor returned by this endpoint");
+    }
+    begin += *cursor;
+    begin.push_back('\0');  // strictly after the cursor's entry
+  }
+  std::string end = prefix;
+  end.push_back('\xff');
+  lok::v1::HistoryResponse response;
+  if (of == HistoryOf::kClient) {
+    response.set_client_id(std::string(id));
+  } else {
+    response.set_deal_id(std::string(id));
+  }
+  std::vector<std::string> suffixes;
+  bool more = false;
+  LOK_RETURN_IF_ERROR(reader.ScanRange(begin, end, [&](std::string_view key, std::string_view) {
+    if (suffixes.size() == limit) {
+      more = true;
+      return false;
+    }
+    suffixes.emplace_back(key.substr(prefix.size()));
+    return true;
+  }));
+  for (const std::string& suffix : suffixes) {
+    if (suffix.size() != kSuffixSize) return DataLossError("history: unreadable index key");
+    const auto partition = static_cast<int32_t>(*ReadBigEndian32(suffix, 12));
+    const auto offset = static_cast<int64_t>(*ReadBigEndian64(suffix, 16));
+    LOK_ASSIGN_OR_RETURN(std::optional<std::string> stored, reader.Get(EventKey(partition, offset)));
+    lok::v1::HistoryEvent* entry = response.add_events();
+    if (!stored || !entry->ParseFromString(*stored) || !entry->mutable_event()->ParseFromString(entry->raw())) {
+      return DataLossError("history: unreadable event at " + std::to_string(partition) + "/" +
+                           std::to_string(offset));
+    }
+  }
+  if (more && !suffixes.empty()) response.set_next_cursor(ToHex(suffixes.back()));
+  return response;
+}
+
+}  // namespace lok::projections

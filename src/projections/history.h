@@ -1,0 +1,38 @@
+// The history read model: every applied event, exactly as it is stored in
+// the log, with its partition and offset, indexed by client and by deal so
+// that a history never scans the log.
+//
+// State (under "history/"):
+//   event/<partition:be32><offset:be64>                    lok.v1.HistoryEvent (raw bytes kept)
+//   client/<client>\0\1<occurred_at><partition><offset>    "" (index)
+//   deal/<deal>\0\1<occurred_at><partition><offset>        "" (index)
+// Index keys sort by business time (seconds, nanos), then by log position,
+// so a history reads in the order things happened, whatever the arrival
+// order was. Costs one more copy of every event in the store.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "lok/v1/history.pb.h"
+#include "projections/projection.h"
+
+namespace lok::projections {
+
+class HistoryProjection : public Projection {
+ public:
+  std::string_view Name() const override { return "history"; }
+  Status Apply(const lok::v1::Event& event, const EventPosition& position,
+               store::Transaction& transaction) override;
+};
+
+enum class HistoryOf { kClient, kDeal };
+
+// Up to `limit` events of the client or deal `id`, after the opaque `after`
+// cursor of a previous page (empty: from the start). Errors:
+// kInvalidArgument for a malformed cursor; kDataLoss for unreadable state.
+StatusOr<lok::v1::HistoryResponse> QueryHistory(const store::KeyValueReader& reader, HistoryOf of,
+                                                std::string_view id, size_t limit,
+                                                std::string_view after);
+
+}  // namespace lok::projections
