@@ -82,6 +82,7 @@ Projector::Projector(store::RocksStore& store, log::LogReader& reader, log::LogW
 Status Projector::Start() {
   LOK_ASSIGN_OR_RETURN(int32_t partition_count, reader_.PartitionCount());
   std::vector<int32_t> owned = options_.partitions;
+  for (const auto& [partition, unused] : options_.stop_at) owned.push_back(partition);
   if (owned.empty()) {
     for (int32_t partition = 0; partition < partition_count; ++partition)
       owned.push_back(partition);
@@ -110,6 +111,12 @@ Status Projector::Start() {
 StatusOr<size_t> Projector::RunOnce() {
   LOK_ASSIGN_OR_RETURN(std::vector<log::Record> records,
                        reader_.Poll(options_.max_batch, options_.poll_timeout));
+  if (!options_.stop_at.empty()) {
+    std::erase_if(records, [&](const log::Record& record) {
+      auto stop = options_.stop_at.find(record.partition);
+      return stop != options_.stop_at.end() && record.offset >= stop->second;
+    });
+  }
   if (records.empty()) {
     UpdateLag(/*force=*/true);
     return size_t{0};
@@ -203,6 +210,16 @@ void Projector::UpdateLag(bool force) {
   }
   if (caught_up && !metrics_.caught_up()) spdlog::info("projector: caught up with the log");
   if (caught_up) metrics_.SetCaughtUp(true);
+}
+
+bool Projector::ReachedStop() const {
+  if (options_.stop_at.empty()) return false;
+  const log::PartitionOffsets positions = Positions();
+  for (const auto& [partition, stop] : options_.stop_at) {
+    auto position = positions.find(partition);
+    if (stop > 0 && (position == positions.end() || position->second < stop)) return false;
+  }
+  return true;
 }
 
 log::PartitionOffsets Projector::Positions() const {

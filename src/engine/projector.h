@@ -37,6 +37,9 @@ struct ProjectorOptions {
   std::vector<int32_t> partitions;
   // Back-off after a failed batch before restarting from the stored offsets.
   std::chrono::milliseconds retry_backoff{500};
+  // For replays: consume each partition only up to (excluding) this offset.
+  // Empty: no limit. When set, the owned partitions are its keys.
+  log::PartitionOffsets stop_at;
 };
 
 // Projector-owned keys in the store.
@@ -72,6 +75,9 @@ class Projector {
 
   // The committed next offset per owned partition.
   log::PartitionOffsets Positions() const;
+
+  // True when options.stop_at is set and every partition has reached it.
+  bool ReachedStop() const;
 
  private:
   Status ProcessBatch(std::vector<log::Record> records);

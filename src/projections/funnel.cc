@@ -665,6 +665,14 @@ Status FunnelProjection::Apply(const Event& event, const EventPosition& position
   return Status::Ok();
 }
 
+std::string FunnelProjection::DigestForm(std::string_view key, std::string_view value) const {
+  if (!key.starts_with(kTargetPrefix)) return std::string(value);
+  lok::v1::TargetState state;
+  if (!state.ParseFromArray(value.data(), static_cast<int>(value.size()))) return std::string(value);
+  for (auto& version : *state.mutable_versions()) version.clear_record_time_ms();
+  return state.SerializeAsString();
+}
+
 StatusOr<lok::v1::FunnelResponse> QueryFunnel(const store::KeyValueReader& reader,
                                               const FunnelQuery& query) {
   const bool period = query.mode == FunnelMode::kPeriod;

@@ -40,6 +40,8 @@ class FunnelProjection : public Projection {
   std::string_view Name() const override { return "funnel"; }
   Status Apply(const lok::v1::Event& event, const EventPosition& position,
                store::Transaction& transaction) override;
+  // Target versions without their record times.
+  std::string DigestForm(std::string_view key, std::string_view value) const override;
 };
 
 // Folds one deal event into a deal's state (pure). Events that do not concern

@@ -22,6 +22,7 @@ namespace lok::projections {
 class HistoryProjection : public Projection {
  public:
   std::string_view Name() const override { return "history"; }
+  bool OrderIndependent() const override { return false; }
   Status Apply(const lok::v1::Event& event, const EventPosition& position,
                store::Transaction& transaction) override;
 };

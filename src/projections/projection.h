@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "base/status.h"
@@ -39,6 +40,19 @@ class Projection {
   // validation before).
   virtual Status Apply(const lok::v1::Event& event, const EventPosition& position,
                        store::Transaction& transaction) = 0;
+
+  // Whether the read model depends only on the set of events applied. False
+  // for models that record log positions (history): their digest then
+  // depends on the log's order too.
+  virtual bool OrderIndependent() const { return true; }
+
+  // The form of a stored value that a digest covers. Log-time metadata (when
+  // the log received an event) is stripped here so that the digest speaks
+  // about what the events say. Default: the value as stored.
+  virtual std::string DigestForm(std::string_view key, std::string_view value) const {
+    (void)key;
+    return std::string(value);
+  }
 };
 
 }  // namespace lok::projections
