@@ -3,6 +3,7 @@
 //   lokctl publish FILE.ndjson --url http://127.0.0.1:8080
 //   lokctl publish FILE.ndjson --brokers 127.0.0.1:9092 --topic lok.events
 //   lokctl import-crm DIR --out FILE.ndjson
+//   lokctl verify --url http://127.0.0.1:8080
 //   lokctl demo
 #include <fmt/format.h>
 #include <spawn.h>
@@ -16,7 +17,10 @@
 #include <iostream>
 #include <sstream>
 
+#include <boost/json.hpp>
+
 #include "client/lok_client.h"
+#include "http/http_client.h"
 #include "importer/crm_import.h"
 #include "log/kafka_log.h"
 
@@ -79,6 +83,34 @@ int Publish(const std::string& file, const std::string& url, const std::string& 
     return 1;
   }
   return summary->rejected.empty() ? 0 : 3;
+}
+
+// POST /v1/admin/verify and print the report; exit 1 on a mismatch.
+int Verify(const std::string& url) {
+  auto response = lok::http::Fetch("POST", url + "/v1/admin/verify", "", "application/json",
+                                   std::chrono::hours(2));
+  if (!response.ok()) return Fail(response.status());
+  boost::system::error_code error;
+  boost::json::value report = boost::json::parse(response->body, error);
+  if (error || !report.is_object() || !report.as_object().contains("models")) {
+    std::cerr << "lokctl: verify: HTTP " << response->status << ": " << response->body << "\n";
+    return 2;
+  }
+  const auto& object = report.as_object();
+  std::cout << "replayed " << object.at("recordsReplayed").to_number<int64_t>()
+            << " records up to the live offsets " << boost::json::serialize(object.at("offsets"))
+            << "\n";
+  for (const auto& model : object.at("models").as_array()) {
+    const auto& entry = model.as_object();
+    const bool match = entry.at("match").as_bool();
+    std::cout << (match ? "  ok        " : "  MISMATCH  ") << entry.at("model").as_string().c_str()
+              << "  live " << entry.at("live").at("sha256").as_string().c_str() << "  replayed "
+              << entry.at("replayed").at("sha256").as_string().c_str() << "\n";
+    for (const auto& key : entry.at("firstDifferences").as_array()) {
+      std::cout << "              first difference: " << key.as_string().c_str() << "\n";
+    }
+  }
+  return object.at("ok").as_bool() ? 0 : 1;
 }
 
 int ImportCrm(const std::string& directory, const std::string& out) {
@@ -202,9 +234,15 @@ int main(int argc, char** argv) {
   demo->add_option("--http", http, "lokd's listen address")->capture_default_str();
   demo->add_flag("--exit", exit_after, "Stop lokd after printing the funnel");
 
+  std::string verify_url = "http://127.0.0.1:8080";
+  auto* verify = app.add_subcommand(
+      "verify", "Replay the log into a scratch store and compare digests with the live read models");
+  verify->add_option("--url", verify_url, "lokd's base URL")->envname("LOK_URL")->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
   if (*publish) return Publish(file, url, brokers, topic, partial);
   if (*import_crm) return ImportCrm(crm_dir, out);
+  if (*verify) return Verify(verify_url);
   if (*demo) return Demo(data_dir, dataset, http, exit_after);
   return 2;
 }

@@ -79,6 +79,26 @@ Status LokService::Open(const ServiceConfig& config) {
   server_options.max_body_bytes = config.max_body_bytes;
   server_ = std::make_unique<http::Server>(server_options);
   api::RegisterRoutes(*server_, context_);
+  admin_context_.store = store_.get();
+  admin_context_.projections = projections;
+  admin_context_.topic = config.topic;
+  admin_context_.scratch_dir = config.data_dir + "/verify-scratch";
+  if (embedded_) {
+    admin_context_.new_reader = [this, topic = config.topic]() -> StatusOr<std::unique_ptr<log::LogReader>> {
+      return embedded_->NewReader(topic);
+    };
+  } else {
+    log::KafkaConfig kafka;
+    kafka.brokers = config.brokers;
+    kafka.properties = config.kafka_properties;
+    admin_context_.new_reader = [kafka, topic = config.topic,
+                                 group = config.group_id + ".verify"]() -> StatusOr<std::unique_ptr<log::LogReader>> {
+      LOK_ASSIGN_OR_RETURN(std::unique_ptr<log::KafkaLogReader> reader,
+                           log::KafkaLogReader::Create(kafka, topic, group));
+      return std::unique_ptr<log::LogReader>(std::move(reader));
+    };
+  }
+  api::RegisterAdminRoutes(*server_, admin_context_);
   LOK_RETURN_IF_ERROR(server_->Start());
   spdlog::info("lok: listening on http://{}:{}", config.http_address, server_->port());
 

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "api/admin_api.h"
 #include "api/query_api.h"
 #include "base/status.h"
 #include "engine/projector.h"
@@ -79,6 +80,7 @@ class LokService {
   std::vector<std::unique_ptr<projections::Projection>> projections_;
   std::unique_ptr<engine::Projector> projector_;
   api::ApiContext context_;
+  api::AdminContext admin_context_;
   std::unique_ptr<http::Server> server_;
   std::jthread projector_thread_;
 };
