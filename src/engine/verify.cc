@@ -1,11 +1,10 @@
 #include "engine/verify.h"
 
-#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
 
-#include "base/key_encoding.h"
+#include "base/sha256.h"
 #include "engine/projector.h"
 
 namespace lok::engine {
@@ -18,37 +17,6 @@ class DiscardingWriter : public log::LogWriter {
                                               std::vector<log::OutgoingRecord> records) override {
     return std::vector<log::Position>(records.size());
   }
-};
-
-class Sha256 {
- public:
-  Sha256() : context_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(context_, EVP_sha256(), nullptr); }
-  ~Sha256() { EVP_MD_CTX_free(context_); }
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
-
-  void AddFramed(std::string_view bytes) {
-    std::string length;
-    AppendBigEndian64(length, bytes.size());
-    EVP_DigestUpdate(context_, length.data(), length.size());
-    EVP_DigestUpdate(context_, bytes.data(), bytes.size());
-  }
-
-  std::string HexDigest() {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int size = 0;
-    EVP_DigestFinal_ex(context_, digest, &size);
-    static constexpr char kDigits[] = "0123456789abcdef";
-    std::string hex;
-    for (unsigned int index = 0; index < size; ++index) {
-      hex.push_back(kDigits[digest[index] >> 4]);
-      hex.push_back(kDigits[digest[index] & 0xF]);
-    }
-    return hex;
-  }
-
- private:
-  EVP_MD_CTX* context_;
 };
 
 std::string Prefix(const projections::Projection& projection) {
