@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash deploy/install-deps.sh
+bash web/build.sh  # the dashboard lokd serves at http://127.0.0.1:8080/
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 cmake --preset default
 cmake --build --preset default --target lokd lokctl

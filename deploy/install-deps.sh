@@ -10,8 +10,9 @@ packages=(
   libboost1.81-all-dev libboost-json1.81-dev libboost-url1.81-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libspdlog-dev libfmt-dev libcli11-dev
-  openjdk-17-jdk-headless maven
+  openjdk-17-jdk-headless maven python3-venv
   python3
+  chromium  # the dashboard's browser tests (web/tests), headless
 )
 
 missing=()

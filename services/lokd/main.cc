@@ -39,11 +39,20 @@ struct Config {
   int32_t min_won_deals = 2;
   int32_t contact_cadence_days = 30;
   std::vector<std::string> region_cadences;
+  std::string web_root;  // empty: <binary dir>/../../web/dist
 };
 
 int Fail(const lok::Status& status, std::string_view what) {
   spdlog::critical("{}: {}", what, status.ToString());
   return 1;
+}
+
+// The dashboard built in the source tree: build/bin/lokd -> <repo>/web/dist.
+std::string DefaultWebRoot() {
+  std::error_code error;
+  const std::filesystem::path binary = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (error) return "";
+  return (binary.parent_path() / ".." / ".." / "web" / "dist").lexically_normal().string();
 }
 
 }  // namespace
@@ -137,6 +146,10 @@ int main(int argc, char** argv) {
                  "Contact cadence of one region (segment), REGION=DAYS (repeatable)")
       ->envname("LOK_REGION_CADENCE")
       ->delimiter(',');
+  app.add_option("--web-root", config.web_root,
+                 "Directory of the built dashboard served at / (default: web/dist of the source "
+                 "tree lokd was built in; 'none' disables it)")
+      ->envname("LOK_WEB_ROOT");
   app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error")
       ->envname("LOK_LOG_LEVEL")
       ->capture_default_str();
@@ -198,6 +211,19 @@ int main(int argc, char** argv) {
       return 2;
     }
     service_config.retention.cadence_by_region[cadence.substr(0, equals)] = days;
+  }
+  service_config.web_root = config.web_root.empty() ? DefaultWebRoot()
+                           : config.web_root == "none" ? std::string()
+                                                       : config.web_root;
+  if (!service_config.web_root.empty()) {
+    std::error_code error;
+    if (std::filesystem::is_regular_file(
+            std::filesystem::path(service_config.web_root) / "index.html", error)) {
+      spdlog::info("lokd: dashboard from {}", service_config.web_root);
+    } else {
+      spdlog::warn("lokd: no dashboard at {} (build it: cd web && npm ci && npm run build)",
+                   service_config.web_root);
+    }
   }
   std::copy_n(config.stage_probability.begin(), 3, service_config.stage_probability.begin());
   for (const std::string& property : config.kafka_properties) {

@@ -89,6 +89,9 @@ class Router {
     }
   }
 
+  void SetGuard(Guard guard) { guard_ = std::move(guard); }
+  const Guard& guard() const { return guard_; }
+
   Match Find(std::string_view method, std::string_view path) const {
     std::vector<const MethodMap*> candidates;  // best first
     if (auto exact = exact_routes_.find(path); exact != exact_routes_.end()) {
@@ -127,6 +130,7 @@ class Router {
   using MethodMap = std::map<std::string, Handler, std::less<>>;
   std::map<std::string, MethodMap, std::less<>> exact_routes_;
   std::map<std::string, MethodMap, std::less<>> prefix_routes_;
+  Guard guard_;
 };
 
 // Converts a parsed Beast request. Fails when the target is not a valid origin-form
@@ -276,7 +280,7 @@ class Session : public std::enable_shared_from_this<Session> {
     Send(Dispatch(*request), version, keep_alive, /*linger=*/false);
   }
 
-  Response Dispatch(const Request& request) const {
+  Response Dispatch(Request& request) const {
     Router::Match match = router_.Find(request.method, request.path);
     if (match.handler == nullptr) {
       if (match.allowed_methods.empty()) return JsonError(404, "no route for " + request.path);
@@ -287,6 +291,9 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     Response response;
     try {
+      if (router_.guard()) {
+        if (std::optional<Response> refused = router_.guard()(request)) return *refused;
+      }
       response = (*match.handler)(request);
     } catch (const std::exception& e) {
       spdlog::error("http: handler for {} {} threw: {}", request.method, request.path, e.what());
@@ -396,6 +403,15 @@ class Server::Impl {
       return;
     }
     router_.Add(std::move(method), std::move(path), std::move(handler));
+  }
+
+  void SetGuard(Guard guard) {
+    std::lock_guard lock(lifecycle_mutex_);
+    if (started_) {
+      spdlog::error("http: SetGuard() after Start() is ignored");
+      return;
+    }
+    router_.SetGuard(std::move(guard));
   }
 
   Status Start() {
@@ -524,6 +540,8 @@ class Server::Impl {
 Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 
 Server::~Server() = default;
+
+void Server::SetGuard(Guard guard) { impl_->SetGuard(std::move(guard)); }
 
 void Server::Handle(std::string method, std::string path, Handler handler) {
   impl_->Handle(std::move(method), std::move(path), std::move(handler));

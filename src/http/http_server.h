@@ -69,6 +69,11 @@ Response JsonError(int status, std::string_view message);
 // becomes a 500 response and is logged.
 using Handler = std::function<Response(const Request&)>;
 
+// Runs before every routed handler (not for 404/405). Returns a response to
+// refuse the request (401, 403), or nullopt to let it through; it may
+// annotate the request (e.g. with the authenticated caller) for the handler.
+using Guard = std::function<std::optional<Response>(Request&)>;
+
 struct ServerOptions {
   // A numeric address ("127.0.0.1", "0.0.0.0", "::") or a host name resolved at Start().
   std::string address = "127.0.0.1";
@@ -105,6 +110,9 @@ class Server {
   // Errors: kUnavailable naming address:port when the bind fails (e.g. the port is in
   // use); kInvalidArgument when the address does not resolve or threads < 1;
   // kFailedPrecondition when called twice or after Stop() (servers do not restart).
+  // Installs the guard; must happen before Start().
+  void SetGuard(Guard guard);
+
   Status Start();
 
   // The bound port, which differs from ServerOptions::port when that was 0.
