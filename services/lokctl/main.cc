@@ -4,6 +4,7 @@
 //   lokctl publish FILE.ndjson --brokers 127.0.0.1:9092 --topic lok.events
 //   lokctl import-crm DIR --out FILE.ndjson
 //   lokctl verify --url http://127.0.0.1:8080
+//   lokctl dlq list|show P/O|redrive (P/O | --all) --url http://127.0.0.1:8080
 //   lokctl demo
 #include <fmt/format.h>
 #include <spawn.h>
@@ -12,6 +13,7 @@
 
 #include <CLI/CLI.hpp>
 #include <csignal>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -199,6 +201,180 @@ int Demo(const std::string& data_dir, const std::string& dataset_dir, const std:
   return 0;
 }
 
+// --- lokctl dlq: list, show and re-drive dead letters through lokd's admin API.
+
+// Calls lokd and returns the JSON object it answers with; an HTTP error
+// status becomes an error carrying lokd's message.
+lok::StatusOr<boost::json::object> CallLokd(const std::string& method, const std::string& url,
+                                            const std::string& body = "") {
+  auto response = lok::http::Fetch(method, url, body, "application/json", std::chrono::minutes(10));
+  if (!response.ok()) return response.status();
+  boost::system::error_code error;
+  boost::json::value parsed = boost::json::parse(response->body, error);
+  if (response->status != 200) {
+    std::string message = response->body;
+    if (!error && parsed.is_object() && parsed.as_object().contains("error")) {
+      const boost::json::value* text = parsed.at("error").as_object().if_contains("message");
+      if (text != nullptr && text->is_string()) message = text->as_string().c_str();
+    }
+    const lok::StatusCode code = response->status == 404   ? lok::StatusCode::kNotFound
+                                 : response->status == 400 ? lok::StatusCode::kInvalidArgument
+                                                           : lok::StatusCode::kUnavailable;
+    return lok::Status(code, "HTTP " + std::to_string(response->status) + ": " + message);
+  }
+  if (error || !parsed.is_object())
+    return lok::InternalError("lokd sent no JSON object: " + response->body);
+  return std::move(parsed.as_object());
+}
+
+std::string FormatTimeMs(int64_t milliseconds) {
+  const std::time_t seconds = static_cast<std::time_t>(milliseconds / 1000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", &utc);
+  return text;
+}
+
+std::string Text(const boost::json::value& value) {
+  if (value.is_string()) return value.as_string().c_str();
+  return boost::json::serialize(value);
+}
+
+std::string PositionText(const boost::json::value& position) {
+  return Text(position.at("partition")) + "/" + Text(position.at("offset"));
+}
+
+std::string RedrivenText(const boost::json::value& redriven) {
+  return redriven.is_object() ? "-> " + PositionText(redriven) : "-";
+}
+
+std::string Trim(std::string url) {
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  return url;
+}
+
+int DlqList(const std::string& url, int limit, const std::string& after) {
+  std::string target = Trim(url) + "/v1/admin/dlq?limit=" + std::to_string(limit);
+  if (!after.empty()) target += "&after=" + after;
+  auto page = CallLokd("GET", target);
+  if (!page.ok()) return Fail(page.status());
+  const auto& letters = page->at("deadLetters").as_array();
+  if (letters.empty()) {
+    std::cout << "no dead letters in " << Text(page->at("topic"))
+              << (after.empty() ? "" : " after " + after) << "\n";
+    return 0;
+  }
+  std::cout << fmt::format("{:<10} {:<19} {:<16} {:<22} {:>6}  {:<10} {}\n", "DLQ", "TIME (UTC)",
+                           "KEY", "FROM", "BYTES", "REDRIVEN", "REASON");
+  for (const auto& entry : letters) {
+    const auto& letter = entry.as_object();
+    std::string key = Text(letter.at("key"));
+    if (key.size() > 16) key = key.substr(0, 15) + "~";
+    const std::string from = Text(letter.at("originalTopic")) + " " +
+                             Text(letter.at("originalPartition")) + "/" +
+                             Text(letter.at("originalOffset"));
+    std::cout << fmt::format("{:<10} {:<19} {:<16} {:<22} {:>6}  {:<10} {}\n", PositionText(entry),
+                             FormatTimeMs(letter.at("timestampMs").to_number<int64_t>()), key, from,
+                             Text(letter.at("bytes")), RedrivenText(letter.at("redriven")),
+                             Text(letter.at("reason")));
+  }
+  const std::string next = Text(page->at("nextCursor"));
+  if (!next.empty()) std::cout << "more: lokctl dlq list --after " << next << "\n";
+  return 0;
+}
+
+int DlqShow(const std::string& url, const std::string& position) {
+  auto letter = CallLokd("GET", Trim(url) + "/v1/admin/dlq/" + position);
+  if (!letter.ok()) return Fail(letter.status());
+  const auto& json = *letter;
+  std::cout << "dead letter   " << PositionText(json) << "  ("
+            << FormatTimeMs(json.at("timestampMs").to_number<int64_t>()) << " UTC)\n"
+            << "from          " << Text(json.at("originalTopic")) << " "
+            << Text(json.at("originalPartition")) << "/" << Text(json.at("originalOffset")) << "\n"
+            << "key           " << Text(json.at("key")) << "\n"
+            << "reason        " << Text(json.at("reason")) << "\n"
+            << "re-driven     "
+            << (json.at("redriven").is_object()
+                    ? "to " + PositionText(json.at("redriven")) + " at " +
+                          FormatTimeMs(json.at("redriven").at("atMs").to_number<int64_t>()) + " UTC"
+                    : std::string("no"))
+            << "\n";
+  const auto& now = json.at("currentValidation").as_object();
+  std::cout << "now           "
+            << (now.at("valid").as_bool()
+                    ? std::string("valid: a re-drive would be applied (or ignored as a duplicate)")
+                    : "still invalid: " + Text(now.at("reason")))
+            << "\n";
+  std::cout << "headers\n";
+  for (const auto& header : json.at("headers").as_array()) {
+    std::cout << "  " << Text(header.at("key")) << ": " << Text(header.at("value")) << "\n";
+  }
+  std::cout << "bytes         " << Text(json.at("bytes")) << " (base64) "
+            << Text(json.at("valueBase64")) << "\n";
+  if (json.at("event").is_object()) {
+    std::cout << "event         " << boost::json::serialize(json.at("event")) << "\n";
+  } else {
+    std::cout << "event         (the bytes are not a lok.v1.Event)\n";
+  }
+  return 0;
+}
+
+int DlqRedrive(const std::string& url, const std::string& position, bool all,
+               const std::string& reason, bool only_valid) {
+  boost::json::object body;
+  if (all) {
+    body["all"] = true;
+  } else {
+    const size_t slash = position.find('/');
+    int64_t partition = -1, offset = -1;
+    try {
+      size_t used = 0;
+      if (slash != std::string::npos) {
+        partition = std::stoll(position.substr(0, slash), &used);
+        if (used != slash) partition = -1;
+        offset = std::stoll(position.substr(slash + 1), &used);
+        if (used != position.size() - slash - 1) offset = -1;
+      }
+    } catch (const std::exception&) {
+      partition = -1;
+    }
+    if (partition < 0 || offset < 0) {
+      return Fail(lok::InvalidArgumentError(
+          "expected PARTITION/OFFSET (e.g. 0/12) or --all, got '" + position + "'"));
+    }
+    body["partition"] = partition;
+    body["offset"] = offset;
+  }
+  if (!reason.empty()) body["reason"] = reason;
+  if (only_valid) body["onlyValid"] = true;
+  auto result = CallLokd("POST", Trim(url) + "/v1/admin/dlq/redrive", boost::json::serialize(body));
+  if (!result.ok()) return Fail(result.status());
+  const auto& json = *result;
+  std::cout << "re-drove " << Text(json.at("redriven")) << " dead letters to "
+            << Text(json.at("topic")) << "\n";
+  size_t still_invalid = 0;
+  for (const auto& record : json.at("records").as_array()) {
+    const bool valid = record.at("validNow").as_bool();
+    if (!valid) ++still_invalid;
+    std::cout << "  " << PositionText(record.at("from")) << " -> " << PositionText(record.at("to"))
+              << (valid ? "" : "  (still invalid: it will be dead-lettered again)") << "\n";
+  }
+  if (json.at("recordsTruncated").as_bool()) std::cout << "  ...\n";
+  const auto& skipped = json.at("skipped").as_object();
+  const std::string skipped_text =
+      fmt::format("skipped: {} already re-driven, {} other reasons, {} still invalid",
+                  Text(skipped.at("alreadyRedriven")), Text(skipped.at("reasonMismatch")),
+                  Text(skipped.at("stillInvalid")));
+  if (all || skipped_text != "skipped: 0 already re-driven, 0 other reasons, 0 still invalid") {
+    std::cout << skipped_text << "\n";
+  }
+  if (json.at("redriven").to_number<int64_t>() > 0) {
+    std::cout << "events already applied are ignored (deduplicated by source and event_id)\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -239,10 +415,47 @@ int main(int argc, char** argv) {
       "verify", "Replay the log into a scratch store and compare digests with the live read models");
   verify->add_option("--url", verify_url, "lokd's base URL")->envname("LOK_URL")->capture_default_str();
 
+  std::string dlq_url = "http://127.0.0.1:8080", dlq_after, dlq_position, dlq_reason;
+  int dlq_limit = 50;
+  bool dlq_all = false, dlq_only_valid = false;
+  auto* dlq = app.add_subcommand("dlq", "List, inspect and re-drive dead-lettered records");
+  dlq->require_subcommand(1);
+  dlq->add_option("--url", dlq_url, "lokd's base URL")->envname("LOK_URL")->capture_default_str();
+  auto* dlq_list = dlq->add_subcommand("list", "List dead letters in (partition, offset) order");
+  dlq_list->add_option("--limit", dlq_limit, "Letters per page (1..1000)")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  dlq_list->add_option("--after", dlq_after, "Continue after this PARTITION/OFFSET (the cursor)");
+  auto* dlq_show =
+      dlq->add_subcommand("show", "Show one dead letter: headers, bytes, event, validity now");
+  dlq_show->add_option("position", dlq_position, "PARTITION/OFFSET in the dead-letter topic")
+      ->required();
+  auto* dlq_redrive =
+      dlq->add_subcommand("redrive", "Re-append dead letters' original bytes to the events topic");
+  dlq_redrive->add_option("position", dlq_position, "PARTITION/OFFSET in the dead-letter topic");
+  dlq_redrive->add_flag("--all", dlq_all, "Every dead letter not re-driven yet");
+  dlq_redrive->add_option("--reason", dlq_reason, "Only letters whose reason contains this text");
+  dlq_redrive->add_flag("--only-valid", dlq_only_valid,
+                        "Skip letters this lokd would still reject");
+  for (CLI::App* command : {dlq_list, dlq_show, dlq_redrive}) {
+    command->add_option("--url", dlq_url, "lokd's base URL")
+        ->envname("LOK_URL")
+        ->capture_default_str();
+  }
+
   CLI11_PARSE(app, argc, argv);
   if (*publish) return Publish(file, url, brokers, topic, partial);
   if (*import_crm) return ImportCrm(crm_dir, out);
   if (*verify) return Verify(verify_url);
   if (*demo) return Demo(data_dir, dataset, http, exit_after);
+  if (*dlq_list) return DlqList(dlq_url, dlq_limit, dlq_after);
+  if (*dlq_show) return DlqShow(dlq_url, dlq_position);
+  if (*dlq_redrive) {
+    if (dlq_all == !dlq_position.empty()) {
+      std::cerr << "lokctl: dlq redrive: give PARTITION/OFFSET or --all (not both)\n";
+      return 2;
+    }
+    return DlqRedrive(dlq_url, dlq_position, dlq_all, dlq_reason, dlq_only_valid);
+  }
   return 2;
 }

@@ -126,6 +126,23 @@ http::Response HandleIngest(const ApiContext& context, const http::Request& requ
     partial = *value == "true";
   }
   events::ParsedBatch batch = events::ParseNdjson(request.body);
+  // A publishing token may publish only its own sources and event types.
+  if (const TokenGrant* caller = context.auth == nullptr ? nullptr : context.auth->CallerOf(request)) {
+    boost::json::array refused;
+    for (size_t index = 0; index < batch.events.size(); ++index) {
+      if (auto reason = Authenticator::RefusalFor(*caller, batch.events[index])) {
+        refused.push_back(boost::json::object{{"line", batch.event_lines[index]}, {"reason", *reason}});
+      }
+    }
+    if (!refused.empty()) {
+      http::Response response = http::JsonError(
+          403, "token '" + caller->name + "' may not publish some of these events; nothing was appended");
+      boost::json::object body = boost::json::parse(response.body).as_object();
+      body["refused"] = std::move(refused);
+      response.body = boost::json::serialize(body);
+      return response;
+    }
+  }
   const size_t lines = batch.events.size() + batch.rejected.size();
   if (lines > context.max_events_per_request) {
     return http::JsonError(413, "body: " + std::to_string(lines) + " events, at most " +

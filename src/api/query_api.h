@@ -17,6 +17,7 @@
 #include <array>
 #include <string>
 
+#include "api/auth.h"
 #include "api/concentration_api.h"
 #include "api/retention_api.h"
 #include "engine/projector_metrics.h"
@@ -40,6 +41,8 @@ struct ApiContext {
   ConcentrationSettings concentration;
   // The retention queue's rules (also used by the client card).
   RetentionApiSettings retention;
+  // Who may publish what; authentication is off when it is disabled.
+  const Authenticator* auth = nullptr;
   // The built dashboard (web/dist) served at / and /assets/*; empty: not served.
   std::string web_root;
 };

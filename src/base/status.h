@@ -24,6 +24,8 @@ enum class StatusCode {
   kUnavailable,  // a dependency (broker, disk) is unreachable; retry may help
   kDataLoss,     // stored data is corrupt
   kCancelled,
+  kUnauthenticated,    // no or unknown credentials
+  kPermissionDenied,   // a known caller not allowed to do this
   kInternal,  // a bug or an unexpected library failure
 };
 
@@ -72,6 +74,12 @@ inline Status UnavailableError(std::string message) {
 }
 inline Status DataLossError(std::string message) {
   return {StatusCode::kDataLoss, std::move(message)};
+}
+inline Status UnauthenticatedError(std::string message) {
+  return {StatusCode::kUnauthenticated, std::move(message)};
+}
+inline Status PermissionDeniedError(std::string message) {
+  return {StatusCode::kPermissionDenied, std::move(message)};
 }
 inline Status InternalError(std::string message) {
   return {StatusCode::kInternal, std::move(message)};

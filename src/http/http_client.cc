@@ -193,9 +193,10 @@ class Exchange {
   bhttp::response_parser<bhttp::string_body> parser_;
 };
 
-StatusOr<ClientResponse> FetchOrThrow(std::string_view method, std::string_view url,
-                                      std::string_view body, std::string_view content_type,
-                                      std::chrono::milliseconds timeout) {
+StatusOr<ClientResponse> FetchOrThrow(
+    std::string_view method, std::string_view url, std::string_view body,
+    std::string_view content_type, std::chrono::milliseconds timeout,
+    const std::vector<std::pair<std::string, std::string>>& headers) {
   LOK_ASSIGN_OR_RETURN(Target target, ParseUrl(url));
   if (!IsToken(method)) {
     return InvalidArgumentError("fetch " + std::string(url) + ": invalid method '" +
@@ -210,6 +211,12 @@ StatusOr<ClientResponse> FetchOrThrow(std::string_view method, std::string_view 
   request.target(target.request_target);
   request.set(bhttp::field::host, target.host_header);
   request.set(bhttp::field::user_agent, "lok-http-client");
+  for (const auto& [name, value] : headers) {
+    if (name.find_first_of("\r\n:") != name.npos || value.find_first_of("\r\n") != value.npos) {
+      return InvalidArgumentError("fetch " + std::string(url) + ": header " + name + " has CR/LF");
+    }
+    request.set(name, value);
+  }
   if (!body.empty()) {
     request.set(bhttp::field::content_type, content_type);
     request.body() = std::string(body);
@@ -224,8 +231,19 @@ StatusOr<ClientResponse> FetchOrThrow(std::string_view method, std::string_view 
 
 StatusOr<ClientResponse> Fetch(std::string_view method, std::string_view url, std::string_view body,
                                std::string_view content_type, std::chrono::milliseconds timeout) {
+  return Fetch(method, url, body, content_type, timeout, {});
+}
+
+std::vector<std::pair<std::string, std::string>> BearerHeader(std::string_view token) {
+  if (token.empty()) return {};
+  return {{"Authorization", "Bearer " + std::string(token)}};
+}
+
+StatusOr<ClientResponse> Fetch(std::string_view method, std::string_view url, std::string_view body,
+                               std::string_view content_type, std::chrono::milliseconds timeout,
+                               const std::vector<std::pair<std::string, std::string>>& headers) {
   try {
-    return FetchOrThrow(method, url, body, content_type, timeout);
+    return FetchOrThrow(method, url, body, content_type, timeout, headers);
   } catch (const std::exception& e) {
     return InternalError("fetch " + std::string(url) + ": " + e.what());
   }

@@ -9,6 +9,8 @@
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "base/status.h"
 
@@ -37,5 +39,15 @@ StatusOr<ClientResponse> Fetch(std::string_view method, std::string_view url,
                                std::string_view body = {},
                                std::string_view content_type = "application/json",
                                std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+// The same with extra request headers, e.g. {"Authorization", "Bearer ..."}.
+// Errors as above; kInvalidArgument for a header with CR/LF.
+StatusOr<ClientResponse> Fetch(std::string_view method, std::string_view url,
+                               std::string_view body, std::string_view content_type,
+                               std::chrono::milliseconds timeout,
+                               const std::vector<std::pair<std::string, std::string>>& headers);
+
+// {"Authorization", "Bearer <token>"}, or no header for an empty token.
+std::vector<std::pair<std::string, std::string>> BearerHeader(std::string_view token);
 
 }  // namespace lok::http

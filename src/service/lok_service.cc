@@ -99,6 +99,25 @@ Status LokService::Open(const ServiceConfig& config) {
     };
   }
   api::RegisterAdminRoutes(*server_, admin_context_);
+  dlq_context_.writer = writer_;
+  dlq_context_.topic = config.topic;
+  dlq_context_.store = store_.get();
+  if (embedded_) {
+    dlq_context_.new_dlq_reader = [this, topic = log::DeadLetterTopic(config.topic)]()
+        -> StatusOr<std::unique_ptr<log::LogReader>> { return embedded_->NewReader(topic); };
+  } else {
+    log::KafkaConfig kafka;
+    kafka.brokers = config.brokers;
+    kafka.properties = config.kafka_properties;
+    dlq_context_.new_dlq_reader =
+        [kafka, topic = log::DeadLetterTopic(config.topic),
+         group = config.group_id + ".dlq-admin"]() -> StatusOr<std::unique_ptr<log::LogReader>> {
+      LOK_ASSIGN_OR_RETURN(std::unique_ptr<log::KafkaLogReader> reader,
+                           log::KafkaLogReader::Create(kafka, topic, group));
+      return std::unique_ptr<log::LogReader>(std::move(reader));
+    };
+  }
+  api::RegisterDlqRoutes(*server_, dlq_context_);
   LOK_RETURN_IF_ERROR(server_->Start());
   spdlog::info("lok: listening on http://{}:{}", config.http_address, server_->port());
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "api/admin_api.h"
+#include "api/dlq_api.h"
 #include "api/query_api.h"
 #include "base/status.h"
 #include "engine/projector.h"
@@ -81,6 +82,7 @@ class LokService {
   std::unique_ptr<engine::Projector> projector_;
   api::ApiContext context_;
   api::AdminContext admin_context_;
+  api::DlqContext dlq_context_;
   std::unique_ptr<http::Server> server_;
   std::jthread projector_thread_;
 };
