@@ -10,6 +10,7 @@
 #include <random>
 #include <sstream>
 
+#include "base/sha256.h"
 #include "client/lok_client.h"
 #include "http/http_client.h"
 #include "importer/crm_import.h"
@@ -428,6 +429,54 @@ TEST(ReadModelOrderTest, EveryEndpointAnswersTheSameForShuffledEvents) {
         << endpoints[index] << "\n" << answers[0][index] << "\n" << answers[1][index];
   }
   EXPECT_NE(answers[0][6].find("\"reasons\""), std::string::npos) << answers[0][6];
+}
+
+
+// lokd with API tokens: 401 without one, 403 beyond its role or its bound
+// sources, and the right token through.
+TEST(LokdAuthTest, TokensGateEveryRouteByRoleAndSource) {
+  const std::filesystem::path data_dir = FreshDirectory("auth");
+  const std::filesystem::path tokens = data_dir / "tokens.json";
+  {
+    std::ofstream out(tokens);
+    out << R"({"tokens":[)"
+        << R"({"name":"crm","sha256":")" << Sha256Hex("crm-token") << R"(","role":"publish","sources":["crm"]},)"
+        << R"({"name":"dashboard","sha256":")" << Sha256Hex("read-token") << R"(","role":"read"}]})";
+  }
+  auto lokd = LokdProcess::Start(data_dir, {"--auth-file", tokens.string()});
+  ASSERT_TRUE(lokd.ok()) << lokd.status().ToString();
+  const std::string url = (*lokd)->url();
+  auto get = [&](const std::string& path, const std::string& token) {
+    auto response = http::Fetch("GET", url + path, {}, "application/json", seconds(10), http::BearerHeader(token));
+    return response.ok() ? response->status : -1;
+  };
+  EXPECT_EQ(get("/v1/funnel", ""), 401);
+  EXPECT_EQ(get("/v1/funnel", "wrong"), 401);
+  EXPECT_EQ(get("/v1/funnel", "read-token"), 200);
+  EXPECT_EQ(get("/v1/funnel", "crm-token"), 403);
+  EXPECT_EQ(get("/v1/admin/digests", "read-token"), 403);
+  EXPECT_EQ(get("/healthz", ""), 200);
+
+  GeneratedEvents generated = GenerateEvents(10, 3, 5);
+  for (auto& event : generated.events) event.set_source("crm");
+  const std::string allowed = ToNdjson(generated.events);
+  auto post = [&](const std::string& body, const std::string& token) {
+    return http::Fetch("POST", url + "/v1/events", body, "application/x-ndjson", seconds(10),
+                       http::BearerHeader(token));
+  };
+  auto published = post(allowed, "crm-token");
+  ASSERT_TRUE(published.ok());
+  EXPECT_EQ(published->status, 200) << published->body;
+  generated.events[3].set_source("billing");
+  auto refused = post(ToNdjson(generated.events), "crm-token");
+  ASSERT_TRUE(refused.ok());
+  EXPECT_EQ(refused->status, 403);
+  EXPECT_NE(refused->body.find("source 'billing' is not allowed for token 'crm'"), std::string::npos)
+      << refused->body;
+  EXPECT_NE(refused->body.find("\"line\":4"), std::string::npos) << refused->body;
+  EXPECT_EQ(post(allowed, "read-token")->status, 403);
+  lokd->reset();
+  std::filesystem::remove_all(data_dir);
 }
 
 INSTANTIATE_TEST_SUITE_P(Logs, LokdIntegrationTest, ::testing::Values("embedded", "kafka"),

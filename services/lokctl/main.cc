@@ -21,6 +21,7 @@
 
 #include <boost/json.hpp>
 
+#include "base/sha256.h"
 #include "client/lok_client.h"
 #include "http/http_client.h"
 #include "importer/crm_import.h"
@@ -31,6 +32,9 @@ extern char** environ;
 namespace {
 
 namespace fs = std::filesystem;
+
+// --token / LOK_TOKEN: the bearer token sent to lokd (empty: none).
+std::string g_token;
 
 int Fail(const lok::Status& status) {
   std::cerr << "lokctl: " << status.ToString() << "\n";
@@ -75,6 +79,7 @@ int Publish(const std::string& file, const std::string& url, const std::string& 
     if (!writer.ok()) return Fail(writer.status());
     summary = lok::client::PublishToLog(*contents, **writer, topic, options);
   } else {
+    options.token = g_token;
     summary = lok::client::PublishOverHttp(*contents, url, options);
   }
   if (!summary.ok()) return Fail(summary.status());
@@ -90,7 +95,7 @@ int Publish(const std::string& file, const std::string& url, const std::string& 
 // POST /v1/admin/verify and print the report; exit 1 on a mismatch.
 int Verify(const std::string& url) {
   auto response = lok::http::Fetch("POST", url + "/v1/admin/verify", "", "application/json",
-                                   std::chrono::hours(2));
+                                   std::chrono::hours(2), lok::http::BearerHeader(g_token));
   if (!response.ok()) return Fail(response.status());
   boost::system::error_code error;
   boost::json::value report = boost::json::parse(response->body, error);
@@ -207,7 +212,8 @@ int Demo(const std::string& data_dir, const std::string& dataset_dir, const std:
 // status becomes an error carrying lokd's message.
 lok::StatusOr<boost::json::object> CallLokd(const std::string& method, const std::string& url,
                                             const std::string& body = "") {
-  auto response = lok::http::Fetch(method, url, body, "application/json", std::chrono::minutes(10));
+  auto response = lok::http::Fetch(method, url, body, "application/json", std::chrono::minutes(10),
+                                   lok::http::BearerHeader(g_token));
   if (!response.ok()) return response.status();
   boost::system::error_code error;
   boost::json::value parsed = boost::json::parse(response->body, error);
@@ -379,6 +385,12 @@ int DlqRedrive(const std::string& url, const std::string& position, bool all,
 
 int main(int argc, char** argv) {
   CLI::App app{"lokctl: Lok's command line"};
+  app.add_option("--token", g_token, "Bearer token for lokd's API (see lokd --auth-file)")
+      ->envname("LOK_TOKEN");
+  std::string token_to_hash;
+  auto* hash_token = app.add_subcommand(
+      "hash-token", "Print the SHA-256 of a token, for the sha256 field of lokd's --auth-file");
+  hash_token->add_option("token", token_to_hash, "The token (read from stdin when omitted)");
   app.require_subcommand(1);
 
   std::string file, url = "http://127.0.0.1:8080", brokers, topic = "lok.events";
@@ -446,6 +458,15 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (*publish) return Publish(file, url, brokers, topic, partial);
   if (*import_crm) return ImportCrm(crm_dir, out);
+  if (*hash_token) {
+    if (token_to_hash.empty()) std::getline(std::cin, token_to_hash);
+    if (token_to_hash.empty()) {
+      std::cerr << "lokctl: hash-token: the token must not be empty\n";
+      return 2;
+    }
+    std::cout << lok::Sha256Hex(token_to_hash) << "\n";
+    return 0;
+  }
   if (*verify) return Verify(verify_url);
   if (*demo) return Demo(data_dir, dataset, http, exit_after);
   if (*dlq_list) return DlqList(dlq_url, dlq_limit, dlq_after);

@@ -40,6 +40,7 @@ struct Config {
   int32_t contact_cadence_days = 30;
   std::vector<std::string> region_cadences;
   std::string web_root;  // empty: <binary dir>/../../web/dist
+  std::string auth_file;
 };
 
 int Fail(const lok::Status& status, std::string_view what) {
@@ -150,6 +151,10 @@ int main(int argc, char** argv) {
                  "Directory of the built dashboard served at / (default: web/dist of the source "
                  "tree lokd was built in; 'none' disables it)")
       ->envname("LOK_WEB_ROOT");
+  app.add_option("--auth-file", config.auth_file,
+                 "JSON file of hashed API tokens and what each may do (required beyond loopback)")
+      ->envname("LOK_AUTH_FILE")
+      ->check(CLI::ExistingFile);
   app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error")
       ->envname("LOK_LOG_LEVEL")
       ->capture_default_str();
@@ -193,6 +198,7 @@ int main(int argc, char** argv) {
   service_config.batch_size = config.batch_size;
   service_config.sync_commits = config.sync_commits;
   service_config.reporting_currency = config.reporting_currency;
+  service_config.auth_file = config.auth_file;
   service_config.client_share_alert = config.client_share_alert;
   service_config.hhi_moderate = config.hhi_moderate;
   service_config.hhi_high = config.hhi_high;

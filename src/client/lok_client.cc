@@ -53,7 +53,8 @@ StatusOr<PublishSummary> PublishOverHttp(std::string_view ndjson, const std::str
     const size_t end = std::min(batch.events.size(), begin + options.chunk_events);
     LOK_ASSIGN_OR_RETURN(http::ClientResponse response,
                          http::Fetch("POST", url, ToNdjson(batch.events, begin, end),
-                                     "application/x-ndjson", std::chrono::minutes(2)));
+                                     "application/x-ndjson", std::chrono::minutes(2),
+                                     http::BearerHeader(options.token)));
     if (response.status != 200) {
       return UnavailableError(fmt::format("POST {}: HTTP {}: {} ({} events appended before)", url,
                                           response.status, response.body, summary.appended));

@@ -25,6 +25,7 @@ struct PublishSummary {
 struct PublishOptions {
   bool partial = false;        // append the valid lines even if some are invalid
   size_t chunk_events = 5000;  // events per HTTP request / log append
+  std::string token;           // bearer token for lokd, when it requires one
 };
 
 // Validates `ndjson` locally, then POSTs the valid events to lokd at

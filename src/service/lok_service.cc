@@ -59,6 +59,17 @@ Status LokService::Open(const ServiceConfig& config) {
   projector_ = std::make_unique<engine::Projector>(*store_, *reader_, *writer_, projections,
                                                    projector_options, metrics_);
 
+  if (!config.auth_file.empty()) {
+    LOK_ASSIGN_OR_RETURN(auth_, api::Authenticator::FromFile(config.auth_file));
+    spdlog::info("lok: API tokens from {}", config.auth_file);
+  } else if (config.http_address == "127.0.0.1" || config.http_address == "localhost" ||
+             config.http_address == "::1") {
+    spdlog::warn("lok: no --auth-file: the API is open to anyone on this machine (loopback only)");
+  } else {
+    return FailedPreconditionError("--http " + config.http_address +
+                                   ": serving beyond loopback needs --auth-file with API tokens");
+  }
+  context_.auth = &auth_;
   context_.store = store_.get();
   context_.writer = writer_;
   context_.topic = config.topic;
@@ -118,6 +129,7 @@ Status LokService::Open(const ServiceConfig& config) {
     };
   }
   api::RegisterDlqRoutes(*server_, dlq_context_);
+  server_->SetGuard([this](http::Request& request) { return auth_.Guard(request); });
   LOK_RETURN_IF_ERROR(server_->Start());
   spdlog::info("lok: listening on http://{}:{}", config.http_address, server_->port());
 

@@ -50,6 +50,9 @@ struct ServiceConfig {
   projections::RetentionSettings retention;
   // The built dashboard (web/dist) served at /; empty: no dashboard.
   std::string web_root;
+  // Bearer tokens (api/auth.h). Empty: no authentication, which is allowed
+  // only on a loopback address.
+  std::string auth_file;
 };
 
 class LokService {
@@ -80,6 +83,7 @@ class LokService {
   engine::ProjectorMetrics metrics_;
   std::vector<std::unique_ptr<projections::Projection>> projections_;
   std::unique_ptr<engine::Projector> projector_;
+  api::Authenticator auth_;
   api::ApiContext context_;
   api::AdminContext admin_context_;
   api::DlqContext dlq_context_;
