@@ -2,9 +2,15 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <limits>
+
+#include "events/upcaster.h"
+
 namespace lok::events {
 
 StatusOr<lok::v1::Event> DecodeBinary(std::string_view bytes) {
+  LOK_ASSIGN_OR_RETURN(std::optional<std::string> upcast, UpcastBinary(bytes));
+  if (upcast) bytes = *upcast;
   lok::v1::Event event;
   if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max()) ||
       !event.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
@@ -14,6 +20,8 @@ StatusOr<lok::v1::Event> DecodeBinary(std::string_view bytes) {
 }
 
 StatusOr<lok::v1::Event> DecodeJson(std::string_view json) {
+  LOK_ASSIGN_OR_RETURN(std::optional<std::string> upcast, UpcastJson(json));
+  if (upcast) json = *upcast;
   lok::v1::Event event;
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = true;

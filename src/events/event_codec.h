@@ -10,14 +10,18 @@
 
 namespace lok::events {
 
-// Parses the protobuf binary form. Unknown fields are kept (and ignored).
-// Errors: kInvalidArgument "event: not a valid lok.v1.Event (protobuf)".
+// Parses the protobuf binary form. Unknown fields are kept (and ignored). An
+// event in an old shape is first upcast to the current one (upcaster.h).
+// Errors: kInvalidArgument "event: not a valid lok.v1.Event (protobuf)", or
+// the upcaster's "<field>: <rule>" for an old shape it cannot convert.
 StatusOr<lok::v1::Event> DecodeBinary(std::string_view bytes);
 
 // Parses one event in the protobuf JSON mapping (either field-name style:
 // "event_id" or "eventId"). Unknown fields are ignored so that newer
-// publishers do not break older consumers.
-// Errors: kInvalidArgument with the parser's description of the problem.
+// publishers do not break older consumers. An event in an old shape is first
+// upcast to the current one (upcaster.h).
+// Errors: kInvalidArgument with the parser's description of the problem, or
+// the upcaster's "<field>: <rule>" for an old shape it cannot convert.
 StatusOr<lok::v1::Event> DecodeJson(std::string_view json);
 
 // The protobuf JSON mapping with the proto field names (event_id, ...).

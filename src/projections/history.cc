@@ -1,6 +1,7 @@
 #include "projections/history.h"
 
 #include "base/key_encoding.h"
+#include "events/event_codec.h"
 
 namespace lok::projections {
 namespace {
@@ -117,10 +118,18 @@ StatusOr<lok::v1::HistoryResponse> QueryHistory(const store::KeyValueReader& rea
     const auto offset = static_cast<int64_t>(*ReadBigEndian64(suffix, 16));
     LOK_ASSIGN_OR_RETURN(std::optional<std::string> stored, reader.Get(EventKey(partition, offset)));
     lok::v1::HistoryEvent* entry = response.add_events();
-    if (!stored || !entry->ParseFromString(*stored) || !entry->mutable_event()->ParseFromString(entry->raw())) {
-      return DataLossError("history: unreadable event at " + std::to_string(partition) + "/" +
+    if (!stored || !entry->ParseFromString(*stored)) {
+      return DataLossError("history: unreadable entry at " + std::to_string(partition) + "/" +
                            std::to_string(offset));
     }
+    // The raw bytes stay as stored; the decoded view goes through the codec
+    // so that old shapes read as the current contract (upcaster).
+    StatusOr<lok::v1::Event> decoded = events::DecodeBinary(entry->raw());
+    if (!decoded.ok()) {
+      return DataLossError("history: unreadable event at " + std::to_string(partition) + "/" +
+                           std::to_string(offset) + ": " + decoded.status().message());
+    }
+    *entry->mutable_event() = std::move(decoded).value();
   }
   if (more && !suffixes.empty()) response.set_next_cursor(ToHex(suffixes.back()));
   return response;
