@@ -33,6 +33,7 @@ http::Response HandleHistory(const store::KeyValueReader& snapshot, const http::
   if (id.empty()) return http::JsonError(404, "no such path: " + request.path);
   size_t limit = 100;
   std::string after;
+  bool newest_first = false;
   for (const auto& [name, value] : request.query) {
     if (name == "limit") {
       size_t parsed = 0;
@@ -43,13 +44,18 @@ http::Response HandleHistory(const store::KeyValueReader& snapshot, const http::
       limit = parsed;
     } else if (name == "after") {
       after = value;
+    } else if (name == "order") {
+      if (value != "asc" && value != "desc") {
+        return http::JsonError(400, "order: must be asc or desc, got '" + value + "'");
+      }
+      newest_first = value == "desc";
     } else {
-      return http::JsonError(400, "unknown query parameter '" + name + "'; allowed: after, limit");
+      return http::JsonError(400, "unknown query parameter '" + name + "'; allowed: after, limit, order");
     }
   }
   auto history = projections::QueryHistory(
       snapshot, client ? projections::HistoryOf::kClient : projections::HistoryOf::kDeal, id, limit,
-      after);
+      after, newest_first);
   if (!history.ok()) {
     return http::JsonError(history.status().code() == StatusCode::kInvalidArgument ? 400 : 500,
                            history.status().message());

@@ -83,19 +83,23 @@ Status HistoryProjection::Apply(const lok::v1::Event& event, const EventPosition
 
 StatusOr<lok::v1::HistoryResponse> QueryHistory(const store::KeyValueReader& reader, HistoryOf of,
                                                 std::string_view id, size_t limit,
-                                                std::string_view after) {
+                                                std::string_view after, bool newest_first) {
   const std::string prefix = IndexPrefix(of, id);
-  std::string begin = prefix;
+  std::optional<std::string> cursor;
   if (!after.empty()) {
-    std::optional<std::string> cursor = FromHex(after);
+    cursor = FromHex(after);
     if (!cursor || cursor->size() != kSuffixSize) {
       return InvalidArgumentError("after: not a cursor returned by this endpoint");
     }
+  }
+  std::string begin = prefix;
+  std::string end = prefix;
+  end.push_back('\xff');
+  if (cursor && !newest_first) {
     begin += *cursor;
     begin.push_back('\0');  // strictly after the cursor's entry
   }
-  std::string end = prefix;
-  end.push_back('\xff');
+  if (cursor && newest_first) end = prefix + *cursor;  // strictly before it
   lok::v1::HistoryResponse response;
   if (of == HistoryOf::kClient) {
     response.set_client_id(std::string(id));
@@ -104,14 +108,27 @@ StatusOr<lok::v1::HistoryResponse> QueryHistory(const store::KeyValueReader& rea
   }
   std::vector<std::string> suffixes;
   bool more = false;
-  LOK_RETURN_IF_ERROR(reader.ScanRange(begin, end, [&](std::string_view key, std::string_view) {
-    if (suffixes.size() == limit) {
-      more = true;
-      return false;
+  if (newest_first) {
+    std::vector<std::string> all;
+    LOK_RETURN_IF_ERROR(reader.ScanRange(begin, end, [&](std::string_view key, std::string_view) {
+      all.emplace_back(key.substr(prefix.size()));
+      return true;
+    }));
+    more = all.size() > limit;
+    for (size_t taken = 0; taken < limit && !all.empty(); ++taken) {
+      suffixes.push_back(std::move(all.back()));
+      all.pop_back();
     }
-    suffixes.emplace_back(key.substr(prefix.size()));
-    return true;
-  }));
+  } else {
+    LOK_RETURN_IF_ERROR(reader.ScanRange(begin, end, [&](std::string_view key, std::string_view) {
+      if (suffixes.size() == limit) {
+        more = true;
+        return false;
+      }
+      suffixes.emplace_back(key.substr(prefix.size()));
+      return true;
+    }));
+  }
   for (const std::string& suffix : suffixes) {
     if (suffix.size() != kSuffixSize) return DataLossError("history: unreadable index key");
     const auto partition = static_cast<int32_t>(*ReadBigEndian32(suffix, 12));

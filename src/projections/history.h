@@ -29,11 +29,13 @@ class HistoryProjection : public Projection {
 
 enum class HistoryOf { kClient, kDeal };
 
-// Up to `limit` events of the client or deal `id`, after the opaque `after`
-// cursor of a previous page (empty: from the start). Errors:
-// kInvalidArgument for a malformed cursor; kDataLoss for unreadable state.
+// Up to `limit` events of the client or deal `id`, oldest first (or newest
+// first with `newest_first`), after the opaque `after` cursor of a previous
+// page (empty: from the start). Newest-first reads the entity's index keys
+// (not its events) to find the page. Errors: kInvalidArgument for a
+// malformed cursor; kDataLoss for unreadable state.
 StatusOr<lok::v1::HistoryResponse> QueryHistory(const store::KeyValueReader& reader, HistoryOf of,
                                                 std::string_view id, size_t limit,
-                                                std::string_view after);
+                                                std::string_view after, bool newest_first = false);
 
 }  // namespace lok::projections

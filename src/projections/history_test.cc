@@ -87,6 +87,24 @@ TEST_F(HistoryTest, PagesFollowTheCursorToTheEnd) {
   EXPECT_EQ(all, (std::vector<std::string>{"e0", "e1", "e2", "e3", "e4", "e5", "e6"}));
 }
 
+TEST_F(HistoryTest, NewestFirstPagesBackwards) {
+  std::vector<lok::v1::Event> events;
+  for (int index = 0; index < 5; ++index) {
+    events.push_back(Contact("e" + std::to_string(index), "acme", 100 + index));
+  }
+  Apply(events);
+  auto first = QueryHistory(store_, HistoryOf::kClient, "acme", 2, "", /*newest_first=*/true);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(Ids(*first), (std::vector<std::string>{"e4", "e3"}));
+  auto second = QueryHistory(store_, HistoryOf::kClient, "acme", 2, first->next_cursor(), true);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(Ids(*second), (std::vector<std::string>{"e2", "e1"}));
+  auto last = QueryHistory(store_, HistoryOf::kClient, "acme", 2, second->next_cursor(), true);
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(Ids(*last), (std::vector<std::string>{"e0"}));
+  EXPECT_TRUE(last->next_cursor().empty());
+}
+
 TEST_F(HistoryTest, MalformedCursorIsInvalidArgument) {
   EXPECT_EQ(QueryHistory(store_, HistoryOf::kClient, "acme", 3, "zz").status().code(),
             StatusCode::kInvalidArgument);

@@ -241,3 +241,23 @@ export async function getJson<T>(
 }
 
 export const clientPath = (clientId: string): string => `/v1/clients/${encodeURIComponent(clientId)}`;
+
+// GET /v1/clients/{id}/history (lok.v1.HistoryResponse): the client's events as stored.
+export interface HistoryEvent {
+  partition?: number;
+  offset?: string;
+  recordTimeMs?: string;
+  event?: {
+    eventId?: string;
+    source?: string;
+    occurredAt?: string;
+    dealId?: string;
+    [payload: string]: unknown;
+  };
+}
+
+export interface HistoryResponse {
+  clientId?: string;
+  events?: HistoryEvent[];
+  nextCursor?: string;
+}

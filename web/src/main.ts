@@ -15,11 +15,12 @@ import {
   type FunnelResponse,
   type Offsets,
   type RetentionResponse,
+  type HistoryResponse,
 } from "./api";
 import { byId, h, replace } from "./dom";
 import { formatCount } from "./format";
 import { BreakdownTables } from "./panels/breakdown";
-import { renderClientCard } from "./panels/client_card";
+import { renderClientCard, renderTimeline } from "./panels/client_card";
 import { ConcentrationPanel } from "./panels/concentration";
 import { renderFunnel, renderKpis } from "./panels/funnel";
 import { RetentionPanel } from "./panels/retention";
@@ -184,6 +185,12 @@ function loadCard(): Promise<unknown> {
   if (!clientId) return Promise.resolve();
   return load<ClientCard>("card", panels.card, clientPath(clientId), { asOf: view.filters.to }, ({ data }) => {
     renderClientCard(data, byId("card-body"), byId("card-title"));
+    getJson<HistoryResponse>(`${clientPath(clientId)}/history`, { order: "desc", limit: "50" })
+      .then(({ data: history }) => renderTimeline(history, data.currency || "USD"))
+      .catch((error: unknown) => {
+        const list = document.getElementById("card-timeline-list");
+        if (list) replace(list, h("p", { class: "hint" }, `The events could not be loaded: ${error instanceof Error ? error.message : String(error)}`));
+      });
   });
 }
 

@@ -277,7 +277,13 @@ test("a client's card opens from the queue, in the URL, and closes with Escape",
   await eventually("the card's title", async () => (await text("#card-title")) === clientId);
   const won = card.dealsByStage.find((stage) => stage.stage === "WON");
   await eventually("the card's deals", async () => (await text("[data-testid=card-deals]")).includes(`Won\n${count(Number(won.deals))}`));
-  assert.match(await dialog.innerText(), /timeline[\s\S]*full event timeline comes with/i);
+  // The timeline lists the client's newest events with their log positions.
+  const history = await api(`/v1/clients/${encodeURIComponent(clientId)}/history?order=desc&limit=50`);
+  const newest = history.events[0];
+  await eventually("the card's timeline", async () => {
+    const timeline = await text("[data-testid=card-timeline]");
+    return timeline.includes(newest.event.eventId) && timeline.includes(`log ${newest.partition ?? 0}/${newest.offset}`);
+  });
   await screenshot("04-client-card");
 
   await page.keyboard.press("Escape");

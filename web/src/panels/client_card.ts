@@ -1,24 +1,16 @@
 // The client card: revenue, deals, payments, contacts and a timeline, in a
 // modal dialog (Esc or the close button closes it).
-import type { ClientCard, RetentionContactView, RetentionInvoiceView } from "../api";
+import type { ClientCard, HistoryEvent, HistoryResponse, RetentionInvoiceView } from "../api";
 import { h, replace } from "../dom";
 import { formatCount, formatMoney, formatNumber, formatPercent, formatTimestamp, pickCurrency } from "../format";
 import { stageLabel } from "./funnel";
 import { reasonList } from "./retention";
-
-const CHANNEL_LABELS: Record<string, string> = {
-  CHANNEL_UNSPECIFIED: "contact",
-};
-
-const readable = (enumValue: string | undefined): string =>
-  CHANNEL_LABELS[enumValue ?? ""] ?? (enumValue ?? "").toLowerCase().replace(/_/g, " ");
 
 export function renderClientCard(card: ClientCard, body: HTMLElement, title: HTMLElement): void {
   const currency = card.currency || "USD";
   const retention = card.retention ?? {};
   const concentration = card.concentration?.client ?? {};
   const invoices = retention.invoices ?? [];
-  const contacts = retention.lastContacts ?? [];
 
   replace(title, card.clientId ?? "");
   replace(
@@ -96,13 +88,59 @@ export function renderClientCard(card: ClientCard, body: HTMLElement, title: HTM
       "section",
       { "aria-labelledby": "card-timeline" },
       h("h3", { id: "card-timeline" }, "Timeline"),
-      h(
-        "p",
-        { class: "hint" },
-        "For now the timeline lists the card's recent contacts and invoices; the full event timeline comes with the events endpoint of a later release.",
-      ),
-      timeline(contacts, invoices, currency),
+      h("p", { class: "hint" }, "The client's events as the log holds them, newest first, with where each sits in the log."),
+      h("div", { id: "card-timeline-list", "data-testid": "card-timeline" }, h("p", { class: "hint" }, "Loading the events…")),
     ),
+  );
+}
+
+const PAYLOADS = [
+  "lead_created", "leadCreated", "lead_qualified", "leadQualified", "offer_sent", "offerSent", "deal_won", "dealWon",
+  "deal_lost", "dealLost", "invoice_issued", "invoiceIssued", "payment_received", "paymentReceived",
+  "payment_delayed", "paymentDelayed", "client_contacted", "clientContacted", "target_set", "targetSet",
+];
+
+// A one-line description of an event: its payload name and the facts that matter.
+function describe(entry: HistoryEvent, currency: string): string {
+  const event = entry.event ?? {};
+  const payload = PAYLOADS.find((name) => name in event) ?? "event";
+  const readableName = payload.replace(/([A-Z])/g, "_$1").toLowerCase().replace(/_/g, " ");
+  const body = (event[payload] ?? {}) as { amount?: { minor?: string; currency?: string }; outstanding?: { minor?: string; currency?: string }; reason?: string; salesperson?: string; channel?: string };
+  const money = body.amount ?? body.outstanding;
+  const parts = [readableName];
+  if (event.dealId) parts.push(`deal ${event.dealId}`);
+  if (money) parts.push(formatMoney(money, money.currency ?? currency));
+  if (body.reason) parts.push(`(${body.reason})`);
+  if (body.salesperson) parts.push(`by ${body.salesperson}`);
+  return parts.join(" · ");
+}
+
+// Fills the card's timeline with the client's history, newest first.
+export function renderTimeline(history: HistoryResponse, currency: string): void {
+  const container = document.getElementById("card-timeline-list");
+  if (!container) return;
+  const events = history.events ?? [];
+  if (events.length === 0) {
+    replace(container, h("p", { class: "hint", "data-testid": "card-timeline-empty" }, "No events recorded for this client."));
+    return;
+  }
+  replace(
+    container,
+    h(
+      "ol",
+      { class: "timeline" },
+      events.map((entry) =>
+        h(
+          "li",
+          {},
+          h("time", { datetime: entry.event?.occurredAt ?? "" }, formatTimestamp(entry.event?.occurredAt)),
+          " ",
+          describe(entry, currency),
+          h("span", { class: "fact-detail" }, ` ${entry.event?.source ?? ""} · ${entry.event?.eventId ?? ""} · log ${entry.partition ?? 0}/${entry.offset ?? "0"}`),
+        ),
+      ),
+    ),
+    history.nextCursor ? h("p", { class: "hint" }, `Showing the newest ${events.length} events.`) : null,
   );
 }
 
@@ -135,26 +173,5 @@ function invoiceTable(invoices: RetentionInvoiceView[], currency: string): HTMLE
         ),
       ),
     ),
-  );
-}
-
-function timeline(contacts: RetentionContactView[], invoices: RetentionInvoiceView[], currency: string): HTMLElement {
-  const items = [
-    ...contacts.map((contact) => ({
-      when: contact.occurredAt ?? "",
-      text: `${readable(contact.direction)} ${readable(contact.channel)}${contact.salesperson ? ` by ${contact.salesperson}` : ""}`.trim(),
-      shown: formatTimestamp(contact.occurredAt),
-    })),
-    ...invoices.map((invoice) => ({
-      when: invoice.dueDate ?? "",
-      text: `Invoice ${invoice.invoiceId ?? ""} due, ${formatMoney(invoice.amount, currency)} — ${invoice.status ?? ""}`,
-      shown: invoice.dueDate ?? "",
-    })),
-  ].sort((a, b) => b.when.localeCompare(a.when));
-  if (items.length === 0) return h("p", { class: "hint", "data-testid": "card-timeline-empty" }, "No contacts or invoices recorded for this client.");
-  return h(
-    "ol",
-    { class: "timeline" },
-    items.map((item) => h("li", {}, h("time", { datetime: item.when }, item.shown), " ", item.text)),
   );
 }
