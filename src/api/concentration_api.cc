@@ -13,24 +13,6 @@ namespace {
 using projections::ConcentrationWindow;
 using projections::ScopeKind;
 
-int HttpStatusFor(const Status& status) {
-  switch (status.code()) {
-    case StatusCode::kInvalidArgument:
-      return 400;
-    case StatusCode::kNotFound:
-      return 404;
-    case StatusCode::kUnavailable:
-    case StatusCode::kDeadlineExceeded:
-      return 503;
-    default:
-      return 500;
-  }
-}
-
-http::Response ErrorResponse(const Status& status) {
-  return http::JsonError(HttpStatusFor(status), status.message());
-}
-
 // The window a query covers; see the header for the rules.
 StatusOr<ConcentrationWindow> ResolveWindow(const QueryParams& params, int64_t today) {
   if (params.as_of_day && (params.from_day || params.to_day)) {
@@ -73,12 +55,12 @@ http::Response HandleConcentration(const store::KeyValueReader& snapshot,
   spec.as_of = true;
   spec.limit = true;
   StatusOr<QueryParams> params = ParseQueryParams(request, spec, settings.reporting_currency);
-  if (!params.ok()) return ErrorResponse(params.status());
+  if (!params.ok()) return http::ErrorResponse(params.status());
 
   projections::ConcentrationQuery query;
   const int64_t today = settings.today_day >= 0 ? settings.today_day : Today();
   StatusOr<ConcentrationWindow> window = ResolveWindow(*params, today);
-  if (!window.ok()) return ErrorResponse(window.status());
+  if (!window.ok()) return http::ErrorResponse(window.status());
   query.window = *window;
   query.currency = params->currency;
   int filters = 0;
@@ -128,13 +110,13 @@ http::Response HandleConcentration(const store::KeyValueReader& snapshot,
 
   StatusOr<lok::v1::ConcentrationResponse> answer =
       projections::QueryConcentration(snapshot, query);
-  if (!answer.ok()) return ErrorResponse(answer.status());
+  if (!answer.ok()) return http::ErrorResponse(answer.status());
   if (!params->from_day && !params->to_day) {
     answer->set_as_of(FormatDate(params->as_of_day.value_or(today)));
   }
   answer->set_by(std::string(BreakdownName(params->by)));
   StatusOr<log::PartitionOffsets> positions = engine::ReadPositions(snapshot);
-  if (!positions.ok()) return ErrorResponse(positions.status());
+  if (!positions.ok()) return http::ErrorResponse(positions.status());
   for (const auto& [partition, offset] : *positions)
     (*answer->mutable_offsets())[partition] = offset;
   return ProtoJson(*answer);

@@ -233,27 +233,6 @@ Status ScanDeadLetters(const DlqContext& context, const log::Position& from,
   return Status::Ok();
 }
 
-int HttpStatusOf(const Status& status) {
-  switch (status.code()) {
-    case StatusCode::kInvalidArgument:
-      return 400;
-    case StatusCode::kNotFound:
-      return 404;
-    case StatusCode::kFailedPrecondition:
-      return 409;
-    case StatusCode::kDeadlineExceeded:
-      return 504;
-    case StatusCode::kUnavailable:
-      return 503;
-    default:
-      return 500;
-  }
-}
-
-http::Response ErrorResponse(const Status& status) {
-  return http::JsonError(HttpStatusOf(status), status.message());
-}
-
 http::Response Json(int status, const boost::json::object& body) {
   http::Response response;
   response.status = status;
@@ -460,7 +439,7 @@ http::Response HandleDlqList(const DlqContext& context, const http::Request& req
     records.push_back(std::move(record));
     return records.size() <= limit;
   });
-  if (!scanned.ok()) return ErrorResponse(scanned);
+  if (!scanned.ok()) return http::ErrorResponse(scanned);
   const bool more = records.size() > limit;
   if (more) records.resize(limit);
 
@@ -469,7 +448,7 @@ http::Response HandleDlqList(const DlqContext& context, const http::Request& req
   for (log::Record& record : records) {
     DeadLetter letter = ReadDeadLetter(std::move(record));
     auto mark = ReadRedriveMark(*snapshot, {letter.record.partition, letter.record.offset});
-    if (!mark.ok()) return ErrorResponse(mark.status());
+    if (!mark.ok()) return http::ErrorResponse(mark.status());
     letters.push_back(SummaryJson(letter, *mark));
   }
   std::string next_cursor;
@@ -496,9 +475,9 @@ http::Response HandleDlqShow(const DlqContext& context, const http::Request& req
     return http::JsonError(400, "expected /v1/admin/dlq/PARTITION/OFFSET, got " + request.path);
   }
   StatusOr<DeadLetter> letter = FindDeadLetter(context, *position);
-  if (!letter.ok()) return ErrorResponse(letter.status());
+  if (!letter.ok()) return http::ErrorResponse(letter.status());
   auto mark = ReadRedriveMark(*context.store, *position);
-  if (!mark.ok()) return ErrorResponse(mark.status());
+  if (!mark.ok()) return http::ErrorResponse(mark.status());
 
   boost::json::object json = SummaryJson(*letter, *mark);
   boost::json::array headers;
@@ -531,7 +510,7 @@ http::Response HandleDlqRedrive(const DlqContext& context, const http::Request& 
                                     "'; the selection goes in the JSON body");
   }
   StatusOr<RedriveRequest> selection = ParseRedriveRequest(request.body);
-  if (!selection.ok()) return ErrorResponse(selection.status());
+  if (!selection.ok()) return http::ErrorResponse(selection.status());
   // One re-drive at a time, so that two "all" runs do not both re-drive a letter.
   static std::mutex running;
   std::unique_lock lock(running, std::try_to_lock);
@@ -543,7 +522,7 @@ http::Response HandleDlqRedrive(const DlqContext& context, const http::Request& 
   size_t still_invalid = 0;
   if (selection->one) {
     StatusOr<DeadLetter> letter = FindDeadLetter(context, *selection->one);
-    if (!letter.ok()) return ErrorResponse(letter.status());
+    if (!letter.ok()) return http::ErrorResponse(letter.status());
     const bool valid_now = CurrentValidation(letter->record.value).ok();
     if (letter->reason.find(selection->reason_filter) == std::string::npos) {
       ++reason_mismatch;
@@ -551,7 +530,7 @@ http::Response HandleDlqRedrive(const DlqContext& context, const http::Request& 
       ++still_invalid;
     } else {
       Status added = redriver.Add(std::move(*letter), valid_now);
-      if (!added.ok()) return ErrorResponse(added);
+      if (!added.ok()) return http::ErrorResponse(added);
     }
   } else {
     Status failed = Status::Ok();
@@ -578,17 +557,17 @@ http::Response HandleDlqRedrive(const DlqContext& context, const http::Request& 
       failed = redriver.Add(std::move(letter), valid_now);
       return failed.ok();
     });
-    if (!failed.ok()) return ErrorResponse(failed);
+    if (!failed.ok()) return http::ErrorResponse(failed);
     if (!scanned.ok()) {
       // Re-drive what was read before the log failed, then report the failure.
       Status flushed = redriver.Flush();
       if (!flushed.ok()) spdlog::warn("dlq: re-drive flush failed: {}", flushed.ToString());
-      return ErrorResponse(scanned.WithContext("after re-driving " +
-                                               std::to_string(redriver.redriven()) + " letters"));
+      return http::ErrorResponse(scanned.WithContext(
+          "after re-driving " + std::to_string(redriver.redriven()) + " letters"));
     }
   }
   Status flushed = redriver.Flush();
-  if (!flushed.ok()) return ErrorResponse(flushed);
+  if (!flushed.ok()) return http::ErrorResponse(flushed);
   const size_t listed = redriver.listed().size();
   return Json(200, {{"topic", context.topic},
                     {"redriven", redriver.redriven()},

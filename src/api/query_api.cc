@@ -17,23 +17,6 @@
 namespace lok::api {
 namespace {
 
-// Status codes a query or ingest error maps to.
-int HttpStatusFor(const Status& status) {
-  switch (status.code()) {
-    case StatusCode::kInvalidArgument:
-      return 400;
-    case StatusCode::kNotFound:
-      return 404;
-    case StatusCode::kResourceExhausted:
-      return 413;
-    case StatusCode::kUnavailable:
-    case StatusCode::kDeadlineExceeded:
-      return 503;
-    default:
-      return 500;
-  }
-}
-
 // 400 naming the first query parameter the endpoint does not take.
 std::optional<http::Response> RejectUnknownParameters(const http::Request& request,
                                                       const std::set<std::string>& allowed) {
@@ -92,23 +75,35 @@ http::Response HandleFunnel(const ApiContext& context, const http::Request& requ
   query.currency = params->currency;
   query.stage_probability = context.stage_probability;
   switch (params->by) {
-    case Breakdown::kNone: query.by = projections::FunnelBreakdown::kNone; break;
-    case Breakdown::kSalesperson: query.by = projections::FunnelBreakdown::kSalesperson; break;
-    case Breakdown::kRegion: query.by = projections::FunnelBreakdown::kRegion; break;
-    case Breakdown::kProduct: query.by = projections::FunnelBreakdown::kProduct; break;
-    case Breakdown::kMonth: query.by = projections::FunnelBreakdown::kMonth; break;
-    case Breakdown::kQuarter: query.by = projections::FunnelBreakdown::kQuarter; break;
+    case Breakdown::kNone:
+      query.by = projections::FunnelBreakdown::kNone;
+      break;
+    case Breakdown::kSalesperson:
+      query.by = projections::FunnelBreakdown::kSalesperson;
+      break;
+    case Breakdown::kRegion:
+      query.by = projections::FunnelBreakdown::kRegion;
+      break;
+    case Breakdown::kProduct:
+      query.by = projections::FunnelBreakdown::kProduct;
+      break;
+    case Breakdown::kMonth:
+      query.by = projections::FunnelBreakdown::kMonth;
+      break;
+    case Breakdown::kQuarter:
+      query.by = projections::FunnelBreakdown::kQuarter;
+      break;
   }
 
   std::unique_ptr<store::KeyValueReader> snapshot = context.store->Snapshot();
   StatusOr<lok::v1::FunnelResponse> funnel = projections::QueryFunnel(*snapshot, query);
   if (!funnel.ok()) {
-    return http::JsonError(HttpStatusFor(funnel.status()), funnel.status().message());
+    return http::JsonError(http::HttpStatusFor(funnel.status()), funnel.status().message());
   }
   funnel->set_by(std::string(BreakdownName(params->by)));
   StatusOr<log::PartitionOffsets> positions = engine::ReadPositions(*snapshot);
   if (!positions.ok()) {
-    return http::JsonError(HttpStatusFor(positions.status()), positions.status().message());
+    return http::JsonError(http::HttpStatusFor(positions.status()), positions.status().message());
   }
   for (const auto& [partition, offset] : *positions) {
     (*funnel->mutable_offsets())[partition] = offset;
@@ -127,16 +122,19 @@ http::Response HandleIngest(const ApiContext& context, const http::Request& requ
   }
   events::ParsedBatch batch = events::ParseNdjson(request.body);
   // A publishing token may publish only its own sources and event types.
-  if (const TokenGrant* caller = context.auth == nullptr ? nullptr : context.auth->CallerOf(request)) {
+  if (const TokenGrant* caller =
+          context.auth == nullptr ? nullptr : context.auth->CallerOf(request)) {
     boost::json::array refused;
     for (size_t index = 0; index < batch.events.size(); ++index) {
       if (auto reason = Authenticator::RefusalFor(*caller, batch.events[index])) {
-        refused.push_back(boost::json::object{{"line", batch.event_lines[index]}, {"reason", *reason}});
+        refused.push_back(
+            boost::json::object{{"line", batch.event_lines[index]}, {"reason", *reason}});
       }
     }
     if (!refused.empty()) {
-      http::Response response = http::JsonError(
-          403, "token '" + caller->name + "' may not publish some of these events; nothing was appended");
+      http::Response response =
+          http::JsonError(403, "token '" + caller->name +
+                                   "' may not publish some of these events; nothing was appended");
       boost::json::object body = boost::json::parse(response.body).as_object();
       body["refused"] = std::move(refused);
       response.body = boost::json::serialize(body);
@@ -167,7 +165,7 @@ http::Response HandleIngest(const ApiContext& context, const http::Request& requ
     if (!positions.ok()) {
       spdlog::error("ingest: append failed: {}", positions.status().ToString());
       return http::JsonError(
-          HttpStatusFor(positions.status()),
+          http::HttpStatusFor(positions.status()),
           "append to the log failed, nothing acknowledged: " + positions.status().message());
     }
     appended = positions->size();

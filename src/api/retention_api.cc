@@ -11,20 +11,6 @@ namespace {
 
 constexpr int64_t kDefaultLimit = 50;
 
-http::Response ErrorResponse(const Status& status) {
-  switch (status.code()) {
-    case StatusCode::kInvalidArgument:
-      return http::JsonError(400, status.message());
-    case StatusCode::kNotFound:
-      return http::JsonError(404, status.message());
-    case StatusCode::kUnavailable:
-    case StatusCode::kDeadlineExceeded:
-      return http::JsonError(503, status.message());
-    default:
-      return http::JsonError(500, status.message());
-  }
-}
-
 }  // namespace
 
 http::Response HandleRetention(const store::KeyValueReader& snapshot, const http::Request& request,
@@ -33,7 +19,7 @@ http::Response HandleRetention(const store::KeyValueReader& snapshot, const http
   spec.as_of = true;
   spec.limit = true;
   StatusOr<QueryParams> params = ParseQueryParams(request, spec, settings.reporting_currency);
-  if (!params.ok()) return ErrorResponse(params.status());
+  if (!params.ok()) return http::ErrorResponse(params.status());
   if (params->from_day || params->to_day || params->product) {
     const std::string name = params->from_day ? "from" : params->to_day ? "to" : "product";
     return http::JsonError(400, name +
@@ -52,9 +38,9 @@ http::Response HandleRetention(const store::KeyValueReader& snapshot, const http
 
   StatusOr<lok::v1::RetentionResponse> queue =
       projections::QueryRetention(snapshot, query, retention);
-  if (!queue.ok()) return ErrorResponse(queue.status());
+  if (!queue.ok()) return http::ErrorResponse(queue.status());
   StatusOr<log::PartitionOffsets> positions = engine::ReadPositions(snapshot);
-  if (!positions.ok()) return ErrorResponse(positions.status());
+  if (!positions.ok()) return http::ErrorResponse(positions.status());
   for (const auto& [partition, offset] : *positions) {
     (*queue->mutable_offsets())[partition] = offset;
   }

@@ -64,6 +64,14 @@ struct Response {
 // A response with `status` and the body {"error":{"code":<status>,"message":<message>}}.
 Response JsonError(int status, std::string_view message);
 
+// The HTTP status for an error: invalid argument 400, unauthenticated 401,
+// permission denied 403, not found 404, already exists / failed precondition
+// 409, resource exhausted 413, unavailable 503, deadline exceeded 504, else 500.
+int HttpStatusFor(const Status& status);
+
+// JsonError(HttpStatusFor(status), status.message()).
+Response ErrorResponse(const Status& status);
+
 // Called on one of the server's threads; handlers for different connections run
 // concurrently, so a handler must be thread-safe. An exception thrown by a handler
 // becomes a 500 response and is logged.

@@ -11,6 +11,7 @@
 #include "base/civil_time.h"
 #include "base/key_encoding.h"
 #include "projections/funnel.h"
+#include "projections/mark.h"
 
 namespace lok::projections {
 namespace {
@@ -171,23 +172,6 @@ double Hhi(const Stats& stats) {
 
 double Share(int64_t part, int64_t total) {
   return total <= 0 ? 0.0 : static_cast<double>(part) / static_cast<double>(total);
-}
-
-// ---- Marks ----
-
-Mark MarkOf(const Event& event) {
-  Mark mark;
-  *mark.mutable_occurred_at() = event.occurred_at();
-  mark.set_event_id(event.event_id());
-  mark.set_source(event.source());
-  return mark;
-}
-
-bool Earlier(const Mark& left, const Mark& right) {
-  return std::make_tuple(left.occurred_at().seconds(), left.occurred_at().nanos(),
-                         std::string_view(left.event_id()), std::string_view(left.source())) <
-         std::make_tuple(right.occurred_at().seconds(), right.occurred_at().nanos(),
-                         std::string_view(right.event_id()), std::string_view(right.source()));
 }
 
 // ---- Writing ----

@@ -1,8 +1,8 @@
 #include "projections/funnel.h"
 
 #include <algorithm>
-#include <cmath>
 #include <array>
+#include <cmath>
 #include <limits>
 #include <map>
 #include <tuple>
@@ -10,6 +10,7 @@
 #include "base/civil_time.h"
 #include "base/key_encoding.h"
 #include "events/validation.h"
+#include "projections/mark.h"
 
 namespace lok::projections {
 namespace {
@@ -28,14 +29,14 @@ constexpr std::array<Stage, 5> kStages = {lok::v1::LEAD, lok::v1::QUALIFIED, lok
 
 // The counters of one aggregate cell. Stage-indexed blocks use 0 = LEAD ..
 // 4 = LOST; "open" blocks use 0 = LEAD .. 2 = OFFER (an open deal's furthest).
-constexpr size_t kCellReached = 0;         // [5] deals reaching (cohort) / entering (period)
-constexpr size_t kCellAmount = 5;          // [5] their amounts in the cell's currency
-constexpr size_t kCellCycleSeconds = 10;   // lead_created -> deal_won, summed
+constexpr size_t kCellReached = 0;        // [5] deals reaching (cohort) / entering (period)
+constexpr size_t kCellAmount = 5;         // [5] their amounts in the cell's currency
+constexpr size_t kCellCycleSeconds = 10;  // lead_created -> deal_won, summed
 constexpr size_t kCellCycleDeals = 11;
-constexpr size_t kCellStaySeconds = 12;    // [3] time spent in LEAD, QUALIFIED, OFFER
-constexpr size_t kCellStayDeals = 15;      // [3] deals that entered explicitly and left
-constexpr size_t kCellOpenDeals = 18;      // [3] open deals by furthest stage (cohort only)
-constexpr size_t kCellOpenAmount = 21;     // [3] their latest offers (cohort only)
+constexpr size_t kCellStaySeconds = 12;  // [3] time spent in LEAD, QUALIFIED, OFFER
+constexpr size_t kCellStayDeals = 15;    // [3] deals that entered explicitly and left
+constexpr size_t kCellOpenDeals = 18;    // [3] open deals by furthest stage (cohort only)
+constexpr size_t kCellOpenAmount = 21;   // [3] their latest offers (cohort only)
 constexpr size_t kCellSize = 24;
 
 constexpr char kCohortDay = 'c';
@@ -44,21 +45,6 @@ constexpr char kPeriodDay = 'p';
 constexpr char kPeriodMonth = 'P';
 
 size_t StageIndex(Stage stage) { return static_cast<size_t>(stage) - 1; }
-
-Mark MarkOf(const Event& event) {
-  Mark mark;
-  *mark.mutable_occurred_at() = event.occurred_at();
-  mark.set_event_id(event.event_id());
-  mark.set_source(event.source());
-  return mark;
-}
-
-auto MarkKey(const Mark& mark) {
-  return std::make_tuple(mark.occurred_at().seconds(), mark.occurred_at().nanos(),
-                         std::string_view(mark.event_id()), std::string_view(mark.source()));
-}
-
-bool Earlier(const Mark& left, const Mark& right) { return MarkKey(left) < MarkKey(right); }
 
 // Sets the mark `has` / `get` / `set` describe to `mark` when it is empty or
 // `mark` is earlier; true when it changed.
@@ -71,16 +57,23 @@ bool KeepEarliest(Has has, Get get, Set set, const Mark& mark) {
 
 int Rank(Stage stage) {
   switch (stage) {
-    case lok::v1::LEAD: return 1;
-    case lok::v1::QUALIFIED: return 2;
-    case lok::v1::OFFER: return 3;
+    case lok::v1::LEAD:
+      return 1;
+    case lok::v1::QUALIFIED:
+      return 2;
+    case lok::v1::OFFER:
+      return 3;
     case lok::v1::WON:
-    case lok::v1::LOST: return 4;
-    default: return 0;
+    case lok::v1::LOST:
+      return 4;
+    default:
+      return 0;
   }
 }
 
-std::string DealKey(std::string_view deal_id) { return std::string(kDealPrefix) + std::string(deal_id); }
+std::string DealKey(std::string_view deal_id) {
+  return std::string(kDealPrefix) + std::string(deal_id);
+}
 
 std::string ClientDealKey(std::string_view client_id, std::string_view deal_id) {
   std::string key(kClientPrefix);
@@ -222,14 +215,16 @@ void AddContribution(const FunnelDeal& deal, int64_t sign, CellDeltas& deltas) {
     add(kCohortDay, kCohortMonth, start, kCellAmount + stage, facts.amount[stage]);
   }
   if (cycle) {
-    add(kCohortDay, kCohortMonth, start, kCellCycleSeconds, Seconds(deal.outcome()) - Seconds(deal.lead()));
+    add(kCohortDay, kCohortMonth, start, kCellCycleSeconds,
+        Seconds(deal.outcome()) - Seconds(deal.lead()));
     add(kCohortDay, kCohortMonth, start, kCellCycleDeals, 1);
   }
   // Period: each stage entry on its own day.
   for (size_t stage = 0; stage < 5; ++stage) {
     if (!facts.reached[stage]) continue;
     add(kPeriodDay, kPeriodMonth, facts.entered_at[stage], kCellReached + stage, 1);
-    add(kPeriodDay, kPeriodMonth, facts.entered_at[stage], kCellAmount + stage, facts.amount[stage]);
+    add(kPeriodDay, kPeriodMonth, facts.entered_at[stage], kCellAmount + stage,
+        facts.amount[stage]);
   }
   if (cycle) {
     add(kPeriodDay, kPeriodMonth, Seconds(deal.outcome()), kCellCycleSeconds,
@@ -357,12 +352,18 @@ std::string RowKey(const CellKey& cell, FunnelBreakdown by) {
   const bool month_cell = cell.granularity == kCohortMonth || cell.granularity == kPeriodMonth;
   const int32_t month = month_cell ? static_cast<int32_t>(cell.time) : MonthOfDay(cell.time);
   switch (by) {
-    case FunnelBreakdown::kSalesperson: return cell.salesperson;
-    case FunnelBreakdown::kRegion: return cell.region;
-    case FunnelBreakdown::kProduct: return cell.product;
-    case FunnelBreakdown::kMonth: return FormatMonth(month);
-    case FunnelBreakdown::kQuarter: return FormatQuarter(month);
-    case FunnelBreakdown::kNone: return "";
+    case FunnelBreakdown::kSalesperson:
+      return cell.salesperson;
+    case FunnelBreakdown::kRegion:
+      return cell.region;
+    case FunnelBreakdown::kProduct:
+      return cell.product;
+    case FunnelBreakdown::kMonth:
+      return FormatMonth(month);
+    case FunnelBreakdown::kQuarter:
+      return FormatQuarter(month);
+    case FunnelBreakdown::kNone:
+      return "";
   }
   return "";
 }
@@ -396,16 +397,17 @@ Status ScanCells(const store::KeyValueReader& reader, char day_granularity, char
     AppendOrderedInt64(begin, range.first);
     end.push_back(range.granularity);
     AppendOrderedInt64(end, range.last + 1);
-    LOK_RETURN_IF_ERROR(reader.ScanRange(begin, end, [&](std::string_view key, std::string_view value) {
-      std::optional<CellKey> cell = DecodeCellKey(key);
-      StatusOr<std::vector<int64_t>> values = store::DecodeCounterVector(value);
-      if (!cell || !values.ok() || values->size() < kCellSize) {
-        corrupt = DataLossError("funnel: unreadable cell");
-        return false;
-      }
-      AddCell(*cell, *values, query, aggregation);
-      return true;
-    }));
+    LOK_RETURN_IF_ERROR(
+        reader.ScanRange(begin, end, [&](std::string_view key, std::string_view value) {
+          std::optional<CellKey> cell = DecodeCellKey(key);
+          StatusOr<std::vector<int64_t>> values = store::DecodeCounterVector(value);
+          if (!cell || !values.ok() || values->size() < kCellSize) {
+            corrupt = DataLossError("funnel: unreadable cell");
+            return false;
+          }
+          AddCell(*cell, *values, query, aggregation);
+          return true;
+        }));
     LOK_RETURN_IF_ERROR(corrupt);
   }
   return Status::Ok();
@@ -425,7 +427,8 @@ Status AggregateClient(const store::KeyValueReader& reader, const FunnelQuery& q
   for (const std::string& deal_id : deal_ids) {
     LOK_ASSIGN_OR_RETURN(std::optional<std::string> stored, reader.Get(DealKey(deal_id)));
     FunnelDeal deal;
-    if (!stored || !deal.ParseFromString(*stored)) return DataLossError("funnel: unreadable deal " + deal_id);
+    if (!stored || !deal.ParseFromString(*stored))
+      return DataLossError("funnel: unreadable deal " + deal_id);
     AddContribution(deal, 1, deltas);
   }
   const char wanted = period ? kPeriodDay : kCohortDay;
@@ -580,9 +583,9 @@ void FoldDealEvent(const Event& event, FunnelDeal& deal) {
   if (deal.client_id().empty()) deal.set_client_id(event.client_id());
   switch (event.payload_case()) {
     case Event::kLeadCreated: {
-      const bool earliest = KeepEarliest([&] { return deal.has_lead(); },
-                                         [&]() -> const Mark& { return deal.lead(); },
-                                         [&](const Mark& value) { *deal.mutable_lead() = value; }, mark);
+      const bool earliest = KeepEarliest(
+          [&] { return deal.has_lead(); }, [&]() -> const Mark& { return deal.lead(); },
+          [&](const Mark& value) { *deal.mutable_lead() = value; }, mark);
       if (earliest) {
         const auto& lead = event.lead_created();
         deal.set_salesperson(lead.salesperson());
@@ -668,7 +671,8 @@ Status FunnelProjection::Apply(const Event& event, const EventPosition& position
 std::string FunnelProjection::DigestForm(std::string_view key, std::string_view value) const {
   if (!key.starts_with(kTargetPrefix)) return std::string(value);
   lok::v1::TargetState state;
-  if (!state.ParseFromArray(value.data(), static_cast<int>(value.size()))) return std::string(value);
+  if (!state.ParseFromArray(value.data(), static_cast<int>(value.size())))
+    return std::string(value);
   for (auto& version : *state.mutable_versions()) version.clear_record_time_ms();
   return state.SerializeAsString();
 }
@@ -682,7 +686,8 @@ StatusOr<lok::v1::FunnelResponse> QueryFunnel(const store::KeyValueReader& reade
   Aggregation pipeline_source;
   const Aggregation* pipeline = &main;
   if (period) {
-    LOK_RETURN_IF_ERROR(Aggregate(reader, query, /*period=*/false, /*window=*/false, pipeline_source));
+    LOK_RETURN_IF_ERROR(
+        Aggregate(reader, query, /*period=*/false, /*window=*/false, pipeline_source));
     pipeline = &pipeline_source;
   }
 
@@ -702,7 +707,8 @@ StatusOr<lok::v1::FunnelResponse> QueryFunnel(const store::KeyValueReader& reade
       auto found = pipeline->rows.find(key);
       auto* row = response.add_rows();
       row->set_key(key);
-      *row->mutable_metrics() = MetricsOf(sums, found == pipeline->rows.end() ? kEmpty : found->second, query);
+      *row->mutable_metrics() =
+          MetricsOf(sums, found == pipeline->rows.end() ? kEmpty : found->second, query);
       rows[key] = row;
     }
   }
@@ -785,7 +791,8 @@ StatusOr<lok::v1::FunnelResponse> QueryFunnel(const store::KeyValueReader& reade
     row->set_channel(static_cast<lok::v1::LeadCreated::Channel>(channel));
     row->set_leads(counts[0]);
     row->set_won(counts[1]);
-    row->set_conversion_to_won(Ratio(static_cast<double>(counts[1]), static_cast<double>(counts[0])));
+    row->set_conversion_to_won(
+        Ratio(static_cast<double>(counts[1]), static_cast<double>(counts[0])));
   }
   return response;
 }
@@ -807,7 +814,8 @@ StatusOr<std::map<Stage, int64_t>> ClientDealsByStage(const store::KeyValueReade
   for (const std::string& deal_id : deal_ids) {
     LOK_ASSIGN_OR_RETURN(std::optional<std::string> stored, reader.Get(DealKey(deal_id)));
     FunnelDeal deal;
-    if (!stored || !deal.ParseFromString(*stored)) return DataLossError("funnel: unreadable deal " + deal_id);
+    if (!stored || !deal.ParseFromString(*stored))
+      return DataLossError("funnel: unreadable deal " + deal_id);
     ++stages[FurthestStage(deal)];
   }
   return stages;

@@ -10,6 +10,7 @@
 #include "base/civil_time.h"
 #include "base/key_encoding.h"
 #include "events/validation.h"
+#include "projections/mark.h"
 
 namespace lok::projections {
 namespace {
@@ -43,21 +44,6 @@ constexpr char kTerms[] = {kTermContact, kTermPayments, kTermRhythm, kTermDeclin
 
 // "All facts known": the state's current view.
 constexpr int64_t kForever = std::numeric_limits<int64_t>::max();
-
-Mark MarkOf(const Event& event) {
-  Mark mark;
-  *mark.mutable_occurred_at() = event.occurred_at();
-  mark.set_event_id(event.event_id());
-  mark.set_source(event.source());
-  return mark;
-}
-
-auto MarkKey(const Mark& mark) {
-  return std::make_tuple(mark.occurred_at().seconds(), mark.occurred_at().nanos(),
-                         std::string_view(mark.event_id()), std::string_view(mark.source()));
-}
-
-bool Earlier(const Mark& left, const Mark& right) { return MarkKey(left) < MarkKey(right); }
 
 int64_t DayOf(const Mark& mark) { return DayOfSeconds(mark.occurred_at().seconds()); }
 
