@@ -82,11 +82,13 @@ std::string ClientDealKey(std::string_view client_id, std::string_view deal_id) 
   return key;
 }
 
-// The dimensions and time of a cell.
+// The dimensions and time of a cell. Cells carry no partition: each
+// projector instance keeps its own store for the partitions it owns, so a
+// cell already holds exactly one instance's share, and leaving the partition
+// out of the key makes a query read 1/partitions as many cells.
 struct CellKey {
   char granularity = kCohortDay;
   int64_t time = 0;  // a day or a month
-  int32_t partition = 0;
   std::string currency;
   std::string salesperson;
   std::string region;
@@ -98,7 +100,6 @@ std::string EncodeCellKey(const CellKey& cell) {
   std::string key(kCellPrefix);
   key.push_back(cell.granularity);
   AppendOrderedInt64(key, cell.time);
-  AppendBigEndian32(key, static_cast<uint32_t>(cell.partition));
   AppendEscapedString(key, cell.currency);
   AppendEscapedString(key, cell.salesperson);
   AppendEscapedString(key, cell.region);
@@ -108,16 +109,14 @@ std::string EncodeCellKey(const CellKey& cell) {
 }
 
 std::optional<CellKey> DecodeCellKey(std::string_view key) {
-  if (!key.starts_with(kCellPrefix) || key.size() < kCellPrefix.size() + 13) return std::nullopt;
+  if (!key.starts_with(kCellPrefix) || key.size() < kCellPrefix.size() + 9) return std::nullopt;
   CellKey cell;
   size_t position = kCellPrefix.size();
   cell.granularity = key[position++];
   std::optional<int64_t> time = ReadOrderedInt64(key, position);
-  std::optional<uint32_t> partition = ReadBigEndian32(key, position + 8);
-  if (!time || !partition) return std::nullopt;
+  if (!time) return std::nullopt;
   cell.time = *time;
-  cell.partition = static_cast<int32_t>(*partition);
-  position += 12;
+  position += 8;
   std::optional<std::string> currency = ReadEscapedString(key, position);
   std::optional<std::string> salesperson = ReadEscapedString(key, position);
   std::optional<std::string> region = ReadEscapedString(key, position);
@@ -186,7 +185,6 @@ void AddContribution(const FunnelDeal& deal, int64_t sign, CellDeltas& deltas) {
   if (FurthestStage(deal) == lok::v1::STAGE_UNSPECIFIED) return;
   const DealFacts facts = FactsOf(deal);
   CellKey cell;
-  cell.partition = deal.partition();
   cell.currency = facts.currency;
   cell.salesperson = deal.salesperson();
   cell.region = deal.region();

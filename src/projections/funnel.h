@@ -11,7 +11,7 @@
 // State (all under "funnel/"):
 //   deal/<deal_id>                 lok.v1.FunnelDeal
 //   client/<client>\0\1<deal_id>   index of a client's deals
-//   cell/<g><time><partition><currency><salesperson><region><product><channel>
+//   cell/<g><time><currency><salesperson><region><product><channel>
 //                                  a counter vector (see kCell* in funnel.cc)
 //       g = 'c' cohort by day, 'C' cohort by month (deals by the day their
 //       lead started), 'p' period by day, 'P' period by month (stage entries
