@@ -192,7 +192,8 @@ int Demo(const std::string& data_dir, const std::string& dataset_dir, const std:
   }
   std::cout << "\n"
             << lok::client::FormatFunnel(*funnel) << "\n"
-            << "lokd is serving on " << url << "  (try: curl " << url << "/v1/funnel)\n"
+            << "lokd is serving on " << url << ": the dashboard is at " << url
+            << "/  (or try: curl " << url << "/v1/funnel)\n"
             << "data in " << data_dir << "; publishing the same file again changes nothing "
             << "(events are deduplicated by source and event_id)\n";
   if (exit_after) {
