@@ -43,6 +43,27 @@ constexpr char kCohortDay = 'c';
 constexpr char kCohortMonth = 'C';
 constexpr char kPeriodDay = 'p';
 constexpr char kPeriodMonth = 'P';
+// Rollups: the same cells without salesperson, region and product (channel
+// and currency kept), read by queries that neither filter nor break down by
+// those dimensions — a few cells per month instead of one per combination.
+constexpr char kCohortDayTotal = 'x';
+constexpr char kCohortMonthTotal = 'X';
+constexpr char kPeriodDayTotal = 'y';
+constexpr char kPeriodMonthTotal = 'Y';
+
+char RollupOf(char granularity) {
+  switch (granularity) {
+    case kCohortDay: return kCohortDayTotal;
+    case kCohortMonth: return kCohortMonthTotal;
+    case kPeriodDay: return kPeriodDayTotal;
+    default: return kPeriodMonthTotal;
+  }
+}
+
+bool IsMonthCell(char granularity) {
+  return granularity == kCohortMonth || granularity == kPeriodMonth ||
+         granularity == kCohortMonthTotal || granularity == kPeriodMonthTotal;
+}
 
 size_t StageIndex(Stage stage) { return static_cast<size_t>(stage) - 1; }
 
@@ -194,15 +215,22 @@ void AddContribution(const FunnelDeal& deal, int64_t sign, CellDeltas& deltas) {
   const bool open = !deal.has_outcome();
   const bool cycle = won && deal.has_lead();
 
+  CellKey rollup = cell;
+  rollup.salesperson.clear();
+  rollup.region.clear();
+  rollup.product.clear();
   auto add = [&](char day_granularity, char month_granularity, int64_t seconds, size_t slot,
                  int64_t value) {
     const int64_t day = DayOfSeconds(seconds);
-    cell.granularity = day_granularity;
-    cell.time = day;
-    AddTo(deltas, cell, slot, sign * value);
-    cell.granularity = month_granularity;
-    cell.time = MonthOfDay(day);
-    AddTo(deltas, cell, slot, sign * value);
+    for (CellKey* target : {&cell, &rollup}) {
+      const bool total = target == &rollup;
+      target->granularity = total ? RollupOf(day_granularity) : day_granularity;
+      target->time = day;
+      AddTo(deltas, *target, slot, sign * value);
+      target->granularity = total ? RollupOf(month_granularity) : month_granularity;
+      target->time = MonthOfDay(day);
+      AddTo(deltas, *target, slot, sign * value);
+    }
   };
 
   // Cohort: everything at the day the deal started.
@@ -347,7 +375,7 @@ bool Matches(const CellKey& cell, const FunnelQuery& query) {
 }
 
 std::string RowKey(const CellKey& cell, FunnelBreakdown by) {
-  const bool month_cell = cell.granularity == kCohortMonth || cell.granularity == kPeriodMonth;
+  const bool month_cell = IsMonthCell(cell.granularity);
   const int32_t month = month_cell ? static_cast<int32_t>(cell.time) : MonthOfDay(cell.time);
   switch (by) {
     case FunnelBreakdown::kSalesperson:
@@ -445,9 +473,18 @@ Status AggregateClient(const store::KeyValueReader& reader, const FunnelQuery& q
 Status Aggregate(const store::KeyValueReader& reader, const FunnelQuery& query, bool period,
                  bool window, Aggregation& aggregation) {
   if (query.client) return AggregateClient(reader, query, period, window, aggregation);
-  return ScanCells(reader, period ? kPeriodDay : kCohortDay, period ? kPeriodMonth : kCohortMonth,
-                   window ? query.from_day : std::nullopt, window ? query.to_day : std::nullopt,
-                   query, aggregation);
+  const bool by_dimension = query.by == FunnelBreakdown::kSalesperson ||
+                            query.by == FunnelBreakdown::kRegion ||
+                            query.by == FunnelBreakdown::kProduct;
+  const bool use_rollup = !query.salesperson && !query.region && !query.product && !by_dimension;
+  char day = period ? kPeriodDay : kCohortDay;
+  char month = period ? kPeriodMonth : kCohortMonth;
+  if (use_rollup) {
+    day = RollupOf(day);
+    month = RollupOf(month);
+  }
+  return ScanCells(reader, day, month, window ? query.from_day : std::nullopt,
+                   window ? query.to_day : std::nullopt, query, aggregation);
 }
 
 double Ratio(double numerator, double denominator) {

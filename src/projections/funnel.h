@@ -15,7 +15,9 @@
 //                                  a counter vector (see kCell* in funnel.cc)
 //       g = 'c' cohort by day, 'C' cohort by month (deals by the day their
 //       lead started), 'p' period by day, 'P' period by month (stage entries
-//       by the day they happened)
+//       by the day they happened); 'x' 'X' 'y' 'Y' the same four without
+//       salesperson, region and product (rollups for queries that neither
+//       filter nor break down by them)
 //   target/<month><salesperson><region><product>   lok.v1.TargetState
 // Each deal event updates the cells by contribution(new deal) −
 // contribution(old deal), so the cells depend only on the set of events.
