@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "projections/funnel.h"
+
 namespace lok::bench {
 namespace {
 
@@ -26,22 +28,6 @@ constexpr std::array<std::string_view, 6> kProducts = {"core",     "analytics", 
                                                        "training", "hosting",   "integration"};
 constexpr std::array<std::string_view, 5> kLostReasons = {"price", "competitor", "no budget",
                                                           "timing", "no decision"};
-
-int StageRank(Stage stage) {
-  switch (stage) {
-    case lok::v1::LEAD:
-      return 1;
-    case lok::v1::QUALIFIED:
-      return 2;
-    case lok::v1::OFFER:
-      return 3;
-    case lok::v1::WON:
-    case lok::v1::LOST:
-      return 4;
-    default:
-      return 0;
-  }
-}
 
 // "YYYY-MM-DD" of the UTC day containing `seconds` since the epoch.
 std::string CalendarDate(int64_t seconds) {
@@ -207,7 +193,8 @@ Event EventMix::Next() {
     default:
       break;
   }
-  if (StageRank(reached) > StageRank(furthest)) furthest = reached;
+  if (lok::projections::StageRank(reached) > lok::projections::StageRank(furthest))
+    furthest = reached;
 
   if (deal.next == deal.events.size()) in_flight_[slot] = PlanDeal();
   return event;
@@ -216,9 +203,11 @@ Event EventMix::Next() {
 int64_t EventMix::DealsThatReached(Stage stage) const {
   int64_t deals = 0;
   for (Stage furthest : furthest_stage_) {
-    const bool reached = (stage == lok::v1::WON || stage == lok::v1::LOST)
-                             ? furthest == stage
-                             : StageRank(stage) > 0 && StageRank(furthest) >= StageRank(stage);
+    const bool reached =
+        (stage == lok::v1::WON || stage == lok::v1::LOST)
+            ? furthest == stage
+            : lok::projections::StageRank(stage) > 0 &&
+                  lok::projections::StageRank(furthest) >= lok::projections::StageRank(stage);
     if (reached) ++deals;
   }
   return deals;

@@ -22,18 +22,6 @@ constexpr int32_t kPartitions = 4;
 const std::string kTopic = "lok.dlq-cli";
 const std::string kGarbage = "\x08\x96\x01 this is not an Event";
 
-// Runs `command` through the shell; returns its exit status and output.
-std::pair<int, std::string> RunShell(const std::string& command) {
-  std::string output;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return {-1, ""};
-  std::array<char, 4096> buffer{};
-  while (size_t read = std::fread(buffer.data(), 1, buffer.size(), pipe))
-    output.append(buffer.data(), read);
-  const int status = ::pclose(pipe);
-  return {status, output};
-}
-
 class DlqCliTest : public ::testing::Test {
  protected:
   void SetUp() override { data_dir_ = FreshDirectory("dlq-cli"); }

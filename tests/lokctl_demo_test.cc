@@ -12,18 +12,6 @@
 namespace lok::testing {
 namespace {
 
-// Runs `command` through the shell; returns its exit status and output.
-std::pair<int, std::string> RunShell(const std::string& command) {
-  std::string output;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return {-1, ""};
-  std::array<char, 4096> buffer{};
-  while (size_t read = std::fread(buffer.data(), 1, buffer.size(), pipe))
-    output.append(buffer.data(), read);
-  const int status = ::pclose(pipe);
-  return {status, output};
-}
-
 TEST(LokctlDemoTest, DemoImportsTheDatasetAndPrintsTheFunnelTwiceTheSame) {
   const std::filesystem::path dataset = LOK_SHARED_DATASET_DIR;
   if (!std::filesystem::exists(dataset / "sales_pipeline.csv")) GTEST_SKIP() << "no shared dataset";

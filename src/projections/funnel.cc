@@ -53,10 +53,14 @@ constexpr char kPeriodMonthTotal = 'Y';
 
 char RollupOf(char granularity) {
   switch (granularity) {
-    case kCohortDay: return kCohortDayTotal;
-    case kCohortMonth: return kCohortMonthTotal;
-    case kPeriodDay: return kPeriodDayTotal;
-    default: return kPeriodMonthTotal;
+    case kCohortDay:
+      return kCohortDayTotal;
+    case kCohortMonth:
+      return kCohortMonthTotal;
+    case kPeriodDay:
+      return kPeriodDayTotal;
+    default:
+      return kPeriodMonthTotal;
   }
 }
 
@@ -74,22 +78,6 @@ bool KeepEarliest(Has has, Get get, Set set, const Mark& mark) {
   if (has() && !Earlier(mark, get())) return false;
   set(mark);
   return true;
-}
-
-int Rank(Stage stage) {
-  switch (stage) {
-    case lok::v1::LEAD:
-      return 1;
-    case lok::v1::QUALIFIED:
-      return 2;
-    case lok::v1::OFFER:
-      return 3;
-    case lok::v1::WON:
-    case lok::v1::LOST:
-      return 4;
-    default:
-      return 0;
-  }
 }
 
 std::string DealKey(std::string_view deal_id) {
@@ -671,10 +659,26 @@ Stage FurthestStage(const FunnelDeal& deal) {
   return lok::v1::STAGE_UNSPECIFIED;
 }
 
+int StageRank(Stage stage) {
+  switch (stage) {
+    case lok::v1::LEAD:
+      return 1;
+    case lok::v1::QUALIFIED:
+      return 2;
+    case lok::v1::OFFER:
+      return 3;
+    case lok::v1::WON:
+    case lok::v1::LOST:
+      return 4;
+    default:
+      return 0;
+  }
+}
+
 bool HasReached(const FunnelDeal& deal, Stage stage) {
   const Stage furthest = FurthestStage(deal);
   if (stage == lok::v1::WON || stage == lok::v1::LOST) return furthest == stage;
-  return Rank(furthest) >= Rank(stage) && Rank(stage) > 0;
+  return StageRank(furthest) >= StageRank(stage) && StageRank(stage) > 0;
 }
 
 Status FunnelProjection::Apply(const Event& event, const EventPosition& position,

@@ -53,6 +53,10 @@ void FoldDealEvent(const lok::v1::Event& event, lok::v1::FunnelDeal& deal);
 // The furthest stage a deal has reached; STAGE_UNSPECIFIED for an empty deal.
 lok::v1::Stage FurthestStage(const lok::v1::FunnelDeal& deal);
 
+// A stage's place along the funnel: LEAD 1, QUALIFIED 2, OFFER 3, WON and
+// LOST both 4; 0 for STAGE_UNSPECIFIED.
+int StageRank(lok::v1::Stage stage);
+
 // True when `deal` counts as having reached `stage`.
 bool HasReached(const lok::v1::FunnelDeal& deal, lok::v1::Stage stage);
 

@@ -7,8 +7,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <random>
 
@@ -38,6 +40,18 @@ std::filesystem::path FreshDirectory(const std::string& tag) {
   std::filesystem::remove_all(path);
   std::filesystem::create_directories(path);
   return path;
+}
+
+std::pair<int, std::string> RunShell(const std::string& command) {
+  std::string output;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return {-1, ""};
+  std::array<char, 4096> buffer{};
+  while (size_t read = std::fread(buffer.data(), 1, buffer.size(), pipe)) {
+    output.append(buffer.data(), read);
+  }
+  const int status = ::pclose(pipe);
+  return {status, output};
 }
 
 std::string KafkaBrokers() {

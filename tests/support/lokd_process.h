@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
@@ -39,6 +40,10 @@ uint16_t FreePort();
 
 // A fresh, empty directory under the system temp dir, unique to this test.
 std::filesystem::path FreshDirectory(const std::string& tag);
+
+// Runs `command` through the shell with stderr merged into stdout; returns
+// its wait status and output.
+std::pair<int, std::string> RunShell(const std::string& command);
 
 // The Kafka brokers for integration tests ($LOK_KAFKA_BROKERS), or "".
 std::string KafkaBrokers();
