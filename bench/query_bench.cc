@@ -90,6 +90,7 @@ struct DataFacts {
   int64_t last_seconds = 0;  // occurred_at of the last event loaded
   std::string client;        // the last event's client
   std::string salesperson;   // of the first lead
+  std::string region;        // of the first lead
 };
 
 struct Endpoint {
@@ -159,6 +160,7 @@ void Observe(const lok::v1::Event& event, DataFacts& facts) {
   facts.client = event.client_id();
   if (facts.salesperson.empty() && event.has_lead_created()) {
     facts.salesperson = event.lead_created().salesperson();
+    facts.region = event.lead_created().region();
   }
 }
 
@@ -274,9 +276,15 @@ std::vector<Endpoint> BuildEndpoints(const DataFacts& facts) {
       fmt::format("/v1/funnel?mode=period&by=month&from={}&to={}", year_before, as_of),
       fmt::format("/v1/funnel?by=salesperson&from={}&to={}", quarter_before, as_of),
       fmt::format("/v1/funnel?salesperson={}", facts.salesperson),
+      "/v1/funnel?by=product",  // all time, one row per product
+      // Two dimensions at once: read from the cells keeping all three.
+      fmt::format("/v1/funnel?region={}&by=salesperson&from={}&to={}", facts.region,
+                  quarter_before, as_of),
       fmt::format("/v1/concentration?asOf={}&limit=10", as_of),
       fmt::format("/v1/concentration?asOf={}&by=salesperson&limit=5", as_of),
+      fmt::format("/v1/concentration?asOf={}&by=region&limit=5", as_of),
       fmt::format("/v1/retention?asOf={}&limit=50", as_of),
+      fmt::format("/v1/retention?asOf={}&salesperson={}&limit=20", as_of, facts.salesperson),
       fmt::format("/v1/clients/{}?asOf={}", facts.client, as_of),
   };
   std::vector<Endpoint> endpoints;

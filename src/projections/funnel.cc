@@ -37,37 +37,37 @@ constexpr size_t kCellStaySeconds = 12;  // [3] time spent in LEAD, QUALIFIED, O
 constexpr size_t kCellStayDeals = 15;    // [3] deals that entered explicitly and left
 constexpr size_t kCellOpenDeals = 18;    // [3] open deals by furthest stage (cohort only)
 constexpr size_t kCellOpenAmount = 21;   // [3] their latest offers (cohort only)
-constexpr size_t kCellSize = 24;
+constexpr size_t kCellMetrics = 24;      // the counters above; then, per lead channel:
+// Inbound demand: leads and won deals per lead channel (the channel's enum
+// value is the slot; values beyond the slots count as CHANNEL_UNSPECIFIED).
+constexpr size_t kChannelSlots = 16;
+static_assert(lok::v1::LeadCreated::Channel_MAX < static_cast<int>(kChannelSlots));
+constexpr size_t kCellChannelLeads = kCellMetrics;                  // [16]
+constexpr size_t kCellChannelWon = kCellChannelLeads + kChannelSlots;  // [16]
+constexpr size_t kCellSize = kCellChannelWon + kChannelSlots;
 
-constexpr char kCohortDay = 'c';
-constexpr char kCohortMonth = 'C';
-constexpr char kPeriodDay = 'p';
-constexpr char kPeriodMonth = 'P';
-// Rollups: the same cells without salesperson, region and product (channel
-// and currency kept), read by queries that neither filter nor break down by
-// those dimensions — a few cells per month instead of one per combination.
-constexpr char kCohortDayTotal = 'x';
-constexpr char kCohortMonthTotal = 'X';
-constexpr char kPeriodDayTotal = 'y';
-constexpr char kPeriodMonthTotal = 'Y';
+// Which count a cell holds: deals by the day their lead started (cohort) or
+// stage entries by the day they happened (period).
+constexpr char kCohort = 'c';
+constexpr char kPeriod = 'p';
 
-char RollupOf(char granularity) {
-  switch (granularity) {
-    case kCohortDay:
-      return kCohortDayTotal;
-    case kCohortMonth:
-      return kCohortMonthTotal;
-    case kPeriodDay:
-      return kPeriodDayTotal;
-    default:
-      return kPeriodMonthTotal;
-  }
-}
+// Which dimensions a cell keeps. Every deal's contribution goes to one cell of
+// each family; a query reads the smallest family that keeps every dimension
+// it filters or breaks down by, so the common queries read a few cells per
+// month instead of one per (salesperson, region, product) combination.
+enum class Family : char {
+  kTotal = 't',        // none of salesperson, region, product
+  kSalesperson = 's',  // one dimension each
+  kRegion = 'r',
+  kProduct = 'd',
+  kAll = 'a',  // all three: queries that combine dimensions
+};
+constexpr std::array<Family, 5> kFamilies = {Family::kTotal, Family::kSalesperson, Family::kRegion,
+                                             Family::kProduct, Family::kAll};
 
-bool IsMonthCell(char granularity) {
-  return granularity == kCohortMonth || granularity == kPeriodMonth ||
-         granularity == kCohortMonthTotal || granularity == kPeriodMonthTotal;
-}
+// How long a cell's time covers.
+constexpr char kDay = 'd';
+constexpr char kMonth = 'm';
 
 size_t StageIndex(Stage stage) { return static_cast<size_t>(stage) - 1; }
 
@@ -95,49 +95,97 @@ std::string ClientDealKey(std::string_view client_id, std::string_view deal_id) 
 // projector instance keeps its own store for the partitions it owns, so a
 // cell already holds exactly one instance's share, and leaving the partition
 // out of the key makes a query read 1/partitions as many cells.
+//
+// Key layouts, after "funnel/cell/<mode><family><level>":
+//   t (total)            <time><currency>
+//   s, r, d (one dim.)   <dimension><time><currency>
+//   a (all)              <time><currency><salesperson><region><product>
+// The lead channel is not a key dimension: each cell counts leads and won
+// deals per channel in its own slots, which is all the inbound section needs.
+// A single-dimension family leads with the dimension, so a filter on it reads
+// one contiguous range per level, and a breakdown by it hops from one value's
+// window to the next (see ScanFamily).
 struct CellKey {
-  char granularity = kCohortDay;
+  char mode = kCohort;
+  Family family = Family::kAll;
+  char level = kDay;
   int64_t time = 0;  // a day or a month
   std::string currency;
   std::string salesperson;
   std::string region;
   std::string product;
-  int32_t channel = 0;
 };
 
-std::string EncodeCellKey(const CellKey& cell) {
+// The one dimension a single-dimension family keeps; nullptr for the others.
+std::string* LeadingDimension(CellKey& cell) {
+  switch (cell.family) {
+    case Family::kSalesperson:
+      return &cell.salesperson;
+    case Family::kRegion:
+      return &cell.region;
+    case Family::kProduct:
+      return &cell.product;
+    case Family::kTotal:
+    case Family::kAll:
+      return nullptr;
+  }
+  return nullptr;
+}
+
+std::string FamilyPrefix(char mode, Family family, char level) {
   std::string key(kCellPrefix);
-  key.push_back(cell.granularity);
-  AppendOrderedInt64(key, cell.time);
-  AppendEscapedString(key, cell.currency);
-  AppendEscapedString(key, cell.salesperson);
-  AppendEscapedString(key, cell.region);
-  AppendEscapedString(key, cell.product);
-  AppendBigEndian32(key, static_cast<uint32_t>(cell.channel));
+  key.push_back(mode);
+  key.push_back(static_cast<char>(family));
+  key.push_back(level);
   return key;
 }
 
-std::optional<CellKey> DecodeCellKey(std::string_view key) {
-  if (!key.starts_with(kCellPrefix) || key.size() < kCellPrefix.size() + 9) return std::nullopt;
-  CellKey cell;
+const std::string* LeadingDimension(const CellKey& cell) {
+  return LeadingDimension(const_cast<CellKey&>(cell));
+}
+
+std::string EncodeCellKey(const CellKey& cell) {
+  std::string key = FamilyPrefix(cell.mode, cell.family, cell.level);
+  if (const std::string* dimension = LeadingDimension(cell)) AppendEscapedString(key, *dimension);
+  AppendOrderedInt64(key, cell.time);
+  AppendEscapedString(key, cell.currency);
+  if (cell.family == Family::kAll) {
+    AppendEscapedString(key, cell.salesperson);
+    AppendEscapedString(key, cell.region);
+    AppendEscapedString(key, cell.product);
+  }
+  return key;
+}
+
+// Decodes `key` into `cell` (reusing its strings); false when malformed.
+bool DecodeCellKey(std::string_view key, CellKey& cell) {
+  if (!key.starts_with(kCellPrefix) || key.size() < kCellPrefix.size() + 3) return false;
   size_t position = kCellPrefix.size();
-  cell.granularity = key[position++];
+  cell.mode = key[position++];
+  cell.family = static_cast<Family>(key[position++]);
+  cell.level = key[position++];
+  auto read_string = [&](std::string& out) {
+    std::optional<std::string> value = ReadEscapedString(key, position);
+    if (!value) return false;
+    out = std::move(*value);
+    return true;
+  };
+  cell.salesperson.clear();
+  cell.region.clear();
+  cell.product.clear();
+  if (std::string* dimension = LeadingDimension(cell)) {
+    if (!read_string(*dimension)) return false;
+  }
   std::optional<int64_t> time = ReadOrderedInt64(key, position);
-  if (!time) return std::nullopt;
+  if (!time) return false;
   cell.time = *time;
   position += 8;
-  std::optional<std::string> currency = ReadEscapedString(key, position);
-  std::optional<std::string> salesperson = ReadEscapedString(key, position);
-  std::optional<std::string> region = ReadEscapedString(key, position);
-  std::optional<std::string> product = ReadEscapedString(key, position);
-  std::optional<uint32_t> channel = ReadBigEndian32(key, position);
-  if (!currency || !salesperson || !region || !product || !channel) return std::nullopt;
-  cell.currency = std::move(*currency);
-  cell.salesperson = std::move(*salesperson);
-  cell.region = std::move(*region);
-  cell.product = std::move(*product);
-  cell.channel = static_cast<int32_t>(*channel);
-  return cell;
+  if (!read_string(cell.currency)) return false;
+  if (cell.family == Family::kAll &&
+      !(read_string(cell.salesperson) && read_string(cell.region) && read_string(cell.product))) {
+    return false;
+  }
+  return position == key.size();
 }
 
 int64_t Seconds(const Mark& mark) { return mark.occurred_at().seconds(); }
@@ -180,44 +228,47 @@ DealFacts FactsOf(const FunnelDeal& deal) {
   return facts;
 }
 
-using CellDeltas = std::map<std::string, std::vector<int64_t>>;
+using CellValues = std::array<int64_t, kCellSize>;
 
-void AddTo(CellDeltas& deltas, const CellKey& cell, size_t slot, int64_t value) {
-  if (value == 0) return;
-  std::vector<int64_t>& counters = deltas[EncodeCellKey(cell)];
-  counters.resize(kCellSize, 0);
-  counters[slot] += value;
-}
+// A deal's contribution at day level, before it is spread over families and
+// levels: one entry per (mode, day, currency, dimensions, channel).
+struct DayCell {
+  char mode = kCohort;
+  int64_t day = 0;
+  std::string currency;
+  std::string salesperson;
+  std::string region;
+  std::string product;
+  friend auto operator<=>(const DayCell&, const DayCell&) = default;
+};
+using DayDeltas = std::map<DayCell, CellValues>;
 
-// Adds `sign` times the deal's contribution to `deltas`, in day and month cells.
-void AddContribution(const FunnelDeal& deal, int64_t sign, CellDeltas& deltas) {
+// Adds `sign` times the deal's contribution to `deltas`.
+void AddContribution(const FunnelDeal& deal, int64_t sign, DayDeltas& deltas) {
   if (FurthestStage(deal) == lok::v1::STAGE_UNSPECIFIED) return;
   const DealFacts facts = FactsOf(deal);
-  CellKey cell;
+  DayCell cell;
   cell.currency = facts.currency;
   cell.salesperson = deal.salesperson();
   cell.region = deal.region();
   cell.product = deal.product();
-  cell.channel = static_cast<int32_t>(deal.channel());
+  const int channel = static_cast<int>(deal.channel());
+  const size_t channel_slot =
+      channel > 0 && channel < static_cast<int>(kChannelSlots) ? static_cast<size_t>(channel) : 0;
   const bool won = facts.reached[StageIndex(lok::v1::WON)];
   const bool open = !deal.has_outcome();
   const bool cycle = won && deal.has_lead();
 
-  CellKey rollup = cell;
-  rollup.salesperson.clear();
-  rollup.region.clear();
-  rollup.product.clear();
-  auto add = [&](char day_granularity, char month_granularity, int64_t seconds, size_t slot,
-                 int64_t value) {
-    const int64_t day = DayOfSeconds(seconds);
-    for (CellKey* target : {&cell, &rollup}) {
-      const bool total = target == &rollup;
-      target->granularity = total ? RollupOf(day_granularity) : day_granularity;
-      target->time = day;
-      AddTo(deltas, *target, slot, sign * value);
-      target->granularity = total ? RollupOf(month_granularity) : month_granularity;
-      target->time = MonthOfDay(day);
-      AddTo(deltas, *target, slot, sign * value);
+  auto add = [&](char mode, int64_t seconds, size_t slot, int64_t value) {
+    if (value == 0) return;
+    cell.mode = mode;
+    cell.day = DayOfSeconds(seconds);
+    CellValues& values = deltas[cell];
+    values[slot] += sign * value;
+    if (slot == kCellReached + StageIndex(lok::v1::LEAD)) {
+      values[kCellChannelLeads + channel_slot] += sign * value;
+    } else if (slot == kCellReached + StageIndex(lok::v1::WON)) {
+      values[kCellChannelWon + channel_slot] += sign * value;
     }
   };
 
@@ -225,25 +276,23 @@ void AddContribution(const FunnelDeal& deal, int64_t sign, CellDeltas& deltas) {
   const int64_t start = facts.entered_at[0];
   for (size_t stage = 0; stage < 5; ++stage) {
     if (!facts.reached[stage]) continue;
-    add(kCohortDay, kCohortMonth, start, kCellReached + stage, 1);
-    add(kCohortDay, kCohortMonth, start, kCellAmount + stage, facts.amount[stage]);
+    add(kCohort, start, kCellReached + stage, 1);
+    add(kCohort, start, kCellAmount + stage, facts.amount[stage]);
   }
   if (cycle) {
-    add(kCohortDay, kCohortMonth, start, kCellCycleSeconds,
-        Seconds(deal.outcome()) - Seconds(deal.lead()));
-    add(kCohortDay, kCohortMonth, start, kCellCycleDeals, 1);
+    add(kCohort, start, kCellCycleSeconds, Seconds(deal.outcome()) - Seconds(deal.lead()));
+    add(kCohort, start, kCellCycleDeals, 1);
   }
   // Period: each stage entry on its own day.
   for (size_t stage = 0; stage < 5; ++stage) {
     if (!facts.reached[stage]) continue;
-    add(kPeriodDay, kPeriodMonth, facts.entered_at[stage], kCellReached + stage, 1);
-    add(kPeriodDay, kPeriodMonth, facts.entered_at[stage], kCellAmount + stage,
-        facts.amount[stage]);
+    add(kPeriod, facts.entered_at[stage], kCellReached + stage, 1);
+    add(kPeriod, facts.entered_at[stage], kCellAmount + stage, facts.amount[stage]);
   }
   if (cycle) {
-    add(kPeriodDay, kPeriodMonth, Seconds(deal.outcome()), kCellCycleSeconds,
+    add(kPeriod, Seconds(deal.outcome()), kCellCycleSeconds,
         Seconds(deal.outcome()) - Seconds(deal.lead()));
-    add(kPeriodDay, kPeriodMonth, Seconds(deal.outcome()), kCellCycleDeals, 1);
+    add(kPeriod, Seconds(deal.outcome()), kCellCycleDeals, 1);
   }
   // Time in stage: for stages entered explicitly and left, counted in the
   // cohort of the deal and on the day the deal left the stage.
@@ -253,16 +302,36 @@ void AddContribution(const FunnelDeal& deal, int64_t sign, CellDeltas& deltas) {
     if (!facts.entered_explicitly[stage] || !left) continue;
     const int64_t left_at = stage < 2 ? facts.entered_at[next] : Seconds(deal.outcome());
     const int64_t stay = left_at - facts.entered_at[stage];
-    add(kCohortDay, kCohortMonth, start, kCellStaySeconds + stage, stay);
-    add(kCohortDay, kCohortMonth, start, kCellStayDeals + stage, 1);
-    add(kPeriodDay, kPeriodMonth, left_at, kCellStaySeconds + stage, stay);
-    add(kPeriodDay, kPeriodMonth, left_at, kCellStayDeals + stage, 1);
+    add(kCohort, start, kCellStaySeconds + stage, stay);
+    add(kCohort, start, kCellStayDeals + stage, 1);
+    add(kPeriod, left_at, kCellStaySeconds + stage, stay);
+    add(kPeriod, left_at, kCellStayDeals + stage, 1);
   }
   if (open) {
     const size_t furthest = StageIndex(FurthestStage(deal));
-    add(kCohortDay, kCohortMonth, start, kCellOpenDeals + furthest, 1);
-    add(kCohortDay, kCohortMonth, start, kCellOpenAmount + furthest, facts.amount[furthest]);
+    add(kCohort, start, kCellOpenDeals + furthest, 1);
+    add(kCohort, start, kCellOpenAmount + furthest, facts.amount[furthest]);
   }
+}
+
+// The cell of `family` and `level` that a day-level entry falls in.
+CellKey CellOf(const DayCell& day_cell, Family family, char level) {
+  CellKey cell;
+  cell.mode = day_cell.mode;
+  cell.family = family;
+  cell.level = level;
+  cell.time = level == kDay ? day_cell.day : MonthOfDay(day_cell.day);
+  cell.currency = day_cell.currency;
+  if (family == Family::kAll || family == Family::kSalesperson) {
+    cell.salesperson = day_cell.salesperson;
+  }
+  if (family == Family::kAll || family == Family::kRegion) cell.region = day_cell.region;
+  if (family == Family::kAll || family == Family::kProduct) cell.product = day_cell.product;
+  return cell;
+}
+
+bool AllZero(const CellValues& values) {
+  return std::all_of(values.begin(), values.end(), [](int64_t value) { return value == 0; });
 }
 
 std::string TargetKey(int32_t month, const lok::v1::TargetSet& target) {
@@ -309,25 +378,24 @@ Status ApplyTarget(const Event& event, const EventPosition& position,
 
 // ---- Query side ----
 
-using CellSums = std::array<int64_t, kCellSize>;
+using CellSums = CellValues;
 
 // Sums of the cells that pass the query's filters, overall and per row.
 struct Aggregation {
   CellSums total{};
   std::map<std::string, CellSums> rows;
-  std::map<int32_t, std::array<int64_t, 2>> channels;  // leads, won
+  std::array<std::array<int64_t, 2>, kChannelSlots> channels{};  // leads, won
 };
 
 struct CellRange {
-  char granularity;
+  char level;
   int64_t first;
   int64_t last;  // inclusive
 };
 
 // The month cells of whole months inside [from, to] and the day cells of the
 // partial months at its edges.
-std::vector<CellRange> RangesFor(char day_granularity, char month_granularity,
-                                 std::optional<int64_t> from, std::optional<int64_t> to) {
+std::vector<CellRange> RangesFor(std::optional<int64_t> from, std::optional<int64_t> to) {
   constexpr int64_t kFar = int64_t{1} << 40;
   const int64_t from_day = from.value_or(-kFar);
   const int64_t to_day = to.value_or(kFar);
@@ -341,19 +409,48 @@ std::vector<CellRange> RangesFor(char day_granularity, char month_granularity,
                                 : MonthOfDay(to_day) - 1;
   std::vector<CellRange> ranges;
   if (first_full > last_full) {
-    ranges.push_back({day_granularity, from_day, to_day});
+    ranges.push_back({kDay, from_day, to_day});
     return ranges;
   }
   if (from) {
     const int64_t before = FirstDayOfMonth(static_cast<int32_t>(first_full)) - 1;
-    if (before >= from_day) ranges.push_back({day_granularity, from_day, before});
+    if (before >= from_day) ranges.push_back({kDay, from_day, before});
   }
-  ranges.push_back({month_granularity, first_full, last_full});
+  ranges.push_back({kMonth, first_full, last_full});
   if (to) {
     const int64_t after = FirstDayOfMonth(static_cast<int32_t>(last_full) + 1);
-    if (after <= to_day) ranges.push_back({day_granularity, after, to_day});
+    if (after <= to_day) ranges.push_back({kDay, after, to_day});
   }
   return ranges;
+}
+
+// The smallest family holding every dimension the query filters or breaks
+// down by.
+Family FamilyFor(const FunnelQuery& query) {
+  const bool salesperson = query.salesperson || query.by == FunnelBreakdown::kSalesperson;
+  const bool region = query.region || query.by == FunnelBreakdown::kRegion;
+  const bool product = query.product || query.by == FunnelBreakdown::kProduct;
+  const int dimensions = int{salesperson} + int{region} + int{product};
+  if (dimensions == 0) return Family::kTotal;
+  if (dimensions > 1) return Family::kAll;
+  return salesperson ? Family::kSalesperson : region ? Family::kRegion : Family::kProduct;
+}
+
+// The query's filter on a single-dimension family's dimension, if any.
+const std::optional<std::string>& FilterOn(Family family, const FunnelQuery& query) {
+  static const std::optional<std::string> kNone;
+  switch (family) {
+    case Family::kSalesperson:
+      return query.salesperson;
+    case Family::kRegion:
+      return query.region;
+    case Family::kProduct:
+      return query.product;
+    case Family::kTotal:
+    case Family::kAll:
+      return kNone;
+  }
+  return kNone;
 }
 
 bool Matches(const CellKey& cell, const FunnelQuery& query) {
@@ -363,8 +460,8 @@ bool Matches(const CellKey& cell, const FunnelQuery& query) {
 }
 
 std::string RowKey(const CellKey& cell, FunnelBreakdown by) {
-  const bool month_cell = IsMonthCell(cell.granularity);
-  const int32_t month = month_cell ? static_cast<int32_t>(cell.time) : MonthOfDay(cell.time);
+  const int32_t month =
+      cell.level == kMonth ? static_cast<int32_t>(cell.time) : MonthOfDay(cell.time);
   switch (by) {
     case FunnelBreakdown::kSalesperson:
       return cell.salesperson;
@@ -382,12 +479,12 @@ std::string RowKey(const CellKey& cell, FunnelBreakdown by) {
   return "";
 }
 
-void AddCell(const CellKey& cell, const std::vector<int64_t>& values, const FunnelQuery& query,
+void AddCell(const CellKey& cell, const CellValues& values, const FunnelQuery& query,
              Aggregation& aggregation) {
   if (!Matches(cell, query)) return;
   const bool same_currency = cell.currency == query.currency;
   auto accumulate = [&](CellSums& sums) {
-    for (size_t slot = 0; slot < values.size() && slot < kCellSize; ++slot) {
+    for (size_t slot = 0; slot < kCellMetrics; ++slot) {
       const bool amount = (slot >= kCellAmount && slot < kCellAmount + 5) ||
                           (slot >= kCellOpenAmount && slot < kCellOpenAmount + 3);
       if (amount && !same_currency) continue;
@@ -396,31 +493,86 @@ void AddCell(const CellKey& cell, const std::vector<int64_t>& values, const Funn
   };
   accumulate(aggregation.total);
   if (query.by != FunnelBreakdown::kNone) accumulate(aggregation.rows[RowKey(cell, query.by)]);
-  auto& channel = aggregation.channels[cell.channel];
-  channel[0] += values[kCellReached + 0];
-  channel[1] += values[kCellReached + StageIndex(lok::v1::WON)];
+  for (size_t channel = 0; channel < kChannelSlots; ++channel) {
+    aggregation.channels[channel][0] += values[kCellChannelLeads + channel];
+    aggregation.channels[channel][1] += values[kCellChannelWon + channel];
+  }
 }
 
-Status ScanCells(const store::KeyValueReader& reader, char day_granularity, char month_granularity,
-                 std::optional<int64_t> from, std::optional<int64_t> to, const FunnelQuery& query,
-                 Aggregation& aggregation) {
+bool DecodeCellValues(std::string_view bytes, CellValues& values) {
+  return store::DecodeCounterVectorInto(bytes, values).ok();
+}
+
+// Adds the cells in [begin, end) to the aggregation.
+Status ScanCellRange(const store::KeyValueReader& reader, std::string_view begin,
+                     std::string_view end, const FunnelQuery& query, Aggregation& aggregation) {
   Status corrupt = Status::Ok();
-  for (const CellRange& range : RangesFor(day_granularity, month_granularity, from, to)) {
-    std::string begin(kCellPrefix), end(kCellPrefix);
-    begin.push_back(range.granularity);
-    AppendOrderedInt64(begin, range.first);
-    end.push_back(range.granularity);
-    AppendOrderedInt64(end, range.last + 1);
-    LOK_RETURN_IF_ERROR(
-        reader.ScanRange(begin, end, [&](std::string_view key, std::string_view value) {
-          std::optional<CellKey> cell = DecodeCellKey(key);
-          StatusOr<std::vector<int64_t>> values = store::DecodeCounterVector(value);
-          if (!cell || !values.ok() || values->size() < kCellSize) {
+  CellKey cell;
+  CellValues values{};
+  LOK_RETURN_IF_ERROR(reader.ScanRange(begin, end, [&](std::string_view key,
+                                                       std::string_view value) {
+    if (!DecodeCellKey(key, cell) || !DecodeCellValues(value, values)) {
+      corrupt = DataLossError("funnel: unreadable cell");
+      return false;
+    }
+    AddCell(cell, values, query, aggregation);
+    return true;
+  }));
+  return corrupt;
+}
+
+// Adds the cells of one family (cohort or period) inside the window.
+Status ScanFamily(const store::KeyValueReader& reader, char mode, Family family,
+                  std::optional<int64_t> from, std::optional<int64_t> to,
+                  const FunnelQuery& query, Aggregation& aggregation) {
+  CellKey probe;
+  probe.family = family;
+  const bool leading_dimension = LeadingDimension(probe) != nullptr;
+  for (const CellRange& range : RangesFor(from, to)) {
+    const std::string prefix = FamilyPrefix(mode, family, range.level);
+    auto time_key = [](std::string key, int64_t time) {
+      AppendOrderedInt64(key, time);
+      return key;
+    };
+    if (!leading_dimension) {
+      LOK_RETURN_IF_ERROR(ScanCellRange(reader, time_key(prefix, range.first),
+                                        time_key(prefix, range.last + 1), query, aggregation));
+      continue;
+    }
+    if (const std::optional<std::string>& filter = FilterOn(family, query)) {
+      std::string dimension_prefix = prefix;
+      AppendEscapedString(dimension_prefix, *filter);
+      LOK_RETURN_IF_ERROR(ScanCellRange(reader, time_key(dimension_prefix, range.first),
+                                        time_key(dimension_prefix, range.last + 1), query,
+                                        aggregation));
+      continue;
+    }
+    // A breakdown by the family's dimension: one scan that, for each value
+    // present, seeks to the window's first cell, reads the window, then seeks
+    // past the value's remaining cells to the next value.
+    std::string prefix_end = prefix;
+    prefix_end.back() = static_cast<char>(prefix_end.back() + 1);
+    using Step = store::KeyValueReader::ScanStep;
+    Status corrupt = Status::Ok();
+    CellKey cell;
+    CellValues values{};
+    LOK_RETURN_IF_ERROR(reader.ScanRangeSeeking(
+        prefix, prefix_end, [&](std::string_view key, std::string_view value) -> Step {
+          if (!DecodeCellKey(key, cell) || !DecodeCellValues(value, values)) {
             corrupt = DataLossError("funnel: unreadable cell");
-            return false;
+            return {Step::Action::kStop, {}};
           }
-          AddCell(*cell, *values, query, aggregation);
-          return true;
+          if (cell.time >= range.first && cell.time <= range.last) {
+            AddCell(cell, values, query, aggregation);
+            return {};
+          }
+          std::string dimension_prefix = prefix;
+          AppendEscapedString(dimension_prefix, *LeadingDimension(cell));
+          if (cell.time < range.first) return {Step::Action::kSeek, time_key(dimension_prefix, range.first)};
+          // The escaped value ends with 0x00 0x01; 0x00 0x02 sorts after
+          // every key of this value and before the next value's.
+          dimension_prefix.back() = '\x02';
+          return {Step::Action::kSeek, std::move(dimension_prefix)};
         }));
     LOK_RETURN_IF_ERROR(corrupt);
   }
@@ -437,7 +589,7 @@ Status AggregateClient(const store::KeyValueReader& reader, const FunnelQuery& q
     deal_ids.emplace_back(key.substr(prefix.size()));
     return true;
   }));
-  CellDeltas deltas;
+  DayDeltas deltas;
   for (const std::string& deal_id : deal_ids) {
     LOK_ASSIGN_OR_RETURN(std::optional<std::string> stored, reader.Get(DealKey(deal_id)));
     FunnelDeal deal;
@@ -445,15 +597,14 @@ Status AggregateClient(const store::KeyValueReader& reader, const FunnelQuery& q
       return DataLossError("funnel: unreadable deal " + deal_id);
     AddContribution(deal, 1, deltas);
   }
-  const char wanted = period ? kPeriodDay : kCohortDay;
-  for (const auto& [key, values] : deltas) {
-    std::optional<CellKey> cell = DecodeCellKey(key);
-    if (!cell || cell->granularity != wanted) continue;
-    if (window && ((query.from_day && cell->time < *query.from_day) ||
-                   (query.to_day && cell->time > *query.to_day))) {
+  const char wanted = period ? kPeriod : kCohort;
+  for (const auto& [day_cell, values] : deltas) {
+    if (day_cell.mode != wanted) continue;
+    if (window && ((query.from_day && day_cell.day < *query.from_day) ||
+                   (query.to_day && day_cell.day > *query.to_day))) {
       continue;
     }
-    AddCell(*cell, values, query, aggregation);
+    AddCell(CellOf(day_cell, Family::kAll, kDay), values, query, aggregation);
   }
   return Status::Ok();
 }
@@ -461,18 +612,9 @@ Status AggregateClient(const store::KeyValueReader& reader, const FunnelQuery& q
 Status Aggregate(const store::KeyValueReader& reader, const FunnelQuery& query, bool period,
                  bool window, Aggregation& aggregation) {
   if (query.client) return AggregateClient(reader, query, period, window, aggregation);
-  const bool by_dimension = query.by == FunnelBreakdown::kSalesperson ||
-                            query.by == FunnelBreakdown::kRegion ||
-                            query.by == FunnelBreakdown::kProduct;
-  const bool use_rollup = !query.salesperson && !query.region && !query.product && !by_dimension;
-  char day = period ? kPeriodDay : kCohortDay;
-  char month = period ? kPeriodMonth : kCohortMonth;
-  if (use_rollup) {
-    day = RollupOf(day);
-    month = RollupOf(month);
-  }
-  return ScanCells(reader, day, month, window ? query.from_day : std::nullopt,
-                   window ? query.to_day : std::nullopt, query, aggregation);
+  return ScanFamily(reader, period ? kPeriod : kCohort, FamilyFor(query),
+                    window ? query.from_day : std::nullopt, window ? query.to_day : std::nullopt,
+                    query, aggregation);
 }
 
 double Ratio(double numerator, double denominator) {
@@ -699,10 +841,21 @@ Status FunnelProjection::Apply(const Event& event, const EventPosition& position
   FoldDealEvent(event, after);
   std::string serialized = after.SerializeAsString();
   if (stored && serialized == *stored) return Status::Ok();
-  CellDeltas deltas;
+  DayDeltas deltas;
   AddContribution(before, -1, deltas);
   AddContribution(after, +1, deltas);
-  for (const auto& [cell, values] : deltas) transaction.AddCounterVector(cell, values);
+  // Spread each changed day entry over every family and both levels; entries
+  // the event left unchanged (old and new contributions cancel) write nothing.
+  std::vector<int64_t> values(kCellSize);
+  for (const auto& [day_cell, delta] : deltas) {
+    if (AllZero(delta)) continue;
+    values.assign(delta.begin(), delta.end());
+    for (Family family : kFamilies) {
+      for (char level : {kDay, kMonth}) {
+        transaction.AddCounterVector(EncodeCellKey(CellOf(day_cell, family, level)), values);
+      }
+    }
+  }
   transaction.Put(key, std::move(serialized));
   return Status::Ok();
 }
@@ -824,7 +977,8 @@ StatusOr<lok::v1::FunnelResponse> QueryFunnel(const store::KeyValueReader& reade
     set_plan(*row->mutable_metrics(), plan[0], plan[1]);
   }
 
-  for (const auto& [channel, counts] : main.channels) {
+  for (size_t channel = 0; channel < kChannelSlots; ++channel) {
+    const std::array<int64_t, 2>& counts = main.channels[channel];
     if (counts[0] == 0 && counts[1] == 0) continue;
     auto* row = response.add_inbound();
     row->set_channel(static_cast<lok::v1::LeadCreated::Channel>(channel));

@@ -11,20 +11,21 @@
 // State (all under "funnel/"):
 //   deal/<deal_id>                 lok.v1.FunnelDeal
 //   client/<client>\0\1<deal_id>   index of a client's deals
-//   cell/<g><time><currency><salesperson><region><product><channel>
-//                                  a counter vector (see kCell* in funnel.cc)
-//       g = 'c' cohort by day, 'C' cohort by month (deals by the day their
-//       lead started), 'p' period by day, 'P' period by month (stage entries
-//       by the day they happened); 'x' 'X' 'y' 'Y' the same four without
-//       salesperson, region and product (rollups for queries that neither
-//       filter nor break down by them)
+//   cell/<mode><family><level>...  a counter vector (see kCell* in funnel.cc)
+//       mode = 'c' cohort (deals by the day their lead started) or 'p' period
+//       (stage entries by the day they happened); level = 'd' day or 'm'
+//       month; family = which dimensions the cell keeps: 't' none, 's'
+//       salesperson, 'r' region, 'd' product (these three lead with the
+//       dimension's value), 'a' all three. Leads and won deals per lead
+//       channel are slots of every cell, not a key dimension.
 //   target/<month><salesperson><region><product>   lok.v1.TargetState
 // Each deal event updates the cells by contribution(new deal) −
 // contribution(old deal), so the cells depend only on the set of events.
-// A query scans the month cells of whole months in its window and the day
-// cells of the partial months at its edges: its cost grows with the window's
-// months and the number of (salesperson, region, product, channel, currency)
-// combinations, never with the number of deals or events.
+// A query reads the smallest family keeping every dimension it filters or
+// breaks down by: the month cells of whole months in its window and the day
+// cells of the partial months at its edges. Its cost grows with the window's
+// months and the values of those dimensions (all combinations only when it
+// combines two dimensions), never with the number of deals or events.
 #pragma once
 
 #include <array>

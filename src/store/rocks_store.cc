@@ -1,5 +1,6 @@
 #include "store/rocks_store.h"
 
+#include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
@@ -54,6 +55,27 @@ Status ScanRangeWith(rocksdb::DB& db, rocksdb::ReadOptions options, std::string_
   return FromRocksStatus(iterator->status(), "store scan");
 }
 
+Status ScanRangeSeekingWith(
+    rocksdb::DB& db, rocksdb::ReadOptions options, std::string_view begin, std::string_view end,
+    const std::function<KeyValueReader::ScanStep(std::string_view, std::string_view)>& visit) {
+  using Action = KeyValueReader::ScanStep::Action;
+  rocksdb::Slice upper(end.data(), end.size());
+  options.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> iterator(db.NewIterator(options));
+  iterator->Seek(rocksdb::Slice(begin.data(), begin.size()));
+  while (iterator->Valid()) {
+    KeyValueReader::ScanStep step =
+        visit(iterator->key().ToStringView(), iterator->value().ToStringView());
+    if (step.action == Action::kStop) break;
+    if (step.action == Action::kSeek) {
+      iterator->Seek(rocksdb::Slice(step.seek_to));
+    } else {
+      iterator->Next();
+    }
+  }
+  return FromRocksStatus(iterator->status(), "store scan");
+}
+
 }  // namespace
 
 class RocksStore::SnapshotReader : public KeyValueReader {
@@ -80,6 +102,13 @@ class RocksStore::SnapshotReader : public KeyValueReader {
     options.snapshot = snapshot_;
     return ScanRangeWith(db_, options, begin, end, visit);
   }
+  Status ScanRangeSeeking(std::string_view begin, std::string_view end,
+                          const std::function<ScanStep(std::string_view, std::string_view)>& visit)
+      const override {
+    rocksdb::ReadOptions options;
+    options.snapshot = snapshot_;
+    return ScanRangeSeekingWith(db_, options, begin, end, visit);
+  }
 
  private:
   rocksdb::DB& db_;
@@ -94,6 +123,11 @@ StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& path,
   db_options.OptimizeLevelStyleCompaction();
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  // Index and filter blocks compete with data blocks in the cache, pinned
+  // for L0 so fresh files never miss.
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
   db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   rocksdb::DB* raw = nullptr;
   LOK_RETURN_IF_ERROR(
@@ -120,6 +154,12 @@ Status RocksStore::ScanRange(
     std::string_view begin, std::string_view end,
     const std::function<bool(std::string_view, std::string_view)>& visit) const {
   return ScanRangeWith(*db_, rocksdb::ReadOptions(), begin, end, visit);
+}
+
+Status RocksStore::ScanRangeSeeking(
+    std::string_view begin, std::string_view end,
+    const std::function<ScanStep(std::string_view, std::string_view)>& visit) const {
+  return ScanRangeSeekingWith(*db_, rocksdb::ReadOptions(), begin, end, visit);
 }
 
 Status RocksStore::Commit(const ChangeSet& changes) {

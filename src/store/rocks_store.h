@@ -22,6 +22,10 @@ namespace lok::store {
 struct RocksStoreOptions {
   // fsync the WAL on every commit: survives power loss, not only a crash.
   bool sync_commits = false;
+  // RocksDB's block cache (uncompressed blocks shared by reads): the read
+  // models' hot cells and indexes stay in memory instead of being read and
+  // decompressed from SST files on every query.
+  size_t block_cache_bytes = size_t{256} << 20;
 };
 
 class RocksStore : public KeyValueReader {
@@ -39,6 +43,9 @@ class RocksStore : public KeyValueReader {
   Status ScanRange(
       std::string_view begin, std::string_view end,
       const std::function<bool(std::string_view, std::string_view)>& visit) const override;
+  Status ScanRangeSeeking(std::string_view begin, std::string_view end,
+                          const std::function<ScanStep(std::string_view, std::string_view)>& visit)
+      const override;
 
   // Writes every change atomically: all or nothing, even across a crash.
   Status Commit(const ChangeSet& changes);

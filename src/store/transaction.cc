@@ -1,5 +1,7 @@
 #include "store/transaction.h"
 
+#include <algorithm>
+
 #include "base/key_encoding.h"
 
 namespace lok::store {
@@ -15,20 +17,83 @@ StatusOr<int64_t> DecodeCounter(std::string_view bytes) {
   return static_cast<int64_t>(*ReadBigEndian64(bytes, 0));
 }
 
+namespace {
+
+uint64_t ZigZag(int64_t value) {
+  return (static_cast<uint64_t>(value) << 1) ^ static_cast<uint64_t>(value >> 63);
+}
+
+int64_t UnZigZag(uint64_t value) {
+  return static_cast<int64_t>(value >> 1) ^ -static_cast<int64_t>(value & 1);
+}
+
+// Reads one LEB128 varint at `position`; false when truncated or too long.
+bool ReadVarint(std::string_view bytes, size_t& position, uint64_t& value) {
+  value = 0;
+  for (int shift = 0; shift < 64 && position < bytes.size(); shift += 7) {
+    const auto byte = static_cast<uint8_t>(bytes[position++]);
+    value |= static_cast<uint64_t>(byte & 0x7F) << shift;
+    if ((byte & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 std::string EncodeCounterVector(const std::vector<int64_t>& values) {
+  size_t used = values.size();
+  while (used > 0 && values[used - 1] == 0) --used;
   std::string bytes;
-  bytes.reserve(values.size() * 8);
-  for (int64_t value : values) AppendBigEndian64(bytes, static_cast<uint64_t>(value));
+  bytes.reserve(used + 8);
+  for (size_t index = 0; index < used; ++index) {
+    uint64_t value = ZigZag(values[index]);
+    while (value >= 0x80) {
+      bytes.push_back(static_cast<char>((value & 0x7F) | 0x80));
+      value >>= 7;
+    }
+    bytes.push_back(static_cast<char>(value));
+  }
   return bytes;
 }
 
 StatusOr<std::vector<int64_t>> DecodeCounterVector(std::string_view bytes) {
-  if (bytes.size() % 8 != 0) return DataLossError("counter vector: length not a multiple of 8");
-  std::vector<int64_t> values(bytes.size() / 8);
-  for (size_t index = 0; index < values.size(); ++index) {
-    values[index] = static_cast<int64_t>(*ReadBigEndian64(bytes, index * 8));
+  std::vector<int64_t> values;
+  values.reserve(bytes.size());
+  size_t position = 0;
+  while (position < bytes.size()) {
+    uint64_t value = 0;
+    if (!ReadVarint(bytes, position, value)) return DataLossError("counter vector: bad varint");
+    values.push_back(UnZigZag(value));
   }
   return values;
+}
+
+Status DecodeCounterVectorInto(std::string_view bytes, std::span<int64_t> out) {
+  std::fill(out.begin(), out.end(), 0);
+  size_t position = 0;
+  for (size_t index = 0; position < bytes.size(); ++index) {
+    uint64_t value = 0;
+    if (index >= out.size()) return DataLossError("counter vector: more counters than expected");
+    if (!ReadVarint(bytes, position, value)) return DataLossError("counter vector: bad varint");
+    out[index] = UnZigZag(value);
+  }
+  return Status::Ok();
+}
+
+Status KeyValueReader::ScanRangeSeeking(
+    std::string_view begin, std::string_view end,
+    const std::function<ScanStep(std::string_view, std::string_view)>& visit) const {
+  std::string from(begin);
+  while (true) {
+    std::optional<std::string> seek_to;
+    LOK_RETURN_IF_ERROR(ScanRange(from, end, [&](std::string_view key, std::string_view value) {
+      ScanStep step = visit(key, value);
+      if (step.action == ScanStep::Action::kSeek) seek_to = std::move(step.seek_to);
+      return step.action == ScanStep::Action::kNext;
+    }));
+    if (!seek_to || *seek_to >= end) return Status::Ok();
+    from = std::move(*seek_to);
+  }
 }
 
 StatusOr<std::optional<std::string>> Transaction::Get(std::string_view key) const {

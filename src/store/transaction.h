@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +34,22 @@ class KeyValueReader {
   virtual Status ScanRange(
       std::string_view begin, std::string_view end,
       const std::function<bool(std::string_view key, std::string_view value)>& visit) const = 0;
+
+  // What a seeking scan does after a key: go on to the next key, stop, or
+  // skip ahead to the first key at or after `seek_to`.
+  struct ScanStep {
+    enum class Action { kNext, kStop, kSeek };
+    Action action = Action::kNext;
+    std::string seek_to;  // kSeek only; must sort after the visited key
+  };
+
+  // Like ScanRange, but `visit` may skip ahead (a skip scan: e.g. read one
+  // window per dimension value and jump over the rest). Implementations keep
+  // one iterator for the whole scan; this default restarts ScanRange at each
+  // seek.
+  virtual Status ScanRangeSeeking(
+      std::string_view begin, std::string_view end,
+      const std::function<ScanStep(std::string_view key, std::string_view value)>& visit) const;
 };
 
 // What a commit writes: each key's new value, or nullopt to delete it.
@@ -45,10 +62,15 @@ std::string EncodeCounter(int64_t value);
 // Errors: kDataLoss when `bytes` is not 8 bytes long.
 StatusOr<int64_t> DecodeCounter(std::string_view bytes);
 
-// Counter vectors: N counters stored as N x 8 big-endian bytes in one key.
+// Counter vectors: N counters in one key, each a zigzag LEB128 varint (so
+// the many zero and small counters of an aggregate cell take one byte each);
+// trailing zeros are left out, as absent counters count as zero.
 std::string EncodeCounterVector(const std::vector<int64_t>& values);
-// Errors: kDataLoss when the length is not a multiple of 8.
+// Errors: kDataLoss when the bytes are not a sequence of varints.
 StatusOr<std::vector<int64_t>> DecodeCounterVector(std::string_view bytes);
+// Decodes into `out` without allocating: the stored counters first, zeros
+// after them. Errors: kDataLoss when malformed or longer than `out`.
+Status DecodeCounterVectorInto(std::string_view bytes, std::span<int64_t> out);
 
 // The changes of one projector batch, buffered in memory over a committed
 // base. Reads see the batch's own writes. Counter deltas for the same key are

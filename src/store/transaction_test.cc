@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+#include <limits>
+
 namespace lok::store {
 namespace {
 
@@ -62,6 +65,29 @@ TEST(TransactionTest, CounterVectorsAddElementWiseAndVanishAtZero) {
   ASSERT_TRUE(changes.ok());
   EXPECT_EQ(*DecodeCounterVector(*changes->writes.at("cell")), (std::vector<int64_t>{2, 2, 5}));
   EXPECT_EQ(changes->writes.at("gone"), std::nullopt);
+}
+
+TEST(CounterVectorTest, VarintsRoundTripExtremesAndDropTrailingZeros) {
+  const std::vector<int64_t> values = {0, 1, -1, 63, -64, 64, std::numeric_limits<int64_t>::max(),
+                                       std::numeric_limits<int64_t>::min(), 0, 0};
+  const std::string bytes = EncodeCounterVector(values);
+  // Zero, ±1, 63 and -64 take one byte each; the trailing zeros none.
+  EXPECT_EQ(EncodeCounterVector({0, 1, -1, 63, -64, 0, 0}).size(), 5u);
+  std::vector<int64_t> expected(values.begin(), values.end() - 2);
+  EXPECT_EQ(*DecodeCounterVector(bytes), expected);
+  std::array<int64_t, 12> into{};
+  into.fill(7);
+  ASSERT_TRUE(DecodeCounterVectorInto(bytes, into).ok());
+  EXPECT_EQ(into[7], std::numeric_limits<int64_t>::min());
+  EXPECT_EQ(into[8], 0);  // zero-filled past the stored counters
+  EXPECT_EQ(into[11], 0);
+}
+
+TEST(CounterVectorTest, MalformedBytesAreDataLoss) {
+  EXPECT_EQ(DecodeCounterVector("\x80").status().code(), StatusCode::kDataLoss);  // truncated
+  std::array<int64_t, 1> one{};
+  EXPECT_EQ(DecodeCounterVectorInto(EncodeCounterVector({1, 2}), one).code(),
+            StatusCode::kDataLoss);  // more counters than the caller expects
 }
 
 TEST(TransactionTest, MemoryScanRangeIsHalfOpen) {
