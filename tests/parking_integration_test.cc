@@ -24,8 +24,7 @@ using std::chrono::seconds;
 constexpr int32_t kPartitions = 4;
 constexpr int kOtherClients = 12;
 
-lok::v1::Event WonEvent(const std::string& id, const std::string& client,
-                        const std::string& deal) {
+lok::v1::Event WonEvent(const std::string& id, const std::string& client, const std::string& deal) {
   lok::v1::Event event;
   event.set_event_id(id);
   event.set_source("billing");
@@ -149,10 +148,9 @@ TEST_F(ParkingIntegrationTest, OneClientIsParkedWhileOthersContinueAndARetryAppl
   }
   StartLokd();
 
-  std::vector<log::OutgoingRecord> records = {
-      AsRecord(WonEvent("acme-1", "acme", "deal-acme-1")),
-      AsRecord(WonEvent("acme-2", "acme", "deal-acme-2")),
-      AsRecord(WonEvent("acme-3", "acme", "deal-acme-3"))};
+  std::vector<log::OutgoingRecord> records = {AsRecord(WonEvent("acme-1", "acme", "deal-acme-1")),
+                                              AsRecord(WonEvent("acme-2", "acme", "deal-acme-2")),
+                                              AsRecord(WonEvent("acme-3", "acme", "deal-acme-3"))};
   for (int client = 0; client < kOtherClients; ++client) {
     const std::string name = "other-" + std::to_string(client);
     records.push_back(AsRecord(WonEvent(name + "-a", name, name + "-deal")));
@@ -218,10 +216,10 @@ TEST_F(ParkingIntegrationTest, OneClientIsParkedWhileOthersContinueAndARetryAppl
 
 TEST_F(ParkingIntegrationTest, UnknownEventTypeIsParkedWithItsReasonAndCanBeSkippedWithLokctl) {
   StartLokd();
-  lok::v1::FunnelResponse funnel = PublishAndWait(
-      {FutureTypeRecord(WonEvent("zeta-future", "zeta", "deal-zeta-1")),
-       AsRecord(WonEvent("zeta-2", "zeta", "deal-zeta-2")),
-       AsRecord(WonEvent("other-1", "other", "deal-other-1"))});
+  lok::v1::FunnelResponse funnel =
+      PublishAndWait({FutureTypeRecord(WonEvent("zeta-future", "zeta", "deal-zeta-1")),
+                      AsRecord(WonEvent("zeta-2", "zeta", "deal-zeta-2")),
+                      AsRecord(WonEvent("other-1", "other", "deal-other-1"))});
   EXPECT_EQ(funnel.stages(3).deals(), 1);
 
   auto [show_status, shown] = Lokctl("show zeta");

@@ -127,13 +127,13 @@ http::Response HandleParkedList(const ParkedContext& context, const http::Reques
   if (more) clients->resize(limit);
   boost::json::array listed;
   for (const engine::ParkedClient& client : *clients) {
-    listed.push_back({{"clientId", client.client_id},
-                      {"depth", client.depth},
-                      {"firstReason", client.head.reason()},
-                      {"firstCause", engine::CauseName(client.head.cause())},
-                      {"head",
-                       {{"partition", client.head.partition()}, {"offset", client.head.offset()}}},
-                      {"oldestParkedAtMs", client.head.parked_at_ms()}});
+    listed.push_back(
+        {{"clientId", client.client_id},
+         {"depth", client.depth},
+         {"firstReason", client.head.reason()},
+         {"firstCause", engine::CauseName(client.head.cause())},
+         {"head", {{"partition", client.head.partition()}, {"offset", client.head.offset()}}},
+         {"oldestParkedAtMs", client.head.parked_at_ms()}});
   }
   return Json(200, {{"parkedEvents", totals->events},
                     {"parkedClients", totals->clients},
@@ -185,8 +185,8 @@ http::Response HandleParkedShow(const ParkedContext& context, const http::Reques
   }
   std::string next_cursor;
   if (more) {
-    next_cursor = std::to_string(events->back().partition()) + "/" +
-                  std::to_string(events->back().offset());
+    next_cursor =
+        std::to_string(events->back().partition()) + "/" + std::to_string(events->back().offset());
   }
   return Json(200, {{"clientId", client},
                     {"depth", *depth},
@@ -200,8 +200,8 @@ http::Response HandleParkedAction(const ParkedContext& context, const http::Requ
   const std::string skip_client = ClientOf(request.path, "skip");
   if (!retry_client.empty()) {
     if (!request.query.empty()) {
-      return http::JsonError(400, "unknown query parameter '" + request.query[0].first +
-                                      "'; retry takes none");
+      return http::JsonError(
+          400, "unknown query parameter '" + request.query[0].first + "'; retry takes none");
     }
     StatusOr<engine::ParkedRetryResult> result = context.projector->RetryParked(retry_client);
     if (!result.ok()) return http::ErrorResponse(result.status());

@@ -65,15 +65,15 @@ class ParkedApiTest : public ::testing::Test {
     engine::ProjectorOptions options;
     options.topic = kTopic;
     options.poll_timeout = std::chrono::milliseconds(50);
-    projector_ = std::make_unique<engine::Projector>(
-        *store_, *reader_, *log_, std::vector<projections::Projection*>{&picky_}, options,
-        metrics_);
+    projector_ = std::make_unique<engine::Projector>(*store_, *reader_, *log_,
+                                                     std::vector<projections::Projection*>{&picky_},
+                                                     options, metrics_);
     ASSERT_TRUE(projector_->Start().ok());
 
-    auto auth = Authenticator::FromJson(
-        R"({"tokens":[{"name":"ops","sha256":")" + Sha256Hex("admin-secret") +
-        R"(","role":"admin"},{"name":"dashboard","sha256":")" + Sha256Hex("read-secret") +
-        R"(","role":"read"}]})");
+    auto auth = Authenticator::FromJson(R"({"tokens":[{"name":"ops","sha256":")" +
+                                        Sha256Hex("admin-secret") +
+                                        R"(","role":"admin"},{"name":"dashboard","sha256":")" +
+                                        Sha256Hex("read-secret") + R"(","role":"read"}]})");
     ASSERT_TRUE(auth.ok()) << auth.status().ToString();
     auth_ = std::move(auth).value();
     context_.projector = projector_.get();
@@ -108,9 +108,8 @@ class ParkedApiTest : public ::testing::Test {
   void ParkOneClient() {
     picky_.poisoned = {"e2"};
     std::vector<log::OutgoingRecord> records;
-    for (const lok::v1::Event& event :
-         {WonEvent("e1", "eu/acme"), WonEvent("e2", "eu/acme"), WonEvent("e3", "eu/acme"),
-          WonEvent("b1", "beta")}) {
+    for (const lok::v1::Event& event : {WonEvent("e1", "eu/acme"), WonEvent("e2", "eu/acme"),
+                                        WonEvent("e3", "eu/acme"), WonEvent("b1", "beta")}) {
       records.push_back({event.client_id(), event.SerializeAsString(), {}});
     }
     ASSERT_TRUE(log_->Append(kTopic, records).ok());
@@ -160,8 +159,7 @@ TEST_F(ParkedApiTest, ListShowsEachParkedClientWithDepthAndFirstReason) {
   EXPECT_EQ(clients[0].at("clientId").as_string(), "eu/acme");
   EXPECT_EQ(clients[0].at("depth").as_int64(), 2);
   EXPECT_EQ(clients[0].at("firstCause").as_string(), "failed");
-  EXPECT_EQ(clients[0].at("firstReason").as_string(),
-            "picky: INVALID_ARGUMENT: picky: refuses e2");
+  EXPECT_EQ(clients[0].at("firstReason").as_string(), "picky: INVALID_ARGUMENT: picky: refuses e2");
   EXPECT_GT(clients[0].at("oldestParkedAtMs").as_int64(), 0);
   EXPECT_EQ(list.body.at("nextCursor").as_string(), "");
 }

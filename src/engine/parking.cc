@@ -27,7 +27,8 @@ std::string PositionPart(int32_t partition, int64_t offset) {
 // The smallest key greater than every key that starts with `prefix`.
 std::string PrefixEnd(std::string prefix) {
   while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xff) prefix.pop_back();
-  if (!prefix.empty()) prefix.back() = static_cast<char>(static_cast<unsigned char>(prefix.back()) + 1);
+  if (!prefix.empty())
+    prefix.back() = static_cast<char>(static_cast<unsigned char>(prefix.back()) + 1);
   return prefix;
 }
 
@@ -53,8 +54,7 @@ StatusOr<int64_t> CounterOrZero(const store::KeyValueReader& reader, std::string
 
 // Visits the ParkedEvents stored under `prefix` from `begin` on.
 Status ScanParked(const store::KeyValueReader& reader, const std::string& prefix,
-                  const std::string& begin, size_t limit,
-                  std::vector<lok::v1::ParkedEvent>& out) {
+                  const std::string& begin, size_t limit, std::vector<lok::v1::ParkedEvent>& out) {
   const std::string end = PrefixEnd(prefix);
   Status corrupt = Status::Ok();
   LOK_RETURN_IF_ERROR(
@@ -105,8 +105,7 @@ bool IsInfrastructureFailure(const Status& projection_error, const Status& read_
 
 std::optional<int32_t> UnknownPayloadField(const lok::v1::Event& event) {
   if (event.payload_case() != lok::v1::Event::PAYLOAD_NOT_SET) return std::nullopt;
-  const google::protobuf::UnknownFieldSet& unknown =
-      event.GetReflection()->GetUnknownFields(event);
+  const google::protobuf::UnknownFieldSet& unknown = event.GetReflection()->GetUnknownFields(event);
   for (int index = 0; index < unknown.field_count(); ++index) {
     const google::protobuf::UnknownField& field = unknown.field(index);
     if (field.type() == google::protobuf::UnknownField::TYPE_LENGTH_DELIMITED &&
@@ -140,8 +139,7 @@ StatusOr<ParkedTotals> ReadParkedTotals(const store::KeyValueReader& reader) {
 }
 
 StatusOr<std::vector<ParkedClient>> ListParkedClients(const store::KeyValueReader& reader,
-                                                      std::string_view after_client,
-                                                      size_t limit) {
+                                                      std::string_view after_client, size_t limit) {
   std::string begin(kParkedClientPrefix);
   if (!after_client.empty()) {
     begin = ParkedClientKey(after_client);
@@ -176,8 +174,7 @@ StatusOr<std::vector<ParkedClient>> ListParkedClients(const store::KeyValueReade
   return clients;
 }
 
-StatusOr<int64_t> ReadParkedDepth(const store::KeyValueReader& reader,
-                                  std::string_view client_id) {
+StatusOr<int64_t> ReadParkedDepth(const store::KeyValueReader& reader, std::string_view client_id) {
   return CounterOrZero(reader, ParkedClientKey(client_id));
 }
 

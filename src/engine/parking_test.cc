@@ -63,8 +63,7 @@ std::string FutureTypeBytes(const lok::v1::Event& envelope) {
 // deal-won-like type, which it applies as deal_won.
 StatusOr<lok::v1::Event> UpgradedDecode(std::string_view bytes) {
   LOK_ASSIGN_OR_RETURN(lok::v1::Event event, events::DecodeBinary(bytes));
-  google::protobuf::UnknownFieldSet* unknown =
-      event.GetReflection()->MutableUnknownFields(&event);
+  google::protobuf::UnknownFieldSet* unknown = event.GetReflection()->MutableUnknownFields(&event);
   for (int index = 0; index < unknown->field_count(); ++index) {
     if (unknown->field(index).number() != kFutureField) continue;
     if (!event.mutable_deal_won()->ParseFromString(unknown->field(index).length_delimited())) {
@@ -135,8 +134,8 @@ class ParkingTest : public ::testing::Test {
     options.decode_parked = std::move(decode_parked);
     // The funnel first, so a rejection by picky must undo the funnel's writes.
     projector_ = std::make_unique<Projector>(
-        *store_, *reader_, *log_, std::vector<projections::Projection*>{&funnel_, &picky_},
-        options, metrics_);
+        *store_, *reader_, *log_, std::vector<projections::Projection*>{&funnel_, &picky_}, options,
+        metrics_);
     ASSERT_TRUE(projector_->Start().ok());
   }
 
