@@ -407,9 +407,9 @@ std::string PathSegment(std::string_view text) {
 std::string ParkedEventLine(const boost::json::value& event) {
   std::string id = Text(event.at("eventId"));
   if (id.size() > 24) id = id.substr(0, 23) + "~";
-  return fmt::format("{:<12} {:<19} {:<24} {:<18} {:>3}  {:<18} {}",
-                     PositionText(event), FormatTimeMs(event.at("parkedAtMs").to_number<int64_t>()),
-                     id, Text(event.at("type")).empty() ? "(unknown)" : Text(event.at("type")),
+  return fmt::format("{:<12} {:<19} {:<24} {:<18} {:>3}  {:<18} {}", PositionText(event),
+                     FormatTimeMs(event.at("parkedAtMs").to_number<int64_t>()), id,
+                     Text(event.at("type")).empty() ? "(unknown)" : Text(event.at("type")),
                      Text(event.at("attempts")), Text(event.at("cause")), Text(event.at("reason")));
 }
 
@@ -422,8 +422,8 @@ int ParkedList(const std::string& url, int limit, const std::string& after) {
   std::cout << Text(page->at("parkedEvents")) << " events of " << Text(page->at("parkedClients"))
             << " clients are parked\n";
   if (clients.empty()) return 0;
-  std::cout << fmt::format("{:<24} {:>6}  {:<19} {:<12} {}\n", "CLIENT", "DEPTH",
-                           "OLDEST (UTC)", "HEAD", "FIRST REASON");
+  std::cout << fmt::format("{:<24} {:>6}  {:<19} {:<12} {}\n", "CLIENT", "DEPTH", "OLDEST (UTC)",
+                           "HEAD", "FIRST REASON");
   for (const auto& entry : clients) {
     std::string client = Text(entry.at("clientId"));
     if (client.size() > 24) client = client.substr(0, 23) + "~";
@@ -438,8 +438,8 @@ int ParkedList(const std::string& url, int limit, const std::string& after) {
 
 int ParkedShow(const std::string& url, const std::string& client, int limit,
                const std::string& after) {
-  std::string target = Trim(url) + "/v1/admin/parked/" + PathSegment(client) +
-                       "?limit=" + std::to_string(limit);
+  std::string target =
+      Trim(url) + "/v1/admin/parked/" + PathSegment(client) + "?limit=" + std::to_string(limit);
   if (!after.empty()) target += "&after=" + after;
   auto shown = CallLokd("GET", target);
   if (!shown.ok()) return Fail(shown.status());
@@ -485,8 +485,8 @@ int ParkedRetry(const std::string& url, const std::string& client) {
 }
 
 int ParkedSkip(const std::string& url, const std::string& client, bool all) {
-  auto result = CallLokd("POST", Trim(url) + "/v1/admin/parked/" + PathSegment(client) +
-                                     "/skip" + (all ? "?all=true" : ""));
+  auto result = CallLokd("POST", Trim(url) + "/v1/admin/parked/" + PathSegment(client) + "/skip" +
+                                     (all ? "?all=true" : ""));
   if (!result.ok()) return Fail(result.status());
   const auto& json = *result;
   std::cout << "client " << client << ": skipped " << Text(json.at("skippedCount"))
@@ -580,7 +580,8 @@ int main(int argc, char** argv) {
   int parked_limit = 50;
   bool parked_all = false;
   auto* parked = app.add_subcommand(
-      "parked", "List, inspect, retry and skip events parked per client (lokd could not apply them)");
+      "parked",
+      "List, inspect, retry and skip events parked per client (lokd could not apply them)");
   parked->require_subcommand(1);
   parked->add_option("--url", parked_url, "lokd's base URL")
       ->envname("LOK_URL")

@@ -202,7 +202,7 @@ Status Projector::ProcessBatch(std::vector<log::Record> records) {
     // lokd applies it. Its envelope must still be valid.
     const std::optional<int32_t> unknown_type =
         event.ok() ? UnknownPayloadField(*event) : std::nullopt;
-    Status valid = !event.ok()     ? event.status()
+    Status valid = !event.ok()    ? event.status()
                    : unknown_type ? ValidateEnvelope(*event)
                                   : events::Validate(*event);
     if (!valid.ok()) {
@@ -227,10 +227,10 @@ Status Projector::ProcessBatch(std::vector<log::Record> records) {
         spdlog::warn("projector: parking client '{}' at {}/{}: {}", client_id, record.partition,
                      record.offset, reason);
       }
-      Park(MakeParked(record, *event,
-                      unknown_type ? lok::v1::ParkedEvent::UNKNOWN_EVENT_TYPE
-                                   : lok::v1::ParkedEvent::HELD,
-                      std::move(reason), now_ms),
+      Park(MakeParked(
+               record, *event,
+               unknown_type ? lok::v1::ParkedEvent::UNKNOWN_EVENT_TYPE : lok::v1::ParkedEvent::HELD,
+               std::move(reason), now_ms),
            transaction, parked_changes);
       ++parked;
       continue;
@@ -393,7 +393,7 @@ StatusOr<ParkedRetryResult> Projector::RetryParked(std::string_view client_id) {
                                            : events::DecodeBinary(parked.value());
       const std::optional<int32_t> unknown_type =
           event.ok() ? UnknownPayloadField(*event) : std::nullopt;
-      Status valid = !event.ok()     ? event.status()
+      Status valid = !event.ok()    ? event.status()
                      : unknown_type ? ValidateEnvelope(*event)
                                     : events::Validate(*event);
       std::string failure;
@@ -448,9 +448,10 @@ StatusOr<ParkedRetryResult> Projector::RetryParked(std::string_view client_id) {
     if (chunk.size() < kParkedChunk) break;
   }
   result.remaining = depth;
-  spdlog::info("projector: retry of client '{}': {} applied, {} duplicates, {} dead-lettered, {} "
-               "still parked",
-               client_id, result.applied, result.duplicates, result.dead_lettered, depth);
+  spdlog::info(
+      "projector: retry of client '{}': {} applied, {} duplicates, {} dead-lettered, {} "
+      "still parked",
+      client_id, result.applied, result.duplicates, result.dead_lettered, depth);
   return result;
 }
 

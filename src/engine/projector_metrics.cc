@@ -17,8 +17,7 @@ void ProjectorMetrics::RecordBatch(int64_t applied, int64_t duplicates, int64_t 
   }
 }
 
-void ProjectorMetrics::RecordRetried(int64_t applied, int64_t duplicates,
-                                     int64_t dead_lettered) {
+void ProjectorMetrics::RecordRetried(int64_t applied, int64_t duplicates, int64_t dead_lettered) {
   retried_.fetch_add(applied);
   applied_.fetch_add(applied);
   duplicates_.fetch_add(duplicates);
