@@ -5,6 +5,7 @@
 //   lokctl import-crm DIR --out FILE.ndjson
 //   lokctl verify --url http://127.0.0.1:8080
 //   lokctl dlq list|show P/O|redrive (P/O | --all) --url http://127.0.0.1:8080
+//   lokctl parked list|show CLIENT|retry CLIENT|skip CLIENT [--all] --url http://127.0.0.1:8080
 //   lokctl demo
 #include <fmt/format.h>
 #include <spawn.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <csignal>
 #include <ctime>
 #include <filesystem>
@@ -382,6 +384,124 @@ int DlqRedrive(const std::string& url, const std::string& position, bool all,
   return 0;
 }
 
+// --- lokctl parked: clients whose events wait behind one lokd could not apply.
+
+// A path segment: every byte outside [A-Za-z0-9-._~] as %XX (so a client id
+// holding '/', '?' or spaces stays one segment).
+std::string PathSegment(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string encoded;
+  for (const char byte : text) {
+    const auto value = static_cast<unsigned char>(byte);
+    if (std::isalnum(value) || byte == '-' || byte == '.' || byte == '_' || byte == '~') {
+      encoded.push_back(byte);
+    } else {
+      encoded.push_back('%');
+      encoded.push_back(kHex[value >> 4]);
+      encoded.push_back(kHex[value & 0x0F]);
+    }
+  }
+  return encoded;
+}
+
+std::string ParkedEventLine(const boost::json::value& event) {
+  std::string id = Text(event.at("eventId"));
+  if (id.size() > 24) id = id.substr(0, 23) + "~";
+  return fmt::format("{:<12} {:<19} {:<24} {:<18} {:>3}  {:<18} {}", PositionText(event),
+                     FormatTimeMs(event.at("parkedAtMs").to_number<int64_t>()), id,
+                     Text(event.at("type")).empty() ? "(unknown)" : Text(event.at("type")),
+                     Text(event.at("attempts")), Text(event.at("cause")), Text(event.at("reason")));
+}
+
+int ParkedList(const std::string& url, int limit, const std::string& after) {
+  std::string target = Trim(url) + "/v1/admin/parked?limit=" + std::to_string(limit);
+  if (!after.empty()) target += "&after=" + PathSegment(after);
+  auto page = CallLokd("GET", target);
+  if (!page.ok()) return Fail(page.status());
+  const auto& clients = page->at("clients").as_array();
+  std::cout << Text(page->at("parkedEvents")) << " events of " << Text(page->at("parkedClients"))
+            << " clients are parked\n";
+  if (clients.empty()) return 0;
+  std::cout << fmt::format("{:<24} {:>6}  {:<19} {:<12} {}\n", "CLIENT", "DEPTH", "OLDEST (UTC)",
+                           "HEAD", "FIRST REASON");
+  for (const auto& entry : clients) {
+    std::string client = Text(entry.at("clientId"));
+    if (client.size() > 24) client = client.substr(0, 23) + "~";
+    std::cout << fmt::format("{:<24} {:>6}  {:<19} {:<12} {}\n", client, Text(entry.at("depth")),
+                             FormatTimeMs(entry.at("oldestParkedAtMs").to_number<int64_t>()),
+                             PositionText(entry.at("head")), Text(entry.at("firstReason")));
+  }
+  const std::string next = Text(page->at("nextCursor"));
+  if (!next.empty()) std::cout << "more: lokctl parked list --after '" << next << "'\n";
+  return 0;
+}
+
+int ParkedShow(const std::string& url, const std::string& client, int limit,
+               const std::string& after) {
+  std::string target =
+      Trim(url) + "/v1/admin/parked/" + PathSegment(client) + "?limit=" + std::to_string(limit);
+  if (!after.empty()) target += "&after=" + after;
+  auto shown = CallLokd("GET", target);
+  if (!shown.ok()) return Fail(shown.status());
+  std::cout << "client " << client << ": " << Text(shown->at("depth")) << " parked events\n";
+  const auto& events = shown->at("events").as_array();
+  if (!events.empty()) {
+    std::cout << fmt::format("{:<12} {:<19} {:<24} {:<18} {:>3}  {:<18} {}\n", "POSITION",
+                             "PARKED (UTC)", "EVENT ID", "TYPE", "TRY", "CAUSE", "REASON");
+    for (const auto& event : events) std::cout << ParkedEventLine(event) << "\n";
+  }
+  const std::string next = Text(shown->at("nextCursor"));
+  if (!next.empty()) {
+    std::cout << "more: lokctl parked show '" << client << "' --after " << next << "\n";
+  }
+  const auto& skipped = shown->at("skipped").as_array();
+  if (!skipped.empty()) {
+    std::cout << "skipped earlier:\n";
+    for (const auto& event : skipped) {
+      std::cout << "  " << PositionText(event) << " " << Text(event.at("eventId")) << " by "
+                << Text(event.at("skippedBy")) << " at "
+                << FormatTimeMs(event.at("skippedAtMs").to_number<int64_t>())
+                << " UTC: " << Text(event.at("reason")) << "\n";
+    }
+  }
+  return 0;
+}
+
+int ParkedRetry(const std::string& url, const std::string& client) {
+  auto result = CallLokd("POST", Trim(url) + "/v1/admin/parked/" + PathSegment(client) + "/retry");
+  if (!result.ok()) return Fail(result.status());
+  const auto& json = *result;
+  std::cout << "client " << client << ": applied " << Text(json.at("applied")) << ", "
+            << Text(json.at("duplicates")) << " duplicates, " << Text(json.at("deadLettered"))
+            << " dead-lettered; " << Text(json.at("remaining")) << " still parked\n";
+  if (json.at("stoppedAt").is_object()) {
+    const auto& head = json.at("stoppedAt");
+    std::cout << "stopped at " << PositionText(head) << " (" << Text(head.at("eventId"))
+              << ", attempt " << Text(head.at("attempts")) << "): " << Text(head.at("reason"))
+              << "\n";
+    return 3;
+  }
+  return 0;
+}
+
+int ParkedSkip(const std::string& url, const std::string& client, bool all) {
+  auto result = CallLokd("POST", Trim(url) + "/v1/admin/parked/" + PathSegment(client) + "/skip" +
+                                     (all ? "?all=true" : ""));
+  if (!result.ok()) return Fail(result.status());
+  const auto& json = *result;
+  std::cout << "client " << client << ": skipped " << Text(json.at("skippedCount"))
+            << " events (recorded in lokd's skip audit); " << Text(json.at("remaining"))
+            << " still parked\n";
+  for (const auto& event : json.at("skipped").as_array()) {
+    std::cout << "  " << PositionText(event) << " " << Text(event.at("eventId")) << ": "
+              << Text(event.at("reason")) << "\n";
+  }
+  if (json.at("remaining").to_number<int64_t>() > 0) {
+    std::cout << "the rest stays parked until: lokctl parked retry '" << client << "'\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -456,6 +576,39 @@ int main(int argc, char** argv) {
         ->capture_default_str();
   }
 
+  std::string parked_url = "http://127.0.0.1:8080", parked_after, parked_client;
+  int parked_limit = 50;
+  bool parked_all = false;
+  auto* parked = app.add_subcommand(
+      "parked",
+      "List, inspect, retry and skip events parked per client (lokd could not apply them)");
+  parked->require_subcommand(1);
+  parked->add_option("--url", parked_url, "lokd's base URL")
+      ->envname("LOK_URL")
+      ->capture_default_str();
+  auto* parked_list = parked->add_subcommand("list", "Parked clients with depth and first reason");
+  parked_list->add_option("--after", parked_after, "Continue after this client (the cursor)");
+  auto* parked_show = parked->add_subcommand("show", "One client's parked events in order");
+  parked_show->add_option("--after", parked_after, "Continue after this PARTITION/OFFSET");
+  for (CLI::App* command : {parked_list, parked_show}) {
+    command->add_option("--limit", parked_limit, "Entries per page (1..1000)")
+        ->check(CLI::Range(1, 1000))
+        ->capture_default_str();
+  }
+  auto* parked_retry = parked->add_subcommand(
+      "retry", "Re-apply a client's parked events in order; stops at the first that fails again");
+  auto* parked_skip = parked->add_subcommand(
+      "skip", "Drop a client's first parked event (or all) without applying it; audited");
+  parked_skip->add_flag("--all", parked_all, "Skip every parked event of the client");
+  for (CLI::App* command : {parked_show, parked_retry, parked_skip}) {
+    command->add_option("client", parked_client, "The client_id")->required();
+  }
+  for (CLI::App* command : {parked_list, parked_show, parked_retry, parked_skip}) {
+    command->add_option("--url", parked_url, "lokd's base URL")
+        ->envname("LOK_URL")
+        ->capture_default_str();
+  }
+
   CLI11_PARSE(app, argc, argv);
   if (*publish) return Publish(file, url, brokers, topic, partial);
   if (*import_crm) return ImportCrm(crm_dir, out);
@@ -479,5 +632,9 @@ int main(int argc, char** argv) {
     }
     return DlqRedrive(dlq_url, dlq_position, dlq_all, dlq_reason, dlq_only_valid);
   }
+  if (*parked_list) return ParkedList(parked_url, parked_limit, parked_after);
+  if (*parked_show) return ParkedShow(parked_url, parked_client, parked_limit, parked_after);
+  if (*parked_retry) return ParkedRetry(parked_url, parked_client);
+  if (*parked_skip) return ParkedSkip(parked_url, parked_client, parked_all);
   return 2;
 }

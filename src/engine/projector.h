@@ -11,17 +11,28 @@
 // position) before the batch commits; a crash in between may dead-letter a
 // record twice (at-least-once), never drop it.
 //
+// An event a projection rejects, or whose type this lokd does not know, is
+// parked (engine/parking.h) with every later event of its client, in the same
+// WriteBatch as the offsets; none of its own writes stay (a transaction save
+// point per event). Other clients go on. RetryParked and SkipParked resolve a
+// client's queue.
+//
 // Thread-safety: one thread runs RunOnce/Run; Positions() and metrics may be
-// read from other threads.
+// read from other threads; RetryParked and SkipParked may be called from any
+// thread (they take the same lock as a batch, so each is atomic with the
+// state and never interleaves with a batch).
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <stop_token>
 #include <string>
 #include <vector>
 
+#include "engine/parking.h"
 #include "engine/projector_metrics.h"
 #include "log/log.h"
 #include "projections/projection.h"
@@ -40,6 +51,28 @@ struct ProjectorOptions {
   // For replays: consume each partition only up to (excluding) this offset.
   // Empty: no limit. When set, the owned partitions are its keys.
   log::PartitionOffsets stop_at;
+  // How RetryParked decodes a parked event's bytes. Empty: events::DecodeBinary,
+  // as the live path. Tests set it to stand in for an upgraded lokd that knows
+  // an event type the running one does not.
+  using DecodeFunction = std::function<StatusOr<lok::v1::Event>(std::string_view bytes)>;
+  DecodeFunction decode_parked;
+};
+
+// What RetryParked did.
+struct ParkedRetryResult {
+  int64_t applied = 0;
+  int64_t duplicates = 0;     // already applied before: dropped (dedupe)
+  int64_t dead_lettered = 0;  // invalid under this lokd's rules: dead-lettered
+  int64_t remaining = 0;      // still parked
+  // The event that failed again and now heads the queue, when any.
+  std::optional<lok::v1::ParkedEvent> stopped_at;
+};
+
+// What SkipParked did.
+struct ParkedSkipResult {
+  int64_t skipped_count = 0;
+  std::vector<lok::v1::ParkedEvent> skipped;  // the first 1000, as recorded in the audit
+  int64_t remaining = 0;
 };
 
 // Projector-owned keys in the store.
@@ -79,8 +112,48 @@ class Projector {
   // True when options.stop_at is set and every partition has reached it.
   bool ReachedStop() const;
 
+  // Re-applies `client_id`'s parked events in order through the projections,
+  // stopping at the first that fails again (its reason and attempts are
+  // updated; it and the rest stay parked). Events the projector now sees as
+  // duplicates are dropped, invalid ones dead-lettered, as on the live path.
+  // Commits in chunks of up to 1000 events, each one WriteBatch holding the
+  // state changes, dedupe marks and the removal from the queue.
+  // Errors: kNotFound when nothing of the client is parked; storage and
+  // dead-letter failures (what was committed before stays committed).
+  StatusOr<ParkedRetryResult> RetryParked(std::string_view client_id);
+
+  // Removes the first parked event of `client_id`, or all of them, without
+  // applying them, and records each under _parked/skipped/ with the time and
+  // `skipped_by`. A skipped event gets no dedupe mark: a corrected copy with
+  // the same (source, event_id) is applied when it arrives. The client stays
+  // parked while events remain (RetryParked applies them).
+  // Errors: kNotFound when nothing of the client is parked; storage failures.
+  StatusOr<ParkedSkipResult> SkipParked(std::string_view client_id, bool all,
+                                        std::string_view skipped_by);
+
  private:
+  // One event offered to the projections.
+  struct Offer {
+    enum class Kind { kApplied, kDuplicate, kRejected };
+    Kind kind = Kind::kApplied;
+    std::string reason;  // for kRejected: "<projection>: <status>"
+  };
+  // Changes to the parked queue within one transaction, merged into
+  // parked_depth_ once it commits.
+  using DepthChanges = std::map<std::string, int64_t, std::less<>>;
+
   Status ProcessBatch(std::vector<log::Record> records);
+  // Dedupe check, then every projection under a save point: on a rejection
+  // nothing of the event stays in `transaction`. Errors: infrastructure
+  // failures (IsInfrastructureFailure), which fail the batch.
+  StatusOr<Offer> ApplyEvent(const lok::v1::Event& event,
+                             const projections::EventPosition& position,
+                             store::Transaction& transaction);
+  bool IsParked(std::string_view client_id, const DepthChanges& changes) const;
+  void Park(const lok::v1::ParkedEvent& parked, store::Transaction& transaction,
+            DepthChanges& changes) const;
+  void MergeDepthChanges(const DepthChanges& changes);
+  Status LoadParked();
   void UpdateLag(bool force);
 
   store::RocksStore& store_;
@@ -92,6 +165,12 @@ class Projector {
 
   mutable std::mutex positions_mutex_;
   log::PartitionOffsets positions_;
+
+  // Held for a batch, a retry or a skip: each commits to store_, and the
+  // parked queue must not change under a batch that reads it.
+  std::mutex write_mutex_;
+  // Parked clients and their queue depth, as committed. Guarded by write_mutex_.
+  std::map<std::string, int64_t, std::less<>> parked_depth_;
   std::chrono::steady_clock::time_point last_lag_check_{};
 };
 

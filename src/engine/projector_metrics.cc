@@ -17,6 +17,13 @@ void ProjectorMetrics::RecordBatch(int64_t applied, int64_t duplicates, int64_t 
   }
 }
 
+void ProjectorMetrics::RecordRetried(int64_t applied, int64_t duplicates, int64_t dead_lettered) {
+  retried_.fetch_add(applied);
+  applied_.fetch_add(applied);
+  duplicates_.fetch_add(duplicates);
+  dead_lettered_.fetch_add(dead_lettered);
+}
+
 void ProjectorMetrics::RecordLag(const log::PartitionOffsets& end_offsets,
                                  const log::PartitionOffsets& positions) {
   std::lock_guard lock(mutex_);
@@ -42,6 +49,18 @@ std::string ProjectorMetrics::RenderPrometheus() const {
           dead_lettered_.load());
   counter("lok_projector_errors_total", "Batches that failed and were retried from the store.",
           errors_.load());
+  counter("lok_events_parked_total",
+          "Events parked by this process: rejected by a projection, of an unknown type, or "
+          "behind an earlier parked event of their client.",
+          parked_.load());
+  counter("lok_parked_retried_total", "Parked events applied by a retry.", retried_.load());
+  counter("lok_parked_skipped_total", "Parked events an operator skipped.", skipped_.load());
+  auto gauge = [&](std::string_view name, std::string_view help, int64_t value) {
+    out += fmt::format("# HELP {0} {1}\n# TYPE {0} gauge\n{0} {2}\n", name, help, value);
+  };
+  gauge("lok_parked_events", "Events parked now, waiting for a retry or a skip.",
+        parked_events_.load());
+  gauge("lok_parked_clients", "Clients with parked events now.", parked_clients_.load());
   out += fmt::format(
       "# HELP lok_projector_caught_up 1 once the projector has reached the log's end.\n"
       "# TYPE lok_projector_caught_up gauge\nlok_projector_caught_up {}\n",

@@ -20,11 +20,26 @@ class ProjectorMetrics {
   void RecordLag(const log::PartitionOffsets& end_offsets, const log::PartitionOffsets& positions);
   void SetCaughtUp(bool caught_up) { caught_up_.store(caught_up); }
   void RecordError() { errors_.fetch_add(1); }
+  // Events the projector parked (engine/parking.h).
+  void RecordParked(int64_t parked) { parked_.fetch_add(parked); }
+  // A retry of parked events: `applied` also count as applied, and so on.
+  void RecordRetried(int64_t applied, int64_t duplicates, int64_t dead_lettered);
+  void RecordSkipped(int64_t skipped) { skipped_.fetch_add(skipped); }
+  // What is parked now, as committed.
+  void SetParkedDepth(int64_t events, int64_t clients) {
+    parked_events_.store(events);
+    parked_clients_.store(clients);
+  }
 
   bool caught_up() const { return caught_up_.load(); }
   int64_t applied() const { return applied_.load(); }
   int64_t duplicates() const { return duplicates_.load(); }
   int64_t dead_lettered() const { return dead_lettered_.load(); }
+  int64_t parked() const { return parked_.load(); }
+  int64_t retried() const { return retried_.load(); }
+  int64_t skipped() const { return skipped_.load(); }
+  int64_t parked_events() const { return parked_events_.load(); }
+  int64_t parked_clients() const { return parked_clients_.load(); }
 
   // The metrics in the Prometheus text exposition format (version 0.0.4).
   std::string RenderPrometheus() const;
@@ -38,6 +53,11 @@ class ProjectorMetrics {
   std::atomic<int64_t> batches_{0};
   std::atomic<int64_t> errors_{0};
   std::atomic<bool> caught_up_{false};
+  std::atomic<int64_t> parked_{0};
+  std::atomic<int64_t> retried_{0};
+  std::atomic<int64_t> skipped_{0};
+  std::atomic<int64_t> parked_events_{0};
+  std::atomic<int64_t> parked_clients_{0};
 
   mutable std::mutex mutex_;
   std::array<int64_t, kLatencyBuckets.size()> latency_counts_{};  // cumulative per bucket

@@ -35,9 +35,13 @@ class Projection {
   // A short stable name ("funnel"), also the key prefix of its state.
   virtual std::string_view Name() const = 0;
 
-  // Applies one valid, new event. An error aborts the whole batch, which the
-  // projector retries; it must not be used for bad input (that is rejected by
-  // validation before).
+  // Applies one valid, new event. An error means this event cannot be
+  // applied: the projector discards every write the event made (in all
+  // projections) and parks it with its client's later events
+  // (engine/parking.h). Only kUnavailable, kDeadlineExceeded, kCancelled and
+  // a failed store read abort the whole batch, which the projector retries
+  // from the stored offsets. Bad input is rejected by validation before and
+  // never reaches Apply.
   virtual Status Apply(const lok::v1::Event& event, const EventPosition& position,
                        store::Transaction& transaction) = 0;
 

@@ -129,6 +129,9 @@ Status LokService::Open(const ServiceConfig& config) {
     };
   }
   api::RegisterDlqRoutes(*server_, dlq_context_);
+  parked_context_.projector = projector_.get();
+  parked_context_.store = store_.get();
+  api::RegisterParkedRoutes(*server_, parked_context_);
   server_->SetGuard([this](http::Request& request) { return auth_.Guard(request); });
   LOK_RETURN_IF_ERROR(server_->Start());
   spdlog::info("lok: listening on http://{}:{}", config.http_address, server_->port());

@@ -15,6 +15,7 @@
 
 #include "api/admin_api.h"
 #include "api/dlq_api.h"
+#include "api/parked_api.h"
 #include "api/query_api.h"
 #include "base/status.h"
 #include "engine/projector.h"
@@ -87,6 +88,7 @@ class LokService {
   api::ApiContext context_;
   api::AdminContext admin_context_;
   api::DlqContext dlq_context_;
+  api::ParkedContext parked_context_;
   std::unique_ptr<http::Server> server_;
   std::jthread projector_thread_;
 };

@@ -96,22 +96,31 @@ Status KeyValueReader::ScanRangeSeeking(
   }
 }
 
+StatusOr<std::optional<std::string>> Transaction::ReadBase(std::string_view key) const {
+  StatusOr<std::optional<std::string>> value = base_.Get(key);
+  if (!value.ok() && read_error_.ok()) read_error_ = value.status();
+  return value;
+}
+
 StatusOr<std::optional<std::string>> Transaction::Get(std::string_view key) const {
   auto written = writes_.find(key);
   if (written != writes_.end()) return written->second;
-  return base_.Get(key);
+  return ReadBase(key);
 }
 
 void Transaction::Put(std::string_view key, std::string value) {
+  if (save_point_) RememberWrite(key);
   writes_.insert_or_assign(std::string(key), std::move(value));
 }
 
 void Transaction::Delete(std::string_view key) {
+  if (save_point_) RememberWrite(key);
   writes_.insert_or_assign(std::string(key), std::nullopt);
 }
 
 void Transaction::AddCounter(std::string_view key, int64_t delta) {
   if (delta == 0) return;
+  if (save_point_) RememberCounter(key);
   auto found = counter_deltas_.find(key);
   if (found == counter_deltas_.end()) {
     counter_deltas_.emplace(std::string(key), delta);
@@ -121,6 +130,7 @@ void Transaction::AddCounter(std::string_view key, int64_t delta) {
 }
 
 void Transaction::AddCounterVector(std::string_view key, const std::vector<int64_t>& deltas) {
+  if (save_point_) RememberVector(key);
   auto found = vector_deltas_.find(key);
   if (found == vector_deltas_.end()) {
     vector_deltas_.emplace(std::string(key), deltas);
@@ -132,13 +142,89 @@ void Transaction::AddCounterVector(std::string_view key, const std::vector<int64
 }
 
 StatusOr<int64_t> Transaction::GetCounter(std::string_view key) const {
-  LOK_ASSIGN_OR_RETURN(std::optional<std::string> stored, base_.Get(key));
+  LOK_ASSIGN_OR_RETURN(std::optional<std::string> stored, ReadBase(key));
   int64_t value = 0;
   if (stored) {
     LOK_ASSIGN_OR_RETURN(value, DecodeCounter(*stored));
   }
   auto found = counter_deltas_.find(key);
   return found == counter_deltas_.end() ? value : value + found->second;
+}
+
+void Transaction::SetSavePoint() {
+  save_point_ = true;
+  undo_.clear();
+}
+
+void Transaction::ReleaseSavePoint() {
+  save_point_ = false;
+  undo_.clear();
+}
+
+void Transaction::RollbackToSavePoint() {
+  // Newest first, so a key changed twice ends at its state before the first change.
+  for (auto undo = undo_.rbegin(); undo != undo_.rend(); ++undo) {
+    switch (undo->kind) {
+      case Undo::Kind::kWrite:
+        if (undo->existed) {
+          writes_.insert_or_assign(undo->key, std::move(undo->write));
+        } else {
+          writes_.erase(undo->key);
+        }
+        break;
+      case Undo::Kind::kCounter:
+        if (undo->existed) {
+          counter_deltas_.insert_or_assign(undo->key, undo->counter);
+        } else {
+          counter_deltas_.erase(undo->key);
+        }
+        break;
+      case Undo::Kind::kVector:
+        if (undo->existed) {
+          vector_deltas_.insert_or_assign(undo->key, std::move(undo->vector));
+        } else {
+          vector_deltas_.erase(undo->key);
+        }
+        break;
+    }
+  }
+  ReleaseSavePoint();
+}
+
+void Transaction::RememberWrite(std::string_view key) {
+  Undo undo;
+  undo.kind = Undo::Kind::kWrite;
+  undo.key = std::string(key);
+  auto found = writes_.find(key);
+  if (found != writes_.end()) {
+    undo.existed = true;
+    undo.write = found->second;
+  }
+  undo_.push_back(std::move(undo));
+}
+
+void Transaction::RememberCounter(std::string_view key) {
+  Undo undo;
+  undo.kind = Undo::Kind::kCounter;
+  undo.key = std::string(key);
+  auto found = counter_deltas_.find(key);
+  if (found != counter_deltas_.end()) {
+    undo.existed = true;
+    undo.counter = found->second;
+  }
+  undo_.push_back(std::move(undo));
+}
+
+void Transaction::RememberVector(std::string_view key) {
+  Undo undo;
+  undo.kind = Undo::Kind::kVector;
+  undo.key = std::string(key);
+  auto found = vector_deltas_.find(key);
+  if (found != vector_deltas_.end()) {
+    undo.existed = true;
+    undo.vector = found->second;
+  }
+  undo_.push_back(std::move(undo));
 }
 
 StatusOr<ChangeSet> Transaction::Finish() const {
@@ -154,7 +240,7 @@ StatusOr<ChangeSet> Transaction::Finish() const {
     }
   }
   for (const auto& [key, deltas] : vector_deltas_) {
-    LOK_ASSIGN_OR_RETURN(std::optional<std::string> stored, base_.Get(key));
+    LOK_ASSIGN_OR_RETURN(std::optional<std::string> stored, ReadBase(key));
     std::vector<int64_t> values;
     if (stored) {
       LOK_ASSIGN_OR_RETURN(values, DecodeCounterVector(*stored));

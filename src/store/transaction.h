@@ -75,6 +75,16 @@ Status DecodeCounterVectorInto(std::string_view bytes, std::span<int64_t> out);
 // The changes of one projector batch, buffered in memory over a committed
 // base. Reads see the batch's own writes. Counter deltas for the same key are
 // summed in memory, so a hot aggregate is read and written once per batch.
+//
+// A save point lets the projector discard one event's changes without losing
+// the rest of the batch (an event that a projection rejects is parked, and
+// none of its writes may stay):
+//
+//   transaction.SetSavePoint();
+//   Status applied = projection.Apply(event, position, transaction);
+//   if (!applied.ok()) transaction.RollbackToSavePoint();  // as if never applied
+//   else transaction.ReleaseSavePoint();
+//
 // Not thread-safe.
 class Transaction {
  public:
@@ -103,8 +113,41 @@ class Transaction {
     return writes_.empty() && counter_deltas_.empty() && vector_deltas_.empty();
   }
 
+  // Starts recording how to undo every Put, Delete, AddCounter and
+  // AddCounterVector from now on. One level: a second call moves the save
+  // point to now, keeping the changes made before.
+  void SetSavePoint();
+  // Undoes every change since SetSavePoint and clears the save point.
+  // REQUIRES: a save point is set.
+  void RollbackToSavePoint();
+  // Keeps the changes since SetSavePoint and clears the save point.
+  void ReleaseSavePoint();
+
+  // The first error the committed base returned to Get or GetCounter: a
+  // storage failure, as opposed to an error a projection decided on. OK when
+  // every read succeeded.
+  const Status& read_error() const { return read_error_; }
+
  private:
+  // The state of one key before the first change after the save point.
+  struct Undo {
+    enum class Kind { kWrite, kCounter, kVector };
+    Kind kind = Kind::kWrite;
+    std::string key;
+    bool existed = false;
+    std::optional<std::string> write;
+    int64_t counter = 0;
+    std::vector<int64_t> vector;
+  };
+  void RememberWrite(std::string_view key);
+  void RememberCounter(std::string_view key);
+  void RememberVector(std::string_view key);
+  StatusOr<std::optional<std::string>> ReadBase(std::string_view key) const;
+
   const KeyValueReader& base_;
+  bool save_point_ = false;
+  std::vector<Undo> undo_;
+  mutable Status read_error_;
   std::map<std::string, std::optional<std::string>, std::less<>> writes_;
   std::map<std::string, int64_t, std::less<>> counter_deltas_;
   std::map<std::string, std::vector<int64_t>, std::less<>> vector_deltas_;

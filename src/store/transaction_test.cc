@@ -113,5 +113,68 @@ TEST(TransactionTest, CorruptCounterIsDataLoss) {
   EXPECT_EQ(transaction.Finish().status().code(), StatusCode::kDataLoss);
 }
 
+TEST(TransactionTest, RollbackToSavePointUndoesOnlyTheChangesAfterIt) {
+  MemoryStore base;
+  ChangeSet seed;
+  seed.writes["kept"] = "base";
+  seed.writes["deleted-later"] = "base";
+  seed.writes["counter"] = EncodeCounter(10);
+  base.Commit(seed);
+
+  Transaction transaction(base);
+  transaction.Put("before", "1");
+  transaction.AddCounter("counter", 1);
+  transaction.AddCounterVector("cell", {1, 2});
+  transaction.SetSavePoint();
+  transaction.Put("before", "2");
+  transaction.Put("before", "3");
+  transaction.Put("new", "x");
+  transaction.Delete("deleted-later");
+  transaction.AddCounter("counter", 5);
+  transaction.AddCounter("fresh-counter", 7);
+  transaction.AddCounterVector("cell", {10, 20, 30});
+  transaction.AddCounterVector("fresh-cell", {1});
+  transaction.RollbackToSavePoint();
+
+  EXPECT_EQ(*transaction.Get("before"), std::optional<std::string>("1"));
+  EXPECT_EQ(*transaction.Get("new"), std::nullopt);
+  EXPECT_EQ(*transaction.Get("deleted-later"), std::optional<std::string>("base"));
+  EXPECT_EQ(*transaction.GetCounter("counter"), 11);
+  EXPECT_EQ(*transaction.GetCounter("fresh-counter"), 0);
+  auto changes = transaction.Finish();
+  ASSERT_TRUE(changes.ok());
+  EXPECT_EQ(changes->writes.size(), 3U) << "before, counter and cell only";
+  EXPECT_EQ(changes->writes.at("cell"), EncodeCounterVector({1, 2}));
+  EXPECT_FALSE(changes->writes.contains("fresh-cell"));
+
+  // After a release the changes stay, and a later rollback does not touch them.
+  transaction.SetSavePoint();
+  transaction.Put("kept", "event-2");
+  transaction.ReleaseSavePoint();
+  transaction.SetSavePoint();
+  transaction.Put("kept", "event-3");
+  transaction.RollbackToSavePoint();
+  EXPECT_EQ(*transaction.Get("kept"), std::optional<std::string>("event-2"));
+}
+
+// A base whose reads fail, as a failing disk would.
+class FailingStore : public MemoryStore {
+ public:
+  StatusOr<std::optional<std::string>> Get(std::string_view) const override {
+    return UnavailableError("disk: read failed");
+  }
+};
+
+TEST(TransactionTest, ReadErrorRemembersTheFirstFailedBaseRead) {
+  FailingStore base;
+  Transaction transaction(base);
+  EXPECT_TRUE(transaction.read_error().ok());
+  transaction.Put("own", "1");
+  EXPECT_TRUE(transaction.Get("own").ok()) << "own writes need no base read";
+  EXPECT_TRUE(transaction.read_error().ok());
+  EXPECT_FALSE(transaction.GetCounter("c").ok());
+  EXPECT_EQ(transaction.read_error().code(), StatusCode::kUnavailable);
+}
+
 }  // namespace
 }  // namespace lok::store
