@@ -1,6 +1,8 @@
 #include "projections/concentration.h"
 
 #include <algorithm>
+#include <bit>
+#include <cmath>
 #include <array>
 #include <functional>
 #include <map>
@@ -33,6 +35,7 @@ constexpr std::string_view kClientPrefix = "concentration/client/";
 constexpr std::string_view kStatPrefix = "concentration/stat/";
 constexpr std::string_view kRevenuePrefix = "concentration/rev/";
 constexpr std::string_view kTopPrefix = "concentration/top/";
+constexpr std::string_view kHistogramPrefix = "concentration/hist/";
 
 constexpr char kMonthBucket = 'M';
 constexpr char kTrailingBucket = 'T';
@@ -85,6 +88,14 @@ std::string WindowPart(char bucket, int32_t month, std::string_view currency) {
   return part;
 }
 
+// Every key is written under stripe 0: a projector instance keeps its own
+// store for the partitions it owns, so splitting the statistics and the index
+// by partition inside one store only multiplied the reads a query merges (8
+// index scans instead of one). The stripe stays in the layout, and the
+// queries still merge whatever stripes exist, so a store written with
+// per-partition stripes reads the same.
+constexpr int32_t kStripe = 0;
+
 // A group: one (bucket, month, currency, scope) without the partition.
 std::string Group(char bucket, int32_t month, std::string_view currency, ScopeKind kind,
                   std::string_view value) {
@@ -112,6 +123,37 @@ std::string TopKey(int32_t partition, std::string_view group, int64_t revenue,
   std::string key = PartitionedKey(kTopPrefix, partition, group);
   AppendBigEndian64(key, ~static_cast<uint64_t>(revenue));  // descending revenue
   AppendEscapedString(key, client);
+  return key;
+}
+
+// The revenue distribution of a group: clients and Σ revenue per revenue
+// bucket. Bucket b covers [lower, upper) with kBucketsPerDoubling equal
+// slices of each power of two, so a bucket's values differ by under 6.25 %.
+constexpr int kBucketsPerDoubling = 16;
+
+int32_t RevenueBucket(int64_t revenue) {  // REQUIRES: revenue > 0
+  const auto value = static_cast<uint64_t>(revenue);
+  const int exponent = static_cast<int>(std::bit_width(value)) - 1;
+  const auto slice = static_cast<int32_t>(
+      ((static_cast<Uint128>(value - (uint64_t{1} << exponent)) * kBucketsPerDoubling) >>
+       exponent));
+  return exponent * kBucketsPerDoubling + slice;
+}
+
+// The smallest revenue in bucket `bucket`.
+int64_t BucketLowerBound(int32_t bucket) {
+  const int exponent = bucket / kBucketsPerDoubling;
+  const int slice = bucket % kBucketsPerDoubling;
+  const uint64_t base = uint64_t{1} << exponent;
+  // The least value whose slice is `slice`: ceil(slice · base / steps).
+  const auto offset = static_cast<uint64_t>(
+      (static_cast<Uint128>(slice) * base + kBucketsPerDoubling - 1) / kBucketsPerDoubling);
+  return static_cast<int64_t>(base + offset);
+}
+
+std::string HistogramKey(int32_t partition, std::string_view group, int32_t bucket) {
+  std::string key = PartitionedKey(kHistogramPrefix, partition, group);
+  AppendBigEndian32(key, static_cast<uint32_t>(bucket));
   return key;
 }
 
@@ -215,8 +257,15 @@ Status AdjustClientRevenue(store::Transaction& transaction, int32_t partition,
   const int64_t after = before + delta;
   if (after < 0) return InternalError("concentration: negative client revenue");
   transaction.AddCounter(revenue_key, delta);
-  if (before > 0) transaction.Delete(TopKey(partition, group, before, client));
-  if (after > 0) transaction.Put(TopKey(partition, group, after, client), "");
+  if (before > 0) {
+    transaction.Delete(TopKey(partition, group, before, client));
+    transaction.AddCounterVector(HistogramKey(partition, group, RevenueBucket(before)),
+                                 {-1, -before});
+  }
+  if (after > 0) {
+    transaction.Put(TopKey(partition, group, after, client), "");
+    transaction.AddCounterVector(HistogramKey(partition, group, RevenueBucket(after)), {1, after});
+  }
 
   const std::string stat_key = PartitionedKey(kStatPrefix, partition, group);
   LOK_ASSIGN_OR_RETURN(std::optional<std::string> stored, transaction.Get(stat_key));
@@ -487,6 +536,89 @@ StatusOr<TopList> ReadTop(const store::KeyValueReader& reader,
   }
 }
 
+// Pareto k80 from the revenue distribution: walk the buckets from the top
+// until 80 % of Σ is reached, then count inside the crossing bucket from the
+// revenue-ordered index (exact). When that bucket holds more than
+// kParetoScanLimit clients, count there from the bucket's average revenue
+// instead (exact = false; within the bucket's clients, usually far closer).
+struct ParetoK80 {
+  int64_t clients = 0;
+  bool exact = true;
+};
+
+StatusOr<ParetoK80> ComputeK80(const store::KeyValueReader& reader,
+                               const std::vector<int32_t>& partitions, const std::string& group,
+                               int64_t total) {
+  std::map<int32_t, std::array<int64_t, 2>, std::greater<>> buckets;  // clients, Σ revenue
+  Status corrupt = Status::Ok();
+  for (int32_t partition : partitions) {
+    const std::string prefix = PartitionedKey(kHistogramPrefix, partition, group);
+    LOK_RETURN_IF_ERROR(reader.ScanPrefix(prefix, [&](std::string_view key,
+                                                      std::string_view value) {
+      std::optional<uint32_t> bucket = ReadBigEndian32(key, prefix.size());
+      std::array<int64_t, 2> counts{};
+      if (!bucket || key.size() != prefix.size() + 4 ||
+          !store::DecodeCounterVectorInto(value, counts).ok()) {
+        corrupt = DataLossError("concentration: unreadable revenue distribution");
+        return false;
+      }
+      auto& sums = buckets[static_cast<int32_t>(*bucket)];
+      sums[0] += counts[0];
+      sums[1] += counts[1];
+      return true;
+    }));
+    LOK_RETURN_IF_ERROR(corrupt);
+  }
+  // The first k clients reach 80 % when 5 · Σ of their revenue >= 4 · total.
+  const Uint128 goal = 4 * static_cast<Uint128>(static_cast<uint64_t>(total));
+  Uint128 cumulative = 0;
+  int64_t counted = 0;
+  for (const auto& [bucket, sums] : buckets) {
+    const Uint128 with_bucket = cumulative + static_cast<uint64_t>(sums[1]);
+    if (5 * with_bucket < goal) {
+      cumulative = with_bucket;
+      counted += sums[0];
+      continue;
+    }
+    if (sums[0] > kParetoScanLimit) {
+      const long double missing = (static_cast<long double>(goal) -
+                                   5.0L * static_cast<long double>(cumulative)) / 5.0L;
+      const long double average =
+          static_cast<long double>(sums[1]) / static_cast<long double>(sums[0]);
+      const auto needed = static_cast<int64_t>(std::ceil(missing / average));
+      return ParetoK80{counted + std::clamp<int64_t>(needed, 1, sums[0]), false};
+    }
+    // The bucket's clients, highest revenue first, from every partition.
+    const int64_t lower = BucketLowerBound(bucket);
+    const int64_t upper = BucketLowerBound(bucket + 1);  // exclusive
+    std::vector<int64_t> revenues;
+    for (int32_t partition : partitions) {
+      const std::string prefix = PartitionedKey(kTopPrefix, partition, group);
+      std::string begin = prefix, end = prefix;
+      AppendBigEndian64(begin, ~static_cast<uint64_t>(upper - 1));
+      AppendBigEndian64(end, ~static_cast<uint64_t>(lower) + 1);
+      LOK_RETURN_IF_ERROR(reader.ScanRange(begin, end, [&](std::string_view key,
+                                                           std::string_view) {
+        std::optional<uint64_t> inverted = ReadBigEndian64(key, prefix.size());
+        if (!inverted) {
+          corrupt = DataLossError("concentration: unreadable index entry");
+          return false;
+        }
+        revenues.push_back(static_cast<int64_t>(~*inverted));
+        return true;
+      }));
+      LOK_RETURN_IF_ERROR(corrupt);
+    }
+    std::sort(revenues.begin(), revenues.end(), std::greater<>());
+    for (size_t index = 0; index < revenues.size(); ++index) {
+      cumulative += static_cast<uint64_t>(revenues[index]);
+      if (5 * cumulative >= goal) return ParetoK80{counted + static_cast<int64_t>(index) + 1, true};
+    }
+    return DataLossError("concentration: revenue distribution and index disagree");
+  }
+  return ParetoK80{counted, true};  // no revenue: k80 = 0
+}
+
 lok::v1::Money MoneyOf(int64_t minor, std::string_view currency) {
   lok::v1::Money money;
   money.set_minor(minor);
@@ -556,36 +688,26 @@ StatusOr<ConcentrationBlock> BuildBlock(const store::KeyValueReader& reader,
   TopList top;
   if (stats.sum > 0) {
     const auto wanted = static_cast<size_t>(std::max<int64_t>(query.limit, 10));
-    // 5 · cumulative >= 4 · Σ, exactly: the first k clients reach 80 %.
-    const auto reaches_80 = [&](Uint128 cumulative) {
-      return 5 * cumulative >= 4 * static_cast<Uint128>(static_cast<uint64_t>(stats.sum));
-    };
+    // Enough for the top 10 and the listed clients, and past every client
+    // over the share alert.
     LOK_ASSIGN_OR_RETURN(
         top, ReadTop(reader, partitions, group, [&](const std::vector<TopEntry>& entries) {
-          if (entries.size() < wanted) return false;
-          Uint128 cumulative = 0;
-          for (const TopEntry& entry : entries) cumulative += static_cast<uint64_t>(entry.revenue);
-          return reaches_80(cumulative) &&
+          return entries.size() >= wanted &&
                  Share(entries.back().revenue, stats.sum) < query.client_share_alert;
         }));
-    Uint128 cumulative = 0;
-    int64_t top1 = 0, top5 = 0, top10 = 0, k80 = 0;
+    int64_t top1 = 0, top5 = 0, top10 = 0;
     for (size_t rank = 0; rank < top.entries.size(); ++rank) {
       const int64_t revenue = top.entries[rank].revenue;
       if (rank < 1) top1 += revenue;
       if (rank < 5) top5 += revenue;
       if (rank < 10) top10 += revenue;
-      cumulative += static_cast<uint64_t>(revenue);
-      if (k80 == 0 && reaches_80(cumulative)) k80 = static_cast<int64_t>(rank) + 1;
     }
     block.set_top1_share(Share(top1, stats.sum));
     block.set_top5_share(Share(top5, stats.sum));
     block.set_top10_share(Share(top10, stats.sum));
-    if (k80 == 0) {  // only when the scan limit stopped the read
-      k80 = static_cast<int64_t>(top.entries.size());
-      block.set_pareto_k80_exact(false);
-    }
-    block.set_pareto_k80(k80);
+    LOK_ASSIGN_OR_RETURN(ParetoK80 k80, ComputeK80(reader, partitions, group, stats.sum));
+    block.set_pareto_k80(k80.clients);
+    block.set_pareto_k80_exact(k80.exact);
   }
 
   if (query.client) {
@@ -639,18 +761,18 @@ ConcentrationWindow TrailingYearEndingAt(int64_t day) {
   return {ConcentrationWindow::Kind::kTrailingYear, MonthOfDay(day)};
 }
 
-Status ConcentrationProjection::Apply(const Event& event, const EventPosition& position,
+Status ConcentrationProjection::Apply(const Event& event, const EventPosition&,
                                       store::Transaction& transaction) {
   switch (event.payload_case()) {
     case Event::kLeadCreated:
     case Event::kOfferSent:
     case Event::kDealWon:
     case Event::kDealLost:
-      LOK_RETURN_IF_ERROR(NoteClient(event, position.partition, transaction));
-      return ApplyDealEvent(event, position.partition, transaction);
+      LOK_RETURN_IF_ERROR(NoteClient(event, kStripe, transaction));
+      return ApplyDealEvent(event, kStripe, transaction);
     case Event::kPaymentDelayed:
     case Event::kPaymentReceived:
-      LOK_RETURN_IF_ERROR(NoteClient(event, position.partition, transaction));
+      LOK_RETURN_IF_ERROR(NoteClient(event, kStripe, transaction));
       return ApplyPaymentEvent(event, transaction);
     default:
       return Status::Ok();

@@ -23,7 +23,9 @@
 // is rewritten and Σ, Σ² move by (new − old) and (new² − old²). Aggregates are
 // a function of the deal states alone, so they do not depend on arrival order.
 // Clients are disjoint across partitions, so Σ, Σ² and counts add up across
-// partitions at query time and top lists merge.
+// partitions at query time and top lists merge. This version writes every
+// key under partition ("stripe") 0: each projector instance has its own
+// store, so one stripe per store makes a query read one index, not eight.
 //
 // Key layout (G = partition:be32, bucket:'M'|'T', month:be32 (months since
 // 1970-01), currency:escaped, scope kind:'a'|'s'|'r'|'p', scope value:escaped):
@@ -37,6 +39,8 @@
 //   concentration/stat/G                            clients:be64 Σ:be64 Σ²:be128
 //   concentration/rev/G<client:esc>                 the client's revenue (counter)
 //   concentration/top/G<~revenue:be64><client:esc>  "" — the revenue-ordered index
+//   concentration/hist/G<bucket:be32>               clients, Σ revenue (counter vector)
+//                                                   of the revenue bucket, for k80
 // The stat keys double as the "scopes seen" index: a prefix scan over
 // G-without-the-value lists the salespeople (regions, products) of a window.
 #pragma once
@@ -94,8 +98,11 @@ struct ConcentrationQuery {
   double hhi_high = 2500;
 };
 
-// The most index entries one block reads for k80 (across partitions); beyond
-// it pareto_k80 is a lower bound (pareto_k80_exact = false).
+// Pareto k80 comes from the revenue distribution (clients and Σ revenue per
+// revenue bucket, buckets 1/16 of a power of two wide): whole buckets from
+// the top, then the crossing bucket's clients read from the revenue index.
+// When that bucket holds more than this many clients, k80 is counted in it
+// from the bucket's average revenue instead (pareto_k80_exact = false).
 inline constexpr int64_t kParetoScanLimit = 10000;
 
 // Answers a concentration query from `reader` (a consistent snapshot). Reads

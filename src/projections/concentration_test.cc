@@ -356,8 +356,8 @@ TEST(ConcentrationTest, ClientFilterAndClientCard) {
   EXPECT_DOUBLE_EQ(stranger->client().share(), 0.0);
 }
 
-TEST(ConcentrationTest, TopClientsMergeExactlyAcrossPartitions) {
-  // 200 clients over three partitions: more than one index read per partition.
+TEST(ConcentrationTest, TopClientsAndK80AreExactOverManyClients) {
+  // 200 clients: more than one index read, k80 inside a revenue bucket.
   std::vector<Event> events;
   std::vector<std::pair<int64_t, std::string>> expected;
   for (int client = 0; client < 200; ++client) {
@@ -383,6 +383,59 @@ TEST(ConcentrationTest, TopClientsMergeExactlyAcrossPartitions) {
     EXPECT_EQ(block.top_clients(static_cast<int>(rank)).client_id(), expected[rank].second);
     EXPECT_EQ(block.top_clients(static_cast<int>(rank)).revenue().minor(), -expected[rank].first);
   }
+}
+
+// k80 by brute force: sort, add from the top until 5 · cumulative >= 4 · total.
+int64_t BruteForceK80(std::vector<int64_t> revenues) {
+  std::sort(revenues.begin(), revenues.end(), std::greater<>());
+  int64_t total = 0;
+  for (int64_t revenue : revenues) total += revenue;
+  int64_t cumulative = 0, k80 = 0;
+  while (5 * cumulative < 4 * total) cumulative += revenues[static_cast<size_t>(k80++)];
+  return k80;
+}
+
+TEST(ConcentrationTest, K80FromTheRevenueDistributionMatchesBruteForce) {
+  // Revenues spread over nine orders of magnitude, so the walk crosses whole
+  // buckets before counting inside one; several clients per deal, ties.
+  for (uint32_t seed : {1u, 2u, 3u, 4u}) {
+    std::mt19937_64 random(seed);
+    std::map<std::string, int64_t> revenue_by_client;
+    std::vector<Event> events;
+    for (int deal = 0; deal < 600; ++deal) {
+      const std::string client = "c" + std::to_string(random() % 250);
+      const int exponent = static_cast<int>(random() % 9);
+      int64_t minor = 1 + static_cast<int64_t>(random() % 9);
+      for (int step = 0; step < exponent; ++step) minor *= 10;
+      const std::string id = std::to_string(seed) + "-" + std::to_string(deal);
+      events.push_back(Won("w" + id, client, "d" + id, Seconds("2024-02-10"), minor));
+      revenue_by_client[client] += minor;
+    }
+    std::vector<int64_t> revenues;
+    for (const auto& [client, revenue] : revenue_by_client) revenues.push_back(revenue);
+    store::MemoryStore store;
+    Apply(store, events, 100);
+    const auto block = Query(store, TrailingYear("2024-03-31")).overall();
+    EXPECT_EQ(block.pareto_k80(), BruteForceK80(revenues)) << "seed " << seed;
+    EXPECT_TRUE(block.pareto_k80_exact());
+  }
+}
+
+TEST(ConcentrationTest, K80IsCountedFromTheBucketAverageBeyondTheScanLimit) {
+  // 12,000 clients with 100 each all fall in one revenue bucket: more than
+  // kParetoScanLimit to read, so k80 comes from the bucket's average
+  // revenue, here exactly 9,600 (80 % of the clients), flagged inexact.
+  std::vector<Event> events;
+  for (int client = 0; client < 12000; ++client) {
+    const std::string id = "c" + std::to_string(client);
+    events.push_back(Won("w" + id, id, "d" + id, Seconds("2024-03-10"), 100));
+  }
+  store::MemoryStore store;
+  Apply(store, events, 2000);
+  const auto block = Query(store, TrailingYear("2024-03-31")).overall();
+  EXPECT_EQ(block.pareto_k80(), 9600);
+  EXPECT_FALSE(block.pareto_k80_exact());
+  EXPECT_EQ(block.clients(), 12000);
 }
 
 // A few hundred random events over 30 clients.

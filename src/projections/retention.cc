@@ -604,7 +604,7 @@ void FoldRetentionEvent(const Event& event, int32_t recent_contacts, RetentionCl
   }
 }
 
-Status RetentionProjection::Apply(const Event& event, const EventPosition& position,
+Status RetentionProjection::Apply(const Event& event, const EventPosition&,
                                   store::Transaction& transaction) {
   if (!ConcernsRetention(event)) return Status::Ok();
   const std::string key = ClientKey(event.client_id());
@@ -614,7 +614,10 @@ Status RetentionProjection::Apply(const Event& event, const EventPosition& posit
     return DataLossError("retention: unreadable client state for " + event.client_id());
   }
   RetentionClient after = before;
-  if (!stored) after.set_partition(position.partition);
+  // Stripe 0 for every client: one store per projector instance, so per-
+  // partition indexes only multiplied the candidate reads of a query (see
+  // kStripe in concentration.cc).
+  if (!stored) after.set_partition(0);
   FoldRetentionEvent(event, settings_.recent_contacts, after);
   std::string serialized = after.SerializeAsString();
   if (stored && serialized == *stored) return Status::Ok();

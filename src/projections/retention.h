@@ -13,6 +13,9 @@
 //   retention/agg/<partition:be32>n<cur>  clients with won revenue in <cur>
 //   retention/agg/<partition:be32>g       regular clients
 // <scope> is 'a' (all), 's'+escaped salesperson or 'r'+escaped region.
+// <partition> is always 0 in this version (one store per projector instance;
+// per-partition indexes multiplied a query's candidate reads); queries still
+// merge whatever partitions a store holds.
 //
 // The attention index holds, per regular client and scope, one key per term
 // with the first day the term is positive given the current state (contact
