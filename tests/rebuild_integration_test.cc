@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -27,6 +28,9 @@ const std::vector<std::string> kEndpoints = {
     "/v1/concentration?asOf=2024-12-31&limit=10",
     "/v1/retention?asOf=2024-12-31&limit=20",
     "/v1/clients/client-3?asOf=2024-12-31",
+    "/v1/funnel/explain?stage=WON&limit=5",
+    "/v1/concentration/explain?client=client-3",
+    "/v1/retention/explain?client=client-3&asOf=2024-12-31",
 };
 
 boost::json::object JsonOf(const StatusOr<http::ClientResponse>& response) {
@@ -211,6 +215,50 @@ TEST_P(RebuildIntegrationTest, ProjectionVersionChangeAtStartRebuildsThatModelIn
                " --http 127.0.0.1:0 --partitions 4 --topic " + topic_ + " --projection-version nope=2");
   EXPECT_NE(status_code, 0);
   EXPECT_NE(output.find("unknown projection 'nope'"), std::string::npos) << output;
+}
+
+// Explain on lokd over generated data: the count behind each stage equals the
+// funnel's for the same parameters, and pages list every deal once.
+TEST_P(RebuildIntegrationTest, FunnelExplainCountsEqualTheFunnelsOnGeneratedEvents) {
+  GeneratedEvents generated = GenerateEvents(6000, 100, 37);
+  StartLokd();
+  auto published = client::PublishOverHttp(ToNdjson(generated.events), lokd_->url(), {});
+  ASSERT_TRUE(published.ok()) << published.status().ToString();
+  ASSERT_TRUE(client::WaitForOffsets(lokd_->url(), published->offsets, seconds(120)).ok());
+  const std::vector<std::string> parameters = {"", "&mode=period", "&from=2024-02-01&to=2024-05-15",
+                                               "&mode=period&from=2024-03-01&to=2024-03-31",
+                                               "&client=client-7"};
+  const std::vector<std::string> stages = {"LEAD", "QUALIFIED", "OFFER", "WON", "LOST"};
+  int64_t explained_deals = 0;
+  for (const std::string& parameter : parameters) {
+    const boost::json::object funnel = JsonOf(http::Fetch(
+        "GET", lokd_->url() + "/v1/funnel" + (parameter.empty() ? "" : "?" + parameter.substr(1))));
+    ASSERT_EQ(funnel.at("httpStatus"), 200) << boost::json::serialize(funnel);
+    for (size_t stage = 0; stage < stages.size(); ++stage) {
+      std::set<std::string> deals;
+      std::string after;
+      int64_t count = -1;
+      for (int page = 0; page < 100; ++page) {
+        const boost::json::object explained = JsonOf(http::Fetch(
+            "GET", lokd_->url() + "/v1/funnel/explain?stage=" + stages[stage] + parameter + "&limit=1000" +
+                       (after.empty() ? "" : "&after=" + after)));
+        ASSERT_EQ(explained.at("httpStatus"), 200) << boost::json::serialize(explained);
+        count = explained.at("count").as_int64();
+        for (const auto& deal : explained.at("deals").as_array()) {
+          deals.insert(std::string(deal.at("dealId").as_string()));
+          EXPECT_FALSE(deal.at("events").as_array().empty());
+        }
+        after = std::string(explained.at("nextCursor").as_string());
+        if (after.empty()) break;
+      }
+      const auto& expected = funnel.at("stages").at(stage).at("deals");
+      const int64_t expected_count = expected.is_string() ? std::stoll(std::string(expected.as_string())) : expected.to_number<int64_t>();
+      EXPECT_EQ(count, expected_count) << stages[stage] << parameter;
+      EXPECT_EQ(static_cast<int64_t>(deals.size()), count) << stages[stage] << parameter;
+      explained_deals += count;
+    }
+  }
+  EXPECT_GT(explained_deals, 1000);
 }
 
 INSTANTIATE_TEST_SUITE_P(Logs, RebuildIntegrationTest, ::testing::Values("embedded", "kafka"),

@@ -8,6 +8,7 @@
 #include "projections/concentration.h"
 #include "projections/funnel.h"
 #include "projections/history.h"
+#include "projections/provenance.h"
 #include "projections/retention.h"
 
 namespace lok::service {
@@ -58,6 +59,7 @@ Status LokService::Open(const ServiceConfig& config) {
   projections_.push_back(std::make_unique<projections::ConcentrationProjection>());
   projections_.push_back(std::make_unique<projections::RetentionProjection>(config.retention));
   projections_.push_back(std::make_unique<projections::HistoryProjection>());
+  projections_.push_back(std::make_unique<projections::ProvenanceIndex>());
   std::vector<projections::Projection*> projections;
   for (const auto& projection : projections_) projections.push_back(projection.get());
   engine::ProjectorOptions projector_options;
@@ -110,6 +112,7 @@ Status LokService::Open(const ServiceConfig& config) {
   server_options.max_body_bytes = config.max_body_bytes;
   server_ = std::make_unique<http::Server>(server_options);
   api::RegisterRoutes(*server_, context_);
+  api::RegisterExplainRoutes(*server_, context_);
   admin_context_.store = live_store_.get();
   admin_context_.projections = projections;
   admin_context_.topic = config.topic;

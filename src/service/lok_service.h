@@ -15,6 +15,7 @@
 
 #include "api/admin_api.h"
 #include "api/dlq_api.h"
+#include "api/explain_api.h"
 #include "api/query_api.h"
 #include "base/status.h"
 #include "engine/projector.h"
