@@ -31,6 +31,7 @@
 #include "event_mix.h"
 #include "log/embedded_log.h"
 #include "projections/funnel.h"
+#include "projections/provenance.h"
 #include "store/rocks_store.h"
 
 namespace {
@@ -48,6 +49,7 @@ struct BenchConfig {
   bool keep = false;
   bool sync_commits = false;
   uint64_t seed = 42;
+  bool with_provenance = false;  // also the provenance index (the explain endpoints)
 };
 
 struct StageCheck {
@@ -166,11 +168,14 @@ lok::Status ProjectEvents(const BenchConfig& config, lok::log::EmbeddedLog& log,
   std::unique_ptr<lok::log::LogReader> reader = log.NewReader(topic);
   lok::engine::ProjectorMetrics metrics;
   lok::projections::FunnelProjection funnel;
+  lok::projections::ProvenanceIndex provenance;
+  std::vector<lok::projections::Projection*> projections = {&funnel};
+  if (config.with_provenance) projections.push_back(&provenance);
   lok::engine::ProjectorOptions options;
   options.topic = topic;
   options.max_batch = config.batch_size;
   options.poll_timeout = std::chrono::milliseconds(100);
-  lok::engine::Projector projector(store, *reader, log, {&funnel}, options, metrics);
+  lok::engine::Projector projector(store, *reader, log, projections, options, metrics);
   LOK_RETURN_IF_ERROR(projector.Start());
 
   const auto start = Clock::now();
@@ -314,6 +319,8 @@ int main(int argc, char** argv) {
   app.add_flag("--sync-commits", config.sync_commits,
                "fsync the store's WAL on every projector batch, as lokd --sync-commits");
   app.add_option("--seed", config.seed, "Seed of the event generator")->capture_default_str();
+  app.add_flag("--with-provenance", config.with_provenance,
+               "Project the provenance index (GET /v1/funnel/explain) beside the funnel");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);
 

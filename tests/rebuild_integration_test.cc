@@ -3,10 +3,10 @@
 // digests are the same before and after, queries running in other threads
 // throughout never fail nor change, and a projection version change at start
 // rebuilds in the background.
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <boost/json.hpp>
 #include <random>
 #include <set>
 #include <sstream>
@@ -58,7 +58,8 @@ class RebuildIntegrationTest : public ::testing::TestWithParam<std::string> {
   void SetUp() override {
     if (GetParam() == "kafka") {
       brokers_ = KafkaBrokers();
-      if (brokers_.empty()) GTEST_SKIP() << "LOK_KAFKA_BROKERS is not set (deploy/kafka/kafka.sh start)";
+      if (brokers_.empty())
+        GTEST_SKIP() << "LOK_KAFKA_BROKERS is not set (deploy/kafka/kafka.sh start)";
     }
     std::random_device random;
     topic_ = "lok.rebuild-it." + std::to_string(random());
@@ -70,8 +71,10 @@ class RebuildIntegrationTest : public ::testing::TestWithParam<std::string> {
   }
 
   void StartLokd(std::vector<std::string> extra = {}) {
-    std::vector<std::string> arguments = {"--topic", topic_, "--partitions", "4", "--http-threads", "4"};
-    if (!brokers_.empty()) arguments.insert(arguments.end(), {"--brokers", brokers_, "--group-id", topic_});
+    std::vector<std::string> arguments = {"--topic", topic_,           "--partitions",
+                                          "4",       "--http-threads", "4"};
+    if (!brokers_.empty())
+      arguments.insert(arguments.end(), {"--brokers", brokers_, "--group-id", topic_});
     arguments.insert(arguments.end(), extra.begin(), extra.end());
     lokd_.reset();
     auto started = LokdProcess::Start(data_dir_, arguments);
@@ -81,13 +84,18 @@ class RebuildIntegrationTest : public ::testing::TestWithParam<std::string> {
 
   std::vector<boost::json::object> Answers() {
     std::vector<boost::json::object> answers;
-    for (const std::string& endpoint : kEndpoints) answers.push_back(JsonOf(http::Fetch("GET", lokd_->url() + endpoint)));
+    for (const std::string& endpoint : kEndpoints)
+      answers.push_back(JsonOf(http::Fetch("GET", lokd_->url() + endpoint)));
     return answers;
   }
 
-  boost::json::object Digests() { return JsonOf(http::Fetch("GET", lokd_->url() + "/v1/admin/digests")); }
+  boost::json::object Digests() {
+    return JsonOf(http::Fetch("GET", lokd_->url() + "/v1/admin/digests"));
+  }
 
-  boost::json::object RebuildStatus() { return JsonOf(http::Fetch("GET", lokd_->url() + "/v1/admin/rebuild")); }
+  boost::json::object RebuildStatus() {
+    return JsonOf(http::Fetch("GET", lokd_->url() + "/v1/admin/rebuild"));
+  }
 
   // Polls GET /v1/admin/rebuild until the rebuild is no longer running.
   boost::json::object WaitForRebuild() {
@@ -130,13 +138,15 @@ TEST_P(RebuildIntegrationTest, RebuildWhileQueriesRunKeepsEveryAnswerAndDigestAn
         const size_t index = round % kEndpoints.size();
         boost::json::object answer = JsonOf(http::Fetch("GET", lokd_->url() + kEndpoints[index]));
         if (answer != before[index]) {
-          if (failures.fetch_add(1) == 0) first_failure[thread] = kEndpoints[index] + ": " + boost::json::serialize(answer);
+          if (failures.fetch_add(1) == 0)
+            first_failure[thread] = kEndpoints[index] + ": " + boost::json::serialize(answer);
         }
         queries.fetch_add(1);
       }
     });
   }
-  const boost::json::object started = JsonOf(http::Fetch("POST", lokd_->url() + "/v1/admin/rebuild"));
+  const boost::json::object started =
+      JsonOf(http::Fetch("POST", lokd_->url() + "/v1/admin/rebuild"));
   EXPECT_EQ(started.at("httpStatus"), 202) << boost::json::serialize(started);
   const boost::json::object done = WaitForRebuild();
   // Keep querying the new store a moment after the switch too.
@@ -156,7 +166,8 @@ TEST_P(RebuildIntegrationTest, RebuildWhileQueriesRunKeepsEveryAnswerAndDigestAn
   EXPECT_EQ(Metric(lokd_->url(), "lok_store_generation"), 1);
   EXPECT_EQ(Metric(lokd_->url(), "lok_rebuild_progress_ratio"), 1);
   EXPECT_EQ(Metric(lokd_->url(), "lok_rebuild_running"), 0);
-  const boost::json::object verified = JsonOf(http::Fetch("POST", lokd_->url() + "/v1/admin/verify"));
+  const boost::json::object verified =
+      JsonOf(http::Fetch("POST", lokd_->url() + "/v1/admin/verify"));
   EXPECT_EQ(verified.at("ok"), true) << boost::json::serialize(verified);
 
   // The live projector now writes the new store.
@@ -169,7 +180,8 @@ TEST_P(RebuildIntegrationTest, RebuildWhileQueriesRunKeepsEveryAnswerAndDigestAn
   EXPECT_NE(with_more, before);
 
   // Dropping removes generation 0; a restart opens generation 1.
-  const boost::json::object dropped = JsonOf(http::Fetch("DELETE", lokd_->url() + "/v1/admin/rebuild/old"));
+  const boost::json::object dropped =
+      JsonOf(http::Fetch("DELETE", lokd_->url() + "/v1/admin/rebuild/old"));
   EXPECT_EQ(dropped.at("dropped"), boost::json::array({0})) << boost::json::serialize(dropped);
   EXPECT_FALSE(std::filesystem::exists(data_dir_ / "state"));
   StartLokd();
@@ -210,9 +222,9 @@ TEST_P(RebuildIntegrationTest, ProjectionVersionChangeAtStartRebuildsThatModelIn
   EXPECT_EQ(Metric(lokd_->url(), "lok_store_generation"), 1);
   // An unknown projection name is refused at start.
   lokd_.reset();
-  const auto [status_code, output] =
-      RunShell(std::string(LOK_BIN_DIR) + "/lokd --data-dir " + data_dir_.string() +
-               " --http 127.0.0.1:0 --partitions 4 --topic " + topic_ + " --projection-version nope=2");
+  const auto [status_code, output] = RunShell(
+      std::string(LOK_BIN_DIR) + "/lokd --data-dir " + data_dir_.string() +
+      " --http 127.0.0.1:0 --partitions 4 --topic " + topic_ + " --projection-version nope=2");
   EXPECT_NE(status_code, 0);
   EXPECT_NE(output.find("unknown projection 'nope'"), std::string::npos) << output;
 }
@@ -240,8 +252,8 @@ TEST_P(RebuildIntegrationTest, FunnelExplainCountsEqualTheFunnelsOnGeneratedEven
       int64_t count = -1;
       for (int page = 0; page < 100; ++page) {
         const boost::json::object explained = JsonOf(http::Fetch(
-            "GET", lokd_->url() + "/v1/funnel/explain?stage=" + stages[stage] + parameter + "&limit=1000" +
-                       (after.empty() ? "" : "&after=" + after)));
+            "GET", lokd_->url() + "/v1/funnel/explain?stage=" + stages[stage] + parameter +
+                       "&limit=1000" + (after.empty() ? "" : "&after=" + after)));
         ASSERT_EQ(explained.at("httpStatus"), 200) << boost::json::serialize(explained);
         count = explained.at("count").as_int64();
         for (const auto& deal : explained.at("deals").as_array()) {
@@ -252,7 +264,9 @@ TEST_P(RebuildIntegrationTest, FunnelExplainCountsEqualTheFunnelsOnGeneratedEven
         if (after.empty()) break;
       }
       const auto& expected = funnel.at("stages").at(stage).at("deals");
-      const int64_t expected_count = expected.is_string() ? std::stoll(std::string(expected.as_string())) : expected.to_number<int64_t>();
+      const int64_t expected_count = expected.is_string()
+                                         ? std::stoll(std::string(expected.as_string()))
+                                         : expected.to_number<int64_t>();
       EXPECT_EQ(count, expected_count) << stages[stage] << parameter;
       EXPECT_EQ(static_cast<int64_t>(deals.size()), count) << stages[stage] << parameter;
       explained_deals += count;

@@ -55,10 +55,11 @@ boost::json::object Money(int64_t minor, const std::string& currency) {
 // The deal's events as stored (the first kEventsPerDeal; "moreEvents" says
 // whether there are others, read them with GET /v1/deals/{id}/history).
 StatusOr<boost::json::object> DealJson(const store::KeyValueReader& snapshot,
-                                       const projections::ExplainedDeal& deal, std::string_view at_name) {
+                                       const projections::ExplainedDeal& deal,
+                                       std::string_view at_name) {
   LOK_ASSIGN_OR_RETURN(lok::v1::HistoryResponse history,
-                       projections::QueryHistory(snapshot, projections::HistoryOf::kDeal, deal.deal_id,
-                                                 kEventsPerDeal, ""));
+                       projections::QueryHistory(snapshot, projections::HistoryOf::kDeal,
+                                                 deal.deal_id, kEventsPerDeal, ""));
   boost::json::array events;
   for (const lok::v1::HistoryEvent& entry : history.events()) events.push_back(EventJson(entry));
   google::protobuf::Timestamp at;
@@ -83,7 +84,8 @@ StatusOr<boost::json::object> OffsetsJson(const store::KeyValueReader& snapshot)
 
 StatusOr<boost::json::object> ExplanationJson(const store::KeyValueReader& snapshot,
                                               const projections::Explanation& explanation,
-                                              const std::string& currency, std::string_view at_name) {
+                                              const std::string& currency,
+                                              std::string_view at_name) {
   boost::json::array deals;
   for (const projections::ExplainedDeal& deal : explanation.deals) {
     LOK_ASSIGN_OR_RETURN(boost::json::object json, DealJson(snapshot, deal, at_name));
@@ -99,7 +101,8 @@ StatusOr<boost::json::object> ExplanationJson(const store::KeyValueReader& snaps
 
 }  // namespace
 
-http::Response HandleFunnelExplain(const store::KeyValueReader& snapshot, const http::Request& request,
+http::Response HandleFunnelExplain(const store::KeyValueReader& snapshot,
+                                   const http::Request& request,
                                    const std::string& reporting_currency) {
   ParamSpec spec;
   spec.limit = true;
@@ -113,14 +116,16 @@ http::Response HandleFunnelExplain(const store::KeyValueReader& snapshot, const 
   }
   lok::v1::Stage parsed = lok::v1::STAGE_UNSPECIFIED;
   if (!lok::v1::Stage_Parse(stage->second, &parsed) || parsed == lok::v1::STAGE_UNSPECIFIED) {
-    return http::JsonError(400, "stage: must be LEAD, QUALIFIED, OFFER, WON or LOST, got '" + stage->second + "'");
+    return http::JsonError(
+        400, "stage: must be LEAD, QUALIFIED, OFFER, WON or LOST, got '" + stage->second + "'");
   }
   query.stage = parsed;
   if (auto mode = params->extra.find("mode"); mode != params->extra.end()) {
     if (mode->second != "cohort" && mode->second != "period") {
       return http::JsonError(400, "mode: must be cohort or period, got '" + mode->second + "'");
     }
-    query.mode = mode->second == "period" ? projections::FunnelMode::kPeriod : projections::FunnelMode::kCohort;
+    query.mode = mode->second == "period" ? projections::FunnelMode::kPeriod
+                                          : projections::FunnelMode::kCohort;
   }
   query.from_day = params->from_day;
   query.to_day = params->to_day;
@@ -130,7 +135,8 @@ http::Response HandleFunnelExplain(const store::KeyValueReader& snapshot, const 
   query.client = params->client;
   query.currency = params->currency;
   query.limit = static_cast<size_t>(params->limit.value_or(100));
-  if (auto after = params->extra.find("after"); after != params->extra.end()) query.after = after->second;
+  if (auto after = params->extra.find("after"); after != params->extra.end())
+    query.after = after->second;
   auto explanation = projections::ExplainFunnel(snapshot, query);
   if (!explanation.ok()) return Failure(explanation.status());
   auto json = ExplanationJson(snapshot, *explanation, query.currency, "enteredAt");
@@ -148,7 +154,8 @@ http::Response HandleConcentrationExplain(const store::KeyValueReader& snapshot,
   spec.extra = {"after"};
   StatusOr<QueryParams> params = ParseQueryParams(request, spec, reporting_currency);
   if (!params.ok()) return http::JsonError(400, params.status().message());
-  if (!params->client) return http::JsonError(400, "client: required (the client whose revenue to explain)");
+  if (!params->client)
+    return http::JsonError(400, "client: required (the client whose revenue to explain)");
   projections::RevenueExplainQuery query;
   query.client = *params->client;
   query.from_day = params->from_day;
@@ -158,7 +165,8 @@ http::Response HandleConcentrationExplain(const store::KeyValueReader& snapshot,
   query.product = params->product;
   query.currency = params->currency;
   query.limit = static_cast<size_t>(params->limit.value_or(100));
-  if (auto after = params->extra.find("after"); after != params->extra.end()) query.after = after->second;
+  if (auto after = params->extra.find("after"); after != params->extra.end())
+    query.after = after->second;
   auto explanation = projections::ExplainRevenue(snapshot, query);
   if (!explanation.ok()) return Failure(explanation.status());
   auto json = ExplanationJson(snapshot, *explanation, query.currency, "wonAt");
@@ -167,12 +175,14 @@ http::Response HandleConcentrationExplain(const store::KeyValueReader& snapshot,
   return Json(*json);
 }
 
-http::Response HandleRetentionExplain(const store::KeyValueReader& snapshot, const http::Request& request) {
+http::Response HandleRetentionExplain(const store::KeyValueReader& snapshot,
+                                      const http::Request& request) {
   ParamSpec spec;
   spec.as_of = true;
   StatusOr<QueryParams> params = ParseQueryParams(request, spec, "USD");
   if (!params.ok()) return http::JsonError(400, params.status().message());
-  if (!params->client) return http::JsonError(400, "client: required (the client whose reasons to explain)");
+  if (!params->client)
+    return http::JsonError(400, "client: required (the client whose reasons to explain)");
   const int64_t as_of = params->as_of_day.value_or(Today());
   auto evidence = projections::ExplainRetention(snapshot, *params->client, as_of);
   if (!evidence.ok()) return Failure(evidence.status());
@@ -184,10 +194,12 @@ http::Response HandleRetentionExplain(const store::KeyValueReader& snapshot, con
   boost::json::array delays;
   for (const lok::v1::HistoryEvent& entry : evidence->open_delays) {
     const auto& delayed = entry.event().payment_delayed();
-    delays.push_back({{"invoiceId", delayed.invoice_id()},
-                      {"dueDate", FormatDate(DayOfSeconds(entry.event().occurred_at().seconds()) - delayed.days_overdue())},
-                      {"outstanding", Money(delayed.outstanding().minor(), delayed.outstanding().currency())},
-                      {"event", EventJson(entry)}});
+    delays.push_back(
+        {{"invoiceId", delayed.invoice_id()},
+         {"dueDate",
+          FormatDate(DayOfSeconds(entry.event().occurred_at().seconds()) - delayed.days_overdue())},
+         {"outstanding", Money(delayed.outstanding().minor(), delayed.outstanding().currency())},
+         {"event", EventJson(entry)}});
   }
   boost::json::array wins;
   for (const lok::v1::HistoryEvent& entry : evidence->wins) {
@@ -200,8 +212,9 @@ http::Response HandleRetentionExplain(const store::KeyValueReader& snapshot, con
   auto offsets = OffsetsJson(snapshot);
   if (!offsets.ok()) return Failure(offsets.status());
   boost::json::object last_contact{{"events", list(evidence->last_contact)}};
-  last_contact["date"] = evidence->last_contact_day ? boost::json::value(FormatDate(*evidence->last_contact_day))
-                                                    : boost::json::value(nullptr);
+  last_contact["date"] = evidence->last_contact_day
+                             ? boost::json::value(FormatDate(*evidence->last_contact_day))
+                             : boost::json::value(nullptr);
   return Json({{"client", *params->client},
                {"asOf", FormatDate(as_of)},
                {"lastContact", std::move(last_contact)},

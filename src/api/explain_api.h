@@ -28,11 +28,13 @@ namespace lok::api {
 void RegisterExplainRoutes(http::Server& server, const ApiContext& context);
 
 // The handlers over one snapshot, exposed for tests.
-http::Response HandleFunnelExplain(const store::KeyValueReader& snapshot, const http::Request& request,
+http::Response HandleFunnelExplain(const store::KeyValueReader& snapshot,
+                                   const http::Request& request,
                                    const std::string& reporting_currency);
 http::Response HandleConcentrationExplain(const store::KeyValueReader& snapshot,
                                           const http::Request& request,
                                           const std::string& reporting_currency);
-http::Response HandleRetentionExplain(const store::KeyValueReader& snapshot, const http::Request& request);
+http::Response HandleRetentionExplain(const store::KeyValueReader& snapshot,
+                                      const http::Request& request);
 
 }  // namespace lok::api

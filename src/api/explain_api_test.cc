@@ -1,7 +1,8 @@
 #include "api/explain_api.h"
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+
+#include <boost/json.hpp>
 
 #include "projections/funnel.h"
 #include "projections/history.h"
@@ -46,13 +47,13 @@ class ExplainApiTest : public ::testing::Test {
     add("a1", "acme", "a", kJan1 + 2 * kDay, lead);
     add("a2", "acme", "a", kJan1 + 19 * kDay, won(1000));
     add("b1", "acme", "b", kJan1 + 3 * kDay, lead);
-    add("b2", "acme", "b", kJan1 + 10 * kDay, [](lok::v1::Event& event) { event.mutable_deal_lost()->set_reason("price"); });
+    add("b2", "acme", "b", kJan1 + 10 * kDay,
+        [](lok::v1::Event& event) { event.mutable_deal_lost()->set_reason("price"); });
     add("c1", "acme", "c", kJan1 + 40 * kDay, lead);
     add("z1", "zenith", "z", kJan1 + 4 * kDay, lead);
     add("z2", "zenith", "z", kJan1 + 12 * kDay, won(700));
-    add("k1", "acme", "", kJan1 + 24 * kDay, [](lok::v1::Event& event) {
-      event.mutable_client_contacted()->set_salesperson("ana");
-    });
+    add("k1", "acme", "", kJan1 + 24 * kDay,
+        [](lok::v1::Event& event) { event.mutable_client_contacted()->set_salesperson("ana"); });
     auto delayed = [](std::string invoice) {
       return [invoice](lok::v1::Event& event) {
         event.mutable_payment_delayed()->set_invoice_id(invoice);
@@ -74,14 +75,16 @@ class ExplainApiTest : public ::testing::Test {
       const std::string raw = events_[index].SerializeAsString();
       projections::EventPosition position = positions_[index];
       position.record_value = raw;
-      for (projections::Projection* projection : std::initializer_list<projections::Projection*>{&funnel_, &history_, &provenance_}) {
+      for (projections::Projection* projection :
+           std::initializer_list<projections::Projection*>{&funnel_, &history_, &provenance_}) {
         ASSERT_TRUE(projection->Apply(events_[index], position, transaction).ok());
       }
     }
     store_.Commit(*transaction.Finish());
   }
 
-  static http::Request Get(std::string path, std::vector<std::pair<std::string, std::string>> query) {
+  static http::Request Get(std::string path,
+                           std::vector<std::pair<std::string, std::string>> query) {
     http::Request request;
     request.method = "GET";
     request.path = std::move(path);
@@ -90,7 +93,8 @@ class ExplainApiTest : public ::testing::Test {
   }
 
   boost::json::object Funnel(std::vector<std::pair<std::string, std::string>> query) {
-    http::Response response = HandleFunnelExplain(store_, Get("/v1/funnel/explain", std::move(query)), "USD");
+    http::Response response =
+        HandleFunnelExplain(store_, Get("/v1/funnel/explain", std::move(query)), "USD");
     EXPECT_EQ(response.status, 200) << response.body;
     return boost::json::parse(response.body).as_object();
   }
@@ -104,7 +108,8 @@ class ExplainApiTest : public ::testing::Test {
 };
 
 TEST_F(ExplainApiTest, FunnelWonListsTheWonDealsWithTheirEventsAndLogPositions) {
-  boost::json::object explained = Funnel({{"stage", "WON"}, {"from", "2024-01-01"}, {"to", "2024-01-31"}});
+  boost::json::object explained =
+      Funnel({{"stage", "WON"}, {"from", "2024-01-01"}, {"to", "2024-01-31"}});
   EXPECT_EQ(explained.at("count"), 2);
   EXPECT_EQ(explained.at("amount").at("minor"), 1700);
   const auto& deals = explained.at("deals").as_array();
@@ -143,7 +148,8 @@ TEST_F(ExplainApiTest, FunnelFiltersPagesAndPeriodMode) {
   EXPECT_EQ(Funnel({{"stage", "LEAD"}, {"client", "acme"}}).at("count"), 3);
   EXPECT_EQ(Funnel({{"stage", "LEAD"}, {"salesperson", "bo"}}).at("count"), 0);
   // Period mode: WON entered on Jan 13 (z) and Jan 20 (a).
-  boost::json::object period = Funnel({{"stage", "WON"}, {"mode", "period"}, {"from", "2024-01-15"}});
+  boost::json::object period =
+      Funnel({{"stage", "WON"}, {"mode", "period"}, {"from", "2024-01-15"}});
   EXPECT_EQ(period.at("count"), 1);
   EXPECT_EQ(period.at("deals").at(0).at("dealId"), "a");
   boost::json::object first = Funnel({{"stage", "LEAD"}, {"limit", "2"}});
@@ -159,8 +165,11 @@ TEST_F(ExplainApiTest, FunnelFiltersPagesAndPeriodMode) {
 
 TEST_F(ExplainApiTest, BadParametersAreNamed) {
   auto status_and_error = [&](std::vector<std::pair<std::string, std::string>> query) {
-    http::Response response = HandleFunnelExplain(store_, Get("/v1/funnel/explain", std::move(query)), "USD");
-    return std::pair{response.status, std::string(boost::json::parse(response.body).at("error").at("message").as_string())};
+    http::Response response =
+        HandleFunnelExplain(store_, Get("/v1/funnel/explain", std::move(query)), "USD");
+    return std::pair{
+        response.status,
+        std::string(boost::json::parse(response.body).at("error").at("message").as_string())};
   };
   auto [missing, missing_error] = status_and_error({});
   EXPECT_EQ(missing, 400);
@@ -173,14 +182,18 @@ TEST_F(ExplainApiTest, BadParametersAreNamed) {
   auto [cursor, cursor_error] = status_and_error({{"stage", "WON"}, {"after", "xyz"}});
   EXPECT_EQ(cursor, 400);
   EXPECT_NE(cursor_error.find("after:"), std::string::npos) << cursor_error;
-  http::Response no_client = HandleConcentrationExplain(store_, Get("/v1/concentration/explain", {}), "USD");
+  http::Response no_client =
+      HandleConcentrationExplain(store_, Get("/v1/concentration/explain", {}), "USD");
   EXPECT_EQ(no_client.status, 400);
   EXPECT_NE(no_client.body.find("client: required"), std::string::npos);
 }
 
 TEST_F(ExplainApiTest, ConcentrationListsTheClientsWonDealsInTheWindow) {
   http::Response response = HandleConcentrationExplain(
-      store_, Get("/v1/concentration/explain", {{"client", "acme"}, {"from", "2024-01-01"}, {"to", "2024-01-31"}}), "USD");
+      store_,
+      Get("/v1/concentration/explain",
+          {{"client", "acme"}, {"from", "2024-01-01"}, {"to", "2024-01-31"}}),
+      "USD");
   ASSERT_EQ(response.status, 200) << response.body;
   boost::json::object explained = boost::json::parse(response.body).as_object();
   EXPECT_EQ(explained.at("count"), 1);
@@ -191,8 +204,8 @@ TEST_F(ExplainApiTest, ConcentrationListsTheClientsWonDealsInTheWindow) {
 }
 
 TEST_F(ExplainApiTest, RetentionNamesTheEventsBehindEachReason) {
-  http::Response response =
-      HandleRetentionExplain(store_, Get("/v1/retention/explain", {{"client", "acme"}, {"asOf", "2024-01-31"}}));
+  http::Response response = HandleRetentionExplain(
+      store_, Get("/v1/retention/explain", {{"client", "acme"}, {"asOf", "2024-01-31"}}));
   ASSERT_EQ(response.status, 200) << response.body;
   boost::json::object explained = boost::json::parse(response.body).as_object();
   EXPECT_EQ(explained.at("lastContact").at("date"), "2024-01-25");
@@ -209,7 +222,8 @@ TEST_F(ExplainApiTest, RetentionNamesTheEventsBehindEachReason) {
   EXPECT_EQ(wins[0].at("event").at("eventId"), "a2");
 
   // Earlier, i1 was still open and nothing was won yet.
-  response = HandleRetentionExplain(store_, Get("/v1/retention/explain", {{"client", "acme"}, {"asOf", "2024-01-07"}}));
+  response = HandleRetentionExplain(
+      store_, Get("/v1/retention/explain", {{"client", "acme"}, {"asOf", "2024-01-07"}}));
   explained = boost::json::parse(response.body).as_object();
   EXPECT_EQ(explained.at("openDelays").at(0).at("invoiceId"), "i1");
   EXPECT_TRUE(explained.at("wonDeals").as_array().empty());

@@ -19,7 +19,8 @@ void ProjectorRunner::Start(std::shared_ptr<store::RocksStore> store) {
   store_ = std::move(store);
   projector_ = std::make_unique<Projector>(*store_, reader_, dead_letters_, projections_, options_,
                                            metrics_);
-  thread_ = std::jthread([projector = projector_.get()](std::stop_token stop) { projector->Run(stop); });
+  thread_ =
+      std::jthread([projector = projector_.get()](std::stop_token stop) { projector->Run(stop); });
 }
 
 std::shared_ptr<store::RocksStore> ProjectorRunner::Stop() {

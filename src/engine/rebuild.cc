@@ -23,7 +23,8 @@ int64_t Sum(const log::PartitionOffsets& offsets) {
 
 // Copies every key under `prefix` from `from` to `to`, in commits of at most
 // kCopyBatchKeys keys.
-Status CopyPrefix(const store::KeyValueReader& from, store::RocksStore& to, std::string_view prefix) {
+Status CopyPrefix(const store::KeyValueReader& from, store::RocksStore& to,
+                  std::string_view prefix) {
   store::ChangeSet batch;
   Status failed = Status::Ok();
   LOK_RETURN_IF_ERROR(from.ScanPrefix(prefix, [&](std::string_view key, std::string_view value) {
@@ -104,27 +105,28 @@ Status Rebuilder::Start(std::vector<std::string> names, std::string reason) {
   std::vector<projections::Projection*> selected;
   if (names.empty()) {
     selected = config_.projections;
-    for (const projections::Projection* projection : selected) names.emplace_back(projection->Name());
+    for (const projections::Projection* projection : selected)
+      names.emplace_back(projection->Name());
   } else {
     std::string known;
     for (const projections::Projection* projection : config_.projections) {
       known += (known.empty() ? "" : ", ") + std::string(projection->Name());
     }
     for (const std::string& name : names) {
-      auto found = std::find_if(config_.projections.begin(), config_.projections.end(),
-                                [&](const projections::Projection* projection) {
-                                  return projection->Name() == name;
-                                });
+      auto found = std::find_if(
+          config_.projections.begin(), config_.projections.end(),
+          [&](const projections::Projection* projection) { return projection->Name() == name; });
       if (found == config_.projections.end()) {
         return InvalidArgumentError("projection: unknown '" + name + "'; known: " + known);
       }
-      if (std::find(selected.begin(), selected.end(), *found) == selected.end()) selected.push_back(*found);
+      if (std::find(selected.begin(), selected.end(), *found) == selected.end())
+        selected.push_back(*found);
     }
   }
   std::lock_guard lock(mutex_);
   if (IsRunning(progress_.state)) {
-    return FailedPreconditionError("a rebuild of generation " + std::to_string(progress_.generation) +
-                                   " is already running");
+    return FailedPreconditionError("a rebuild of generation " +
+                                   std::to_string(progress_.generation) + " is already running");
   }
   if (thread_.joinable()) thread_.join();  // the previous one has ended
   LOK_ASSIGN_OR_RETURN(int generation, config_.generations->Next());
@@ -171,7 +173,9 @@ void Rebuilder::Run(std::stop_token stop, std::vector<projections::Projection*> 
   if (paused) config_.runner->Start(config_.live->Current());
   built.reset();
   Status removed = config_.generations->Remove(generation);
-  if (!removed.ok()) spdlog::warn("rebuild: could not remove {}: {}", config_.generations->PathOf(generation), removed.ToString());
+  if (!removed.ok())
+    spdlog::warn("rebuild: could not remove {}: {}", config_.generations->PathOf(generation),
+                 removed.ToString());
   spdlog::error("rebuild: generation {} failed, generation {} stays current: {}", generation,
                 progress_.current_generation, status.ToString());
   std::lock_guard lock(mutex_);
@@ -179,14 +183,17 @@ void Rebuilder::Run(std::stop_token stop, std::vector<projections::Projection*> 
   progress_.error = status.ToString();
 }
 
-Status Rebuilder::RunSteps(std::stop_token stop, const std::vector<projections::Projection*>& selected,
-                           int generation, std::shared_ptr<store::RocksStore>& built, bool& paused) {
-  LOK_ASSIGN_OR_RETURN(std::unique_ptr<store::RocksStore> opened,
-                       store::RocksStore::Open(config_.generations->PathOf(generation), config_.store_options));
+Status Rebuilder::RunSteps(std::stop_token stop,
+                           const std::vector<projections::Projection*>& selected, int generation,
+                           std::shared_ptr<store::RocksStore>& built, bool& paused) {
+  LOK_ASSIGN_OR_RETURN(
+      std::unique_ptr<store::RocksStore> opened,
+      store::RocksStore::Open(config_.generations->PathOf(generation), config_.store_options));
   built = std::move(opened);
   ProjectionVersions rebuilt_versions;
   for (const projections::Projection* projection : selected) {
-    rebuilt_versions[std::string(projection->Name())] = config_.versions.at(std::string(projection->Name()));
+    rebuilt_versions[std::string(projection->Name())] =
+        config_.versions.at(std::string(projection->Name()));
   }
   LOK_RETURN_IF_ERROR(RecordVersions(*built, rebuilt_versions));
   LOK_ASSIGN_OR_RETURN(std::unique_ptr<log::LogReader> reader, config_.new_reader());
@@ -198,12 +205,11 @@ Status Rebuilder::RunSteps(std::stop_token stop, const std::vector<projections::
       progress_.records_target = Sum(target);
     }
     const int64_t base = replayed;
-    LOK_ASSIGN_OR_RETURN(int64_t records,
-                         ReplayUpTo(*built, *reader, selected, config_.topic, target, kRoundDeadline,
-                                    [&](int64_t so_far) {
-                                      Record(base + so_far);
-                                      return !stop.stop_requested();
-                                    }));
+    LOK_ASSIGN_OR_RETURN(int64_t records, ReplayUpTo(*built, *reader, selected, config_.topic,
+                                                     target, kRoundDeadline, [&](int64_t so_far) {
+                                                       Record(base + so_far);
+                                                       return !stop.stop_requested();
+                                                     }));
     replayed = base + records;
     Record(replayed);
     return Status::Ok();
@@ -232,8 +238,9 @@ Status Rebuilder::RunSteps(std::stop_token stop, const std::vector<projections::
   for (const auto& [partition, offset] : final_target) {
     const auto found = reached.find(partition);
     if (offset > 0 && (found == reached.end() || found->second != offset)) {
-      return InternalError(fmt::format("rebuild: partition {} at {}, the live store at {}", partition,
-                                       found == reached.end() ? 0 : found->second, offset));
+      return InternalError(fmt::format("rebuild: partition {} at {}, the live store at {}",
+                                       partition, found == reached.end() ? 0 : found->second,
+                                       offset));
     }
   }
 
@@ -247,12 +254,13 @@ Status Rebuilder::RunSteps(std::stop_token stop, const std::vector<projections::
 
   // 4. The switch: what other writers put in the live store, durability, the
   // pointer, then the queries.
-  LOK_ASSIGN_OR_RETURN(std::shared_ptr<store::RocksStore> previous,
-                       config_.live->Swap(built, [&](store::RocksStore& from, store::RocksStore& to) {
-                         LOK_RETURN_IF_ERROR(CopyPrefix(from, to, kRedriveMarkPrefix));
-                         LOK_RETURN_IF_ERROR(to.Sync());
-                         return config_.generations->MakeCurrent(generation);
-                       }));
+  LOK_ASSIGN_OR_RETURN(
+      std::shared_ptr<store::RocksStore> previous,
+      config_.live->Swap(built, [&](store::RocksStore& from, store::RocksStore& to) {
+        LOK_RETURN_IF_ERROR(CopyPrefix(from, to, kRedriveMarkPrefix));
+        LOK_RETURN_IF_ERROR(to.Sync());
+        return config_.generations->MakeCurrent(generation);
+      }));
 
   // 5. The live projector goes on from the same positions in the new store.
   config_.runner->Start(built);
@@ -264,8 +272,9 @@ Status Rebuilder::RunSteps(std::stop_token stop, const std::vector<projections::
   progress_.state = RebuildState::kDone;
   progress_.fraction = 1;
   progress_.eta_seconds = 0;
-  spdlog::info("rebuild: generation {} is current ({} records replayed); generation {} kept until dropped",
-               generation, replayed, before);
+  spdlog::info(
+      "rebuild: generation {} is current ({} records replayed); generation {} kept until dropped",
+      generation, replayed, before);
   return Status::Ok();
 }
 
@@ -306,7 +315,8 @@ StatusOr<std::vector<int>> Rebuilder::DropOld() {
     LOK_RETURN_IF_ERROR(config_.generations->Remove(generation));
     removed.push_back(generation);
   }
-  if (!removed.empty()) spdlog::info("rebuild: dropped store generations {}", fmt::join(removed, ", "));
+  if (!removed.empty())
+    spdlog::info("rebuild: dropped store generations {}", fmt::join(removed, ", "));
   return removed;
 }
 
@@ -318,11 +328,13 @@ std::string Rebuilder::RenderPrometheus() const {
   };
   gauge("lok_rebuild_running", "1 while a rebuild replays or switches.",
         IsRunning(progress.state) ? 1 : 0);
-  gauge("lok_rebuild_progress_ratio", "Records replayed over the live position the rebuild aims at (0..1).",
-        progress.fraction);
-  gauge("lok_rebuild_events_per_second", "Records replayed per second, averaged since the rebuild started.",
+  gauge("lok_rebuild_progress_ratio",
+        "Records replayed over the live position the rebuild aims at (0..1).", progress.fraction);
+  gauge("lok_rebuild_events_per_second",
+        "Records replayed per second, averaged since the rebuild started.",
         progress.events_per_second);
-  gauge("lok_rebuild_eta_seconds", "Estimated seconds until the rebuild reaches the live position; -1 unknown.",
+  gauge("lok_rebuild_eta_seconds",
+        "Estimated seconds until the rebuild reaches the live position; -1 unknown.",
         progress.eta_seconds);
   gauge("lok_rebuild_records_replayed", "Records the running (or last) rebuild has replayed.",
         static_cast<double>(progress.records_replayed));

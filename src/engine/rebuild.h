@@ -70,10 +70,10 @@ Status RecordVersions(store::RocksStore& store, const ProjectionVersions& versio
 struct RebuildConfig {
   store::LiveStore* live = nullptr;
   store::StoreGenerations* generations = nullptr;
-  ProjectorRunner* runner = nullptr;  // the live projector
+  ProjectorRunner* runner = nullptr;                  // the live projector
   std::vector<projections::Projection*> projections;  // all of the node's
-  ProjectionVersions versions;                         // the code's
-  ReaderFactory new_reader;  // a fresh reader of the events topic
+  ProjectionVersions versions;                        // the code's
+  ReaderFactory new_reader;                           // a fresh reader of the events topic
   std::string topic;
   store::RocksStoreOptions store_options;
   // Stop the live projector once the rebuild is within this many records.
@@ -90,11 +90,11 @@ struct RebuildProgress {
   int generation = 0;                    // the store being built (or last built)
   int current_generation = 0;            // the store queries read
   int64_t records_replayed = 0;
-  int64_t records_target = 0;  // the live positions (sum) the replay aims at
-  double fraction = 0;         // records_replayed / records_target, 0..1
-  double events_per_second = 0;  // average since the rebuild started
-  double eta_seconds = -1;       // -1: unknown
-  std::string error;             // when kFailed
+  int64_t records_target = 0;        // the live positions (sum) the replay aims at
+  double fraction = 0;               // records_replayed / records_target, 0..1
+  double events_per_second = 0;      // average since the rebuild started
+  double eta_seconds = -1;           // -1: unknown
+  std::string error;                 // when kFailed
   std::vector<int> old_generations;  // on disk, droppable
 };
 

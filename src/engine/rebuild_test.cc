@@ -47,7 +47,8 @@ std::vector<log::OutgoingRecord> DealRecords(int first, int deals) {
       won.mutable_deal_won()->mutable_amount()->set_currency("USD");
       events.push_back(won);
     }
-    for (const auto& event : events) records.push_back({event.client_id(), event.SerializeAsString(), {}});
+    for (const auto& event : events)
+      records.push_back({event.client_id(), event.SerializeAsString(), {}});
   }
   return records;
 }
@@ -90,7 +91,9 @@ class RebuildTest : public ::testing::Test {
     std::filesystem::remove_all(root_);
   }
 
-  std::vector<projections::Projection*> Models() { return {&funnel_, &concentration_, &retention_, &history_}; }
+  std::vector<projections::Projection*> Models() {
+    return {&funnel_, &concentration_, &retention_, &history_};
+  }
 
   Rebuilder& MakeRebuilder(int64_t switch_gap = 20000) {
     RebuildConfig config;
@@ -116,7 +119,8 @@ class RebuildTest : public ::testing::Test {
       if (positions.ok() && Sum(*positions) >= records) return ::testing::AssertionSuccess();
       std::this_thread::yield();
     }
-    return ::testing::AssertionFailure() << "the live store did not reach " << records << " records";
+    return ::testing::AssertionFailure()
+           << "the live store did not reach " << records << " records";
   }
 
   ::testing::AssertionResult WaitForRebuild(Rebuilder& rebuilder, RebuildState expected) {
@@ -128,8 +132,8 @@ class RebuildTest : public ::testing::Test {
       std::this_thread::yield();
     }
     if (progress.state == expected) return ::testing::AssertionSuccess();
-    return ::testing::AssertionFailure() << "rebuild ended " << RebuildStateName(progress.state) << ": "
-                                         << progress.error;
+    return ::testing::AssertionFailure()
+           << "rebuild ended " << RebuildStateName(progress.state) << ": " << progress.error;
   }
 
   std::map<std::string, std::string> Digests(const store::KeyValueReader& reader) {
@@ -211,9 +215,10 @@ TEST_F(RebuildTest, RebuildWhileEventsArriveAndQueriesRunSwitchesWithoutAFailedQ
   EXPECT_NE(rebuilder.RenderPrometheus().find("lok_store_generation 1\n"), std::string::npos);
 
   // The live projector writes the new store, and it is what a replay builds.
-  auto verified = VerifyByReplay(*live_->Current(), [this]() -> StatusOr<std::unique_ptr<log::LogReader>> {
-    return log_->NewReader("events");
-  }, Models(), "events", (root_ / "scratch").string(), seconds(60));
+  auto verified = VerifyByReplay(
+      *live_->Current(),
+      [this]() -> StatusOr<std::unique_ptr<log::LogReader>> { return log_->NewReader("events"); },
+      Models(), "events", (root_ / "scratch").string(), seconds(60));
   ASSERT_TRUE(verified.ok()) << verified.status().ToString();
   EXPECT_TRUE(verified->ok());
   EXPECT_EQ(Sum(verified->offsets), appended);
@@ -266,7 +271,8 @@ TEST(StaleProjectionsTest, EmptyStoreHasNoneConsumedStoreWithoutRecordsHasAllCha
   recorded.writes[std::string(kVersionPrefix) + "history"] = "1";
   memory.Commit(recorded);
   EXPECT_TRUE(StaleProjections(memory, versions)->empty());
-  EXPECT_EQ(*StaleProjections(memory, {{"funnel", 2}, {"history", 1}}), std::vector<std::string>{"funnel"});
+  EXPECT_EQ(*StaleProjections(memory, {{"funnel", 2}, {"history", 1}}),
+            std::vector<std::string>{"funnel"});
 }
 
 }  // namespace

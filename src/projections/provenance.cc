@@ -20,7 +20,9 @@ constexpr std::string_view kClientPrefix = "provenance/client/";
 constexpr std::string_view kFunnelPrefix = "provenance/funnel/";
 constexpr int64_t kFar = int64_t{1} << 40;
 
-std::string DealKey(std::string_view deal_id) { return std::string(kDealPrefix) + std::string(deal_id); }
+std::string DealKey(std::string_view deal_id) {
+  return std::string(kDealPrefix) + std::string(deal_id);
+}
 
 std::string ClientPrefix(std::string_view client_id) {
   std::string key(kClientPrefix);
@@ -50,7 +52,8 @@ std::map<std::string, std::string> IndexOf(const std::string& deal_id, const Fun
     AppendEscapedString(value, facts.currency);
     AppendOrderedInt64(value, facts.amount[stage]);
     AppendOrderedInt64(value, facts.entered_at[stage]);
-    for (const auto& [mode, seconds] : {std::pair{'c', facts.entered_at[0]}, std::pair{'p', facts.entered_at[stage]}}) {
+    for (const auto& [mode, seconds] :
+         {std::pair{'c', facts.entered_at[0]}, std::pair{'p', facts.entered_at[stage]}}) {
       std::string key = StagePrefix(mode, stage);
       AppendOrderedInt64(key, DayOfSeconds(seconds));
       key.append(deal_id);
@@ -60,7 +63,8 @@ std::map<std::string, std::string> IndexOf(const std::string& deal_id, const Fun
   return index;
 }
 
-StatusOr<ExplainedDeal> DecodeEntry(std::string_view key, std::string_view value, size_t prefix_size) {
+StatusOr<ExplainedDeal> DecodeEntry(std::string_view key, std::string_view value,
+                                    size_t prefix_size) {
   ExplainedDeal deal;
   size_t position = 0;
   std::optional<std::string> client = ReadEscapedString(value, position);
@@ -70,7 +74,8 @@ StatusOr<ExplainedDeal> DecodeEntry(std::string_view key, std::string_view value
   std::optional<std::string> currency = ReadEscapedString(value, position);
   std::optional<int64_t> amount = ReadOrderedInt64(value, position);
   std::optional<int64_t> at = amount ? ReadOrderedInt64(value, position + 8) : std::nullopt;
-  if (!client || !salesperson || !region || !product || !currency || !at || key.size() < prefix_size + 8) {
+  if (!client || !salesperson || !region || !product || !currency || !at ||
+      key.size() < prefix_size + 8) {
     return DataLossError("provenance: unreadable index entry");
   }
   deal.deal_id = std::string(key.substr(prefix_size + 8));
@@ -178,20 +183,22 @@ StatusOr<Explanation> ExplainFunnel(const store::KeyValueReader& reader,
   Explanation explanation;
   Status corrupt = Status::Ok();
   bool full = false;
-  LOK_RETURN_IF_ERROR(reader.ScanRange(begin, end, [&](std::string_view key, std::string_view value) {
-    StatusOr<ExplainedDeal> deal = DecodeEntry(key, value, prefix.size());
-    if (!deal.ok()) {
-      corrupt = deal.status();
-      return false;
-    }
-    if (!Fits(query.salesperson, deal->salesperson) || !Fits(query.region, deal->region) ||
-        !Fits(query.product, deal->product) || !Fits(query.client, deal->client_id)) {
-      return true;
-    }
-    Take(std::move(deal).value(), key.substr(prefix.size()), after.empty() ? "" : std::string_view(after).substr(prefix.size()),
-         query.limit, query.currency, full, explanation);
-    return true;
-  }));
+  LOK_RETURN_IF_ERROR(
+      reader.ScanRange(begin, end, [&](std::string_view key, std::string_view value) {
+        StatusOr<ExplainedDeal> deal = DecodeEntry(key, value, prefix.size());
+        if (!deal.ok()) {
+          corrupt = deal.status();
+          return false;
+        }
+        if (!Fits(query.salesperson, deal->salesperson) || !Fits(query.region, deal->region) ||
+            !Fits(query.product, deal->product) || !Fits(query.client, deal->client_id)) {
+          return true;
+        }
+        Take(std::move(deal).value(), key.substr(prefix.size()),
+             after.empty() ? "" : std::string_view(after).substr(prefix.size()), query.limit,
+             query.currency, full, explanation);
+        return true;
+      }));
   LOK_RETURN_IF_ERROR(corrupt);
   if (!full) explanation.next_cursor.clear();
   return explanation;
@@ -211,16 +218,23 @@ StatusOr<Explanation> ExplainRevenue(const store::KeyValueReader& reader,
   for (const std::string& deal_id : deal_ids) {
     LOK_ASSIGN_OR_RETURN(std::optional<std::string> stored, reader.Get(DealKey(deal_id)));
     FunnelDeal deal;
-    if (!stored || !deal.ParseFromString(*stored)) return DataLossError("provenance: unreadable deal " + deal_id);
+    if (!stored || !deal.ParseFromString(*stored))
+      return DataLossError("provenance: unreadable deal " + deal_id);
     if (!deal.won() || !deal.has_outcome()) continue;
     const int64_t day = DayOfSeconds(deal.outcome().occurred_at().seconds());
-    if ((query.from_day && day < *query.from_day) || (query.to_day && day > *query.to_day)) continue;
+    if ((query.from_day && day < *query.from_day) || (query.to_day && day > *query.to_day))
+      continue;
     if (!Fits(query.salesperson, deal.salesperson()) || !Fits(query.region, deal.region()) ||
         !Fits(query.product, deal.product())) {
       continue;
     }
-    ExplainedDeal explained{deal_id, deal.client_id(), deal.salesperson(), deal.region(), deal.product(),
-                            deal.won_amount().currency(), deal.won_amount().minor(),
+    ExplainedDeal explained{deal_id,
+                            deal.client_id(),
+                            deal.salesperson(),
+                            deal.region(),
+                            deal.product(),
+                            deal.won_amount().currency(),
+                            deal.won_amount().minor(),
                             deal.outcome().occurred_at().seconds()};
     Take(std::move(explained), deal_id, after, query.limit, query.currency, full, explanation);
   }
@@ -236,7 +250,8 @@ StatusOr<RetentionEvidence> ExplainRetention(const store::KeyValueReader& reader
   auto keep_latest = [](std::map<std::string, lok::v1::HistoryEvent>& latest, const std::string& id,
                         const lok::v1::HistoryEvent& candidate) {
     auto found = latest.find(id);
-    if (found == latest.end() || Earlier(MarkOf(found->second.event()), MarkOf(candidate.event()))) {
+    if (found == latest.end() ||
+        Earlier(MarkOf(found->second.event()), MarkOf(candidate.event()))) {
       latest[id] = candidate;
     }
   };
@@ -255,9 +270,12 @@ StatusOr<RetentionEvidence> ExplainRetention(const store::KeyValueReader& reader
         }
         if (day == *evidence.last_contact_day) evidence.last_contact.push_back(entry);
       }
-      if (event.has_deal_won() || event.has_deal_lost()) keep_latest(latest_outcome, event.deal_id(), entry);
-      if (event.has_payment_delayed()) keep_latest(latest_payment, event.payment_delayed().invoice_id(), entry);
-      if (event.has_payment_received()) keep_latest(latest_payment, event.payment_received().invoice_id(), entry);
+      if (event.has_deal_won() || event.has_deal_lost())
+        keep_latest(latest_outcome, event.deal_id(), entry);
+      if (event.has_payment_delayed())
+        keep_latest(latest_payment, event.payment_delayed().invoice_id(), entry);
+      if (event.has_payment_received())
+        keep_latest(latest_payment, event.payment_received().invoice_id(), entry);
     }
     after = page.next_cursor();
   } while (!after.empty());

@@ -43,14 +43,14 @@ struct ExplainedDeal {
   std::string salesperson;
   std::string region;
   std::string product;
-  std::string currency;  // of `amount`
-  int64_t amount = 0;    // at the explained stage (won amount for WON), minor units
+  std::string currency;    // of `amount`
+  int64_t amount = 0;      // at the explained stage (won amount for WON), minor units
   int64_t at_seconds = 0;  // entered the stage (funnel) or was won (revenue)
 };
 
 struct Explanation {
-  int64_t count = 0;   // every deal behind the number, not only this page
-  int64_t amount = 0;  // their amounts in the query's currency
+  int64_t count = 0;                 // every deal behind the number, not only this page
+  int64_t amount = 0;                // their amounts in the query's currency
   std::vector<ExplainedDeal> deals;  // this page, in index order
   std::string next_cursor;           // empty at the end
 };

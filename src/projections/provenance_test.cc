@@ -127,7 +127,8 @@ TEST(ProvenanceTest, ExplainedCountsAndAmountsEqualTheFunnelsForEveryStageModeWi
     query.currency = test.currency;
     auto funnel = QueryFunnel(store, query);
     ASSERT_TRUE(funnel.ok()) << funnel.status().ToString();
-    for (const lok::v1::Stage stage : {lok::v1::LEAD, lok::v1::QUALIFIED, lok::v1::OFFER, lok::v1::WON, lok::v1::LOST}) {
+    for (const lok::v1::Stage stage :
+         {lok::v1::LEAD, lok::v1::QUALIFIED, lok::v1::OFFER, lok::v1::WON, lok::v1::LOST}) {
       FunnelExplainQuery explain;
       explain.mode = test.mode;
       explain.stage = stage;
@@ -142,8 +143,10 @@ TEST(ProvenanceTest, ExplainedCountsAndAmountsEqualTheFunnelsForEveryStageModeWi
       ASSERT_TRUE(explained.ok()) << explained.status().ToString();
       const auto& count = funnel->stages(static_cast<int>(stage) - 1);
       ASSERT_EQ(count.stage(), stage);
-      EXPECT_EQ(explained->count, count.deals()) << lok::v1::Stage_Name(stage) << " case " << &test - cases.data();
-      EXPECT_EQ(explained->amount, AmountIn(count, test.currency)) << lok::v1::Stage_Name(stage) << " case " << &test - cases.data();
+      EXPECT_EQ(explained->count, count.deals())
+          << lok::v1::Stage_Name(stage) << " case " << &test - cases.data();
+      EXPECT_EQ(explained->amount, AmountIn(count, test.currency))
+          << lok::v1::Stage_Name(stage) << " case " << &test - cases.data();
       nonzero += explained->count;
     }
   }
@@ -161,7 +164,8 @@ TEST(ProvenanceTest, PagesListEveryDealOnceAndTheCursorEndsEmpty) {
     auto explained = ExplainFunnel(store, query);
     ASSERT_TRUE(explained.ok()) << explained.status().ToString();
     total = explained->count;
-    for (const ExplainedDeal& deal : explained->deals) EXPECT_TRUE(seen.insert(deal.deal_id).second) << deal.deal_id;
+    for (const ExplainedDeal& deal : explained->deals)
+      EXPECT_TRUE(seen.insert(deal.deal_id).second) << deal.deal_id;
     if (explained->next_cursor.empty()) break;
     EXPECT_EQ(explained->deals.size(), 7U);
     query.after = explained->next_cursor;

@@ -14,19 +14,19 @@ class PinnedSnapshot : public KeyValueReader {
   StatusOr<std::optional<std::string>> Get(std::string_view key) const override {
     return snapshot_->Get(key);
   }
-  Status ScanPrefix(std::string_view prefix,
-                    const std::function<bool(std::string_view, std::string_view)>& visit)
-      const override {
+  Status ScanPrefix(
+      std::string_view prefix,
+      const std::function<bool(std::string_view, std::string_view)>& visit) const override {
     return snapshot_->ScanPrefix(prefix, visit);
   }
-  Status ScanRange(std::string_view begin, std::string_view end,
-                   const std::function<bool(std::string_view, std::string_view)>& visit)
-      const override {
+  Status ScanRange(
+      std::string_view begin, std::string_view end,
+      const std::function<bool(std::string_view, std::string_view)>& visit) const override {
     return snapshot_->ScanRange(begin, end, visit);
   }
 
  private:
-  std::shared_ptr<RocksStore> store_;           // declared first: destroyed last
+  std::shared_ptr<RocksStore> store_;  // declared first: destroyed last
   std::unique_ptr<KeyValueReader> snapshot_;
 };
 

@@ -51,9 +51,8 @@ TEST_F(LiveStoreTest, SnapshotTakenBeforeASwapKeepsReadingTheOldStore) {
 
 TEST_F(LiveStoreTest, FailedCarryOverSwapsNothing) {
   LiveStore live(OpenWith("old", "1"));
-  auto swapped = live.Swap(OpenWith("new", "2"), [](RocksStore&, RocksStore&) {
-    return UnavailableError("disk full");
-  });
+  auto swapped = live.Swap(OpenWith("new", "2"),
+                           [](RocksStore&, RocksStore&) { return UnavailableError("disk full"); });
   EXPECT_EQ(swapped.status().code(), StatusCode::kUnavailable);
   EXPECT_EQ(*live.Get("model/a"), std::optional<std::string>("1"));
 }
@@ -85,10 +84,12 @@ TEST_F(LiveStoreTest, CarryOverSeesEveryCommitMadeThroughTheLiveStore) {
   // Every mark written through the live store is in the new store: the
   // commits before the swap were carried over, the ones after went there.
   int marks = 0;
-  ASSERT_TRUE(live.ScanPrefix("_marks/", [&](std::string_view, std::string_view) {
-    ++marks;
-    return true;
-  }).ok());
+  ASSERT_TRUE(live.ScanPrefix("_marks/",
+                              [&](std::string_view, std::string_view) {
+                                ++marks;
+                                return true;
+                              })
+                  .ok());
   EXPECT_EQ(marks, committed.load());
 }
 
