@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <boost/json.hpp>
 #include <csignal>
 #include <ctime>
 #include <filesystem>
@@ -20,8 +21,6 @@
 #include <iostream>
 #include <sstream>
 #include <thread>
-
-#include <boost/json.hpp>
 
 #include "base/sha256.h"
 #include "client/lok_client.h"
@@ -123,8 +122,8 @@ int Verify(const std::string& url) {
 }
 
 // A JSON body of lokd, or an error naming the HTTP status.
-lok::StatusOr<boost::json::object> JsonBody(const lok::StatusOr<lok::http::ClientResponse>& response,
-                                            const std::string& what) {
+lok::StatusOr<boost::json::object> JsonBody(
+    const lok::StatusOr<lok::http::ClientResponse>& response, const std::string& what) {
   if (!response.ok()) return response.status();
   boost::system::error_code error;
   boost::json::value body = boost::json::parse(response->body, error);
@@ -141,10 +140,11 @@ std::string ProgressLine(const boost::json::object& progress) {
   const double fraction = progress.at("fraction").to_number<double>();
   const int filled = static_cast<int>(fraction * kWidth);
   const double eta = progress.at("etaSeconds").to_number<double>();
-  const std::string eta_text =
-      eta < 0 ? "--:--"
-              : fmt::format("{}:{:02}", static_cast<int64_t>(eta) / 60, static_cast<int64_t>(eta) % 60);
-  return fmt::format("[{}{}] {:5.1f}%  {:.0f} events/s  ETA {}  {}", std::string(static_cast<size_t>(filled), '#'),
+  const std::string eta_text = eta < 0 ? "--:--"
+                                       : fmt::format("{}:{:02}", static_cast<int64_t>(eta) / 60,
+                                                     static_cast<int64_t>(eta) % 60);
+  return fmt::format("[{}{}] {:5.1f}%  {:.0f} events/s  ETA {}  {}",
+                     std::string(static_cast<size_t>(filled), '#'),
                      std::string(static_cast<size_t>(kWidth - filled), '.'), fraction * 100,
                      progress.at("eventsPerSecond").to_number<double>(), eta_text,
                      progress.at("state").as_string().c_str());
@@ -154,23 +154,27 @@ void PrintRebuild(const boost::json::object& progress) {
   std::cout << "state " << progress.at("state").as_string().c_str() << ", store generation "
             << progress.at("currentGeneration").to_number<int64_t>() << " current";
   if (progress.at("state").as_string() != "idle") {
-    std::cout << "; rebuild of generation " << progress.at("generation").to_number<int64_t>() << " ("
-              << boost::json::serialize(progress.at("projections")) << ", "
-              << progress.at("reason").as_string().c_str() << "): "
-              << progress.at("recordsReplayed").to_number<int64_t>() << "/"
+    std::cout << "; rebuild of generation " << progress.at("generation").to_number<int64_t>()
+              << " (" << boost::json::serialize(progress.at("projections")) << ", "
+              << progress.at("reason").as_string().c_str()
+              << "): " << progress.at("recordsReplayed").to_number<int64_t>() << "/"
               << progress.at("recordsTarget").to_number<int64_t>() << " records";
   }
-  std::cout << "; old generations on disk " << boost::json::serialize(progress.at("oldGenerations")) << "\n";
-  if (const auto* error = progress.if_contains("error")) std::cout << "error: " << error->as_string().c_str() << "\n";
+  std::cout << "; old generations on disk " << boost::json::serialize(progress.at("oldGenerations"))
+            << "\n";
+  if (const auto* error = progress.if_contains("error"))
+    std::cout << "error: " << error->as_string().c_str() << "\n";
 }
 
 // POST /v1/admin/rebuild, then a progress bar until it ends; exit 1 when it fails.
 int Rebuild(const std::string& url, const std::vector<std::string>& projections, bool wait) {
   std::string query;
-  for (const std::string& name : projections) query += (query.empty() ? "?projection=" : ",") + name;
-  auto started = JsonBody(lok::http::Fetch("POST", url + "/v1/admin/rebuild" + query, "", "application/json",
-                                           std::chrono::seconds(30), lok::http::BearerHeader(g_token)),
-                          "rebuild");
+  for (const std::string& name : projections)
+    query += (query.empty() ? "?projection=" : ",") + name;
+  auto started =
+      JsonBody(lok::http::Fetch("POST", url + "/v1/admin/rebuild" + query, "", "application/json",
+                                std::chrono::seconds(30), lok::http::BearerHeader(g_token)),
+               "rebuild");
   if (!started.ok()) return Fail(started.status());
   if (!wait) {
     PrintRebuild(*started);
@@ -179,7 +183,8 @@ int Rebuild(const std::string& url, const std::vector<std::string>& projections,
   const bool terminal = ::isatty(STDERR_FILENO) != 0;
   boost::json::object progress = *started;
   std::string last_line;
-  while (progress.at("state").as_string() == "replaying" || progress.at("state").as_string() == "switching") {
+  while (progress.at("state").as_string() == "replaying" ||
+         progress.at("state").as_string() == "switching") {
     const std::string line = ProgressLine(progress);
     if (terminal) {
       std::cerr << "\r" << line << "\x1b[K" << std::flush;
@@ -188,9 +193,10 @@ int Rebuild(const std::string& url, const std::vector<std::string>& projections,
     }
     last_line = line;
     std::this_thread::sleep_for(std::chrono::milliseconds(terminal ? 250 : 2000));
-    auto polled = JsonBody(lok::http::Fetch("GET", url + "/v1/admin/rebuild", "", "application/json",
-                                            std::chrono::seconds(30), lok::http::BearerHeader(g_token)),
-                           "rebuild status");
+    auto polled =
+        JsonBody(lok::http::Fetch("GET", url + "/v1/admin/rebuild", "", "application/json",
+                                  std::chrono::seconds(30), lok::http::BearerHeader(g_token)),
+                 "rebuild status");
     if (!polled.ok()) return Fail(polled.status());
     progress = *polled;
   }
@@ -200,20 +206,23 @@ int Rebuild(const std::string& url, const std::vector<std::string>& projections,
 }
 
 int RebuildStatus(const std::string& url) {
-  auto progress = JsonBody(lok::http::Fetch("GET", url + "/v1/admin/rebuild", "", "application/json",
-                                            std::chrono::seconds(30), lok::http::BearerHeader(g_token)),
-                           "rebuild status");
+  auto progress =
+      JsonBody(lok::http::Fetch("GET", url + "/v1/admin/rebuild", "", "application/json",
+                                std::chrono::seconds(30), lok::http::BearerHeader(g_token)),
+               "rebuild status");
   if (!progress.ok()) return Fail(progress.status());
   PrintRebuild(*progress);
   return 0;
 }
 
 int RebuildDrop(const std::string& url) {
-  auto dropped = JsonBody(lok::http::Fetch("DELETE", url + "/v1/admin/rebuild/old", "", "application/json",
-                                           std::chrono::minutes(10), lok::http::BearerHeader(g_token)),
-                          "rebuild drop");
+  auto dropped =
+      JsonBody(lok::http::Fetch("DELETE", url + "/v1/admin/rebuild/old", "", "application/json",
+                                std::chrono::minutes(10), lok::http::BearerHeader(g_token)),
+               "rebuild drop");
   if (!dropped.ok()) return Fail(dropped.status());
-  std::cout << "dropped store generations " << boost::json::serialize(dropped->at("dropped")) << "\n";
+  std::cout << "dropped store generations " << boost::json::serialize(dropped->at("dropped"))
+            << "\n";
   return 0;
 }
 
@@ -534,10 +543,14 @@ int main(int argc, char** argv) {
   rebuild->add_option("--projection", rebuild_projections,
                       "Recompute only this read model (repeatable); the others are copied");
   rebuild->add_flag("--no-wait", rebuild_no_wait, "Start it and return without the progress bar");
-  auto* rebuild_status = rebuild->add_subcommand("status", "Progress of the running (or last) rebuild");
-  auto* rebuild_drop = rebuild->add_subcommand("drop", "Remove the older store generations kept on disk");
+  auto* rebuild_status =
+      rebuild->add_subcommand("status", "Progress of the running (or last) rebuild");
+  auto* rebuild_drop =
+      rebuild->add_subcommand("drop", "Remove the older store generations kept on disk");
   for (CLI::App* command : {rebuild, rebuild_status, rebuild_drop}) {
-    command->add_option("--url", rebuild_url, "lokd's base URL")->envname("LOK_URL")->capture_default_str();
+    command->add_option("--url", rebuild_url, "lokd's base URL")
+        ->envname("LOK_URL")
+        ->capture_default_str();
   }
 
   std::string dlq_url = "http://127.0.0.1:8080", dlq_after, dlq_position, dlq_reason;

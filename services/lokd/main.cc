@@ -242,9 +242,11 @@ int main(int argc, char** argv) {
     const size_t equals = override.find('=');
     int version = 0;
     const char* digits = equals == std::string::npos ? nullptr : override.c_str() + equals + 1;
-    const auto parsed = digits == nullptr ? std::from_chars_result{nullptr, std::errc::invalid_argument}
-                                          : std::from_chars(digits, override.c_str() + override.size(), version);
-    if (digits == nullptr || parsed.ec != std::errc() || parsed.ptr != override.c_str() + override.size()) {
+    const auto parsed = digits == nullptr
+                            ? std::from_chars_result{nullptr, std::errc::invalid_argument}
+                            : std::from_chars(digits, override.c_str() + override.size(), version);
+    if (digits == nullptr || parsed.ec != std::errc() ||
+        parsed.ptr != override.c_str() + override.size()) {
       spdlog::critical("--projection-version: expected NAME=N, got '{}'", override);
       return 2;
     }

@@ -86,7 +86,8 @@ http::Response HandleStartRebuild(const AdminContext& context, const http::Reque
     while (begin <= value.size()) {
       const size_t comma = std::min(value.find(',', begin), value.size());
       if (comma == begin) {
-        return http::JsonError(400, "projection: expected comma-separated names, got '" + value + "'");
+        return http::JsonError(400,
+                               "projection: expected comma-separated names, got '" + value + "'");
       }
       names.push_back(value.substr(begin, comma - begin));
       begin = comma + 1;
@@ -94,14 +95,17 @@ http::Response HandleStartRebuild(const AdminContext& context, const http::Reque
   }
   Status started = context.rebuilder->Start(names, "requested");
   if (!started.ok()) {
-    return http::JsonError(started.code() == StatusCode::kFailedPrecondition ? 409 : http::HttpStatusFor(started),
-                           started.message());
+    return http::JsonError(
+        started.code() == StatusCode::kFailedPrecondition ? 409 : http::HttpStatusFor(started),
+        started.message());
   }
   return ProgressResponse(202, *context.rebuilder);
 }
 
 http::Response HandleDropOld(const AdminContext& context, const http::Request& request) {
-  if (!request.query.empty()) return http::JsonError(400, "unknown query parameter '" + request.query[0].first + "'; this endpoint takes none");
+  if (!request.query.empty())
+    return http::JsonError(
+        400, "unknown query parameter '" + request.query[0].first + "'; this endpoint takes none");
   auto dropped = context.rebuilder->DropOld();
   if (!dropped.ok()) {
     return http::JsonError(dropped.status().code() == StatusCode::kFailedPrecondition
@@ -123,7 +127,8 @@ bool IsRebuilding(const engine::RebuildProgress& progress) {
 
 boost::json::object RebuildProgressJson(const engine::RebuildProgress& progress) {
   boost::json::array projections;
-  for (const std::string& name : progress.projections) projections.push_back(boost::json::value(name));
+  for (const std::string& name : progress.projections)
+    projections.push_back(boost::json::value(name));
   boost::json::array old_generations;
   for (int generation : progress.old_generations) old_generations.push_back(generation);
   boost::json::object json{{"state", std::string(engine::RebuildStateName(progress.state))},
@@ -147,14 +152,18 @@ void RegisterAdminRoutes(http::Server& server, const AdminContext& context) {
   server.Handle("POST", "/v1/admin/verify",
                 [&context](const http::Request& request) { return HandleVerify(context, request); });
   if (context.rebuilder == nullptr) return;
-  server.Handle("POST", "/v1/admin/rebuild",
-                [&context](const http::Request& request) { return HandleStartRebuild(context, request); });
+  server.Handle("POST", "/v1/admin/rebuild", [&context](const http::Request& request) {
+    return HandleStartRebuild(context, request);
+  });
   server.Handle("GET", "/v1/admin/rebuild", [&context](const http::Request& request) {
-    if (!request.query.empty()) return http::JsonError(400, "unknown query parameter '" + request.query[0].first + "'; this endpoint takes none");
+    if (!request.query.empty())
+      return http::JsonError(400, "unknown query parameter '" + request.query[0].first +
+                                      "'; this endpoint takes none");
     return ProgressResponse(200, *context.rebuilder);
   });
-  server.Handle("DELETE", "/v1/admin/rebuild/old",
-                [&context](const http::Request& request) { return HandleDropOld(context, request); });
+  server.Handle("DELETE", "/v1/admin/rebuild/old", [&context](const http::Request& request) {
+    return HandleDropOld(context, request);
+  });
 }
 
 }  // namespace lok::api

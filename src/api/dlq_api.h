@@ -43,7 +43,7 @@ struct DlqContext {
   log::LogWriter* writer = nullptr;      // appends re-driven records to `topic`
   std::string topic;                     // the events topic; its dead letters are in topic.dlq
   engine::ReaderFactory new_dlq_reader;  // a fresh reader of log::DeadLetterTopic(topic)
-  store::LiveStore* store = nullptr;     // where re-drives are recorded (a rebuild carries them over)
+  store::LiveStore* store = nullptr;  // where re-drives are recorded (a rebuild carries them over)
   // How long one request may wait for the log to deliver what it asked for.
   std::chrono::milliseconds read_deadline{std::chrono::seconds(15)};
 };

@@ -116,11 +116,13 @@ StatusOr<int64_t> ReplayUpTo(store::RocksStore& store, log::LogReader& reader,
   const auto until = std::chrono::steady_clock::now() + deadline;
   while (!replay.ReachedStop()) {
     if (std::chrono::steady_clock::now() > until) {
-      return DeadlineExceededError("replay: the log did not deliver every record up to the requested offsets");
+      return DeadlineExceededError(
+          "replay: the log did not deliver every record up to the requested offsets");
     }
     LOK_ASSIGN_OR_RETURN(size_t consumed, replay.RunOnce());
     records += static_cast<int64_t>(consumed);
-    if (keep_going && !keep_going(records)) return Status(StatusCode::kCancelled, "replay cancelled");
+    if (keep_going && !keep_going(records))
+      return Status(StatusCode::kCancelled, "replay cancelled");
   }
   return records;
 }
@@ -145,8 +147,8 @@ StatusOr<VerifyReport> VerifyByReplay(const store::RocksStore& live, const Reade
   {
     LOK_ASSIGN_OR_RETURN(std::unique_ptr<store::RocksStore> scratch, store::RocksStore::Open(scratch_dir));
     LOK_ASSIGN_OR_RETURN(std::unique_ptr<log::LogReader> reader, new_reader());
-    LOK_ASSIGN_OR_RETURN(report.records_replayed,
-                         ReplayUpTo(*scratch, *reader, projections, topic, report.offsets, deadline));
+    LOK_ASSIGN_OR_RETURN(report.records_replayed, ReplayUpTo(*scratch, *reader, projections, topic,
+                                                             report.offsets, deadline));
     for (projections::Projection* projection : projections) {
       ModelComparison comparison;
       comparison.name = std::string(projection->Name());

@@ -128,7 +128,8 @@ Status LokService::Open(const ServiceConfig& config) {
     kafka.brokers = config.brokers;
     kafka.properties = config.kafka_properties;
     return [kafka, topic = config.topic,
-            group = config.group_id + "." + purpose]() -> StatusOr<std::unique_ptr<log::LogReader>> {
+            group =
+                config.group_id + "." + purpose]() -> StatusOr<std::unique_ptr<log::LogReader>> {
       LOK_ASSIGN_OR_RETURN(std::unique_ptr<log::KafkaLogReader> reader,
                            log::KafkaLogReader::Create(kafka, topic, group));
       return std::unique_ptr<log::LogReader>(std::move(reader));
@@ -173,9 +174,10 @@ Status LokService::Open(const ServiceConfig& config) {
 
   runner_->Start(std::move(store));
   if (!stale.empty()) {
-    spdlog::warn("lok: read models {} were built by another projection version; rebuilding them "
-                 "in the background while serving the stored ones (GET /readyz, /v1/admin/rebuild)",
-                 fmt::join(stale, ", "));
+    spdlog::warn(
+        "lok: read models {} were built by another projection version; rebuilding them "
+        "in the background while serving the stored ones (GET /readyz, /v1/admin/rebuild)",
+        fmt::join(stale, ", "));
     LOK_RETURN_IF_ERROR(rebuilder_->Start(stale, "projection version changed"));
   }
   return Status::Ok();
