@@ -275,6 +275,34 @@ TEST_P(RebuildIntegrationTest, FunnelExplainCountsEqualTheFunnelsOnGeneratedEven
   EXPECT_GT(explained_deals, 1000);
 }
 
+// lokctl rebuild, status and drop against lokd.
+TEST_P(RebuildIntegrationTest, LokctlRebuildShowsProgressSwitchesAndDrops) {
+  if (!brokers_.empty()) GTEST_SKIP() << "the CLI speaks HTTP only; the embedded case covers it";
+  GeneratedEvents generated = GenerateEvents(2000, 40, 41);
+  StartLokd();
+  auto published = client::PublishOverHttp(ToNdjson(generated.events), lokd_->url(), {});
+  ASSERT_TRUE(published.ok()) << published.status().ToString();
+  ASSERT_TRUE(client::WaitForOffsets(lokd_->url(), published->offsets, seconds(120)).ok());
+  const std::string lokctl = std::string(LOK_BIN_DIR) + "/lokctl";
+  const auto [rebuilt, rebuild_output] =
+      RunShell(lokctl + " rebuild --projection funnel --url " + lokd_->url());
+  EXPECT_EQ(rebuilt, 0) << rebuild_output;
+  EXPECT_NE(rebuild_output.find("events/s"), std::string::npos) << rebuild_output;
+  EXPECT_NE(rebuild_output.find("state done, store generation 1 current"), std::string::npos)
+      << rebuild_output;
+  const auto [status_code, status_output] =
+      RunShell(lokctl + " rebuild status --url " + lokd_->url());
+  EXPECT_EQ(status_code, 0);
+  EXPECT_NE(status_output.find("old generations on disk [0]"), std::string::npos) << status_output;
+  const auto [dropped, drop_output] = RunShell(lokctl + " rebuild drop --url " + lokd_->url());
+  EXPECT_EQ(dropped, 0) << drop_output;
+  EXPECT_NE(drop_output.find("dropped store generations [0]"), std::string::npos) << drop_output;
+  const auto [refused, refused_output] =
+      RunShell(lokctl + " rebuild --projection nope --url " + lokd_->url());
+  EXPECT_NE(refused, 0);
+  EXPECT_NE(refused_output.find("unknown 'nope'"), std::string::npos) << refused_output;
+}
+
 INSTANTIATE_TEST_SUITE_P(Logs, RebuildIntegrationTest, ::testing::Values("embedded", "kafka"),
                          [](const auto& info) { return info.param; });
 

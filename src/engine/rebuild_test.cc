@@ -249,6 +249,34 @@ TEST_F(RebuildTest, RebuildingOneModelCopiesTheOthersAndKeepsEveryDigest) {
   EXPECT_EQ(*after->Get(std::string(kVersionPrefix) + "funnel"), std::optional<std::string>("1"));
 }
 
+TEST_F(RebuildTest, AFailedRebuildLeavesTheLiveStoreCurrentAndRemovesItsDirectory) {
+  ASSERT_TRUE(log_->Append("events", DealRecords(0, 100)).ok());
+  ASSERT_TRUE(WaitForLive(static_cast<int64_t>(DealRecords(0, 100).size())));
+  RebuildConfig config;
+  config.live = live_.get();
+  config.generations = generations_.get();
+  config.runner = runner_.get();
+  config.projections = Models();
+  config.versions = VersionsOf(Models());
+  config.new_reader = []() -> StatusOr<std::unique_ptr<log::LogReader>> {
+    return UnavailableError("broker down");
+  };
+  config.topic = "events";
+  rebuilder_ = std::make_unique<Rebuilder>(std::move(config));
+  std::shared_ptr<store::RocksStore> before = live_->Current();
+  ASSERT_TRUE(rebuilder_->Start({}, "test").ok());
+  ASSERT_TRUE(WaitForRebuild(*rebuilder_, RebuildState::kFailed));
+  EXPECT_NE(rebuilder_->Progress().error.find("broker down"), std::string::npos);
+  EXPECT_EQ(live_->Current(), before);
+  EXPECT_EQ(*generations_->Current(), 0);
+  EXPECT_EQ(generations_->OnDisk(), std::vector<int>{0});
+  // The live projector still runs on the live store.
+  ASSERT_TRUE(log_->Append("events", DealRecords(100, 10)).ok());
+  EXPECT_TRUE(WaitForLive(static_cast<int64_t>(DealRecords(0, 110).size())));
+  // A later rebuild may run.
+  EXPECT_TRUE(runner_->running());
+}
+
 TEST_F(RebuildTest, UnknownProjectionIsRejectedByName) {
   Status started = MakeRebuilder().Start({"funnel", "nope"}, "test");
   EXPECT_EQ(started.code(), StatusCode::kInvalidArgument);
