@@ -176,9 +176,9 @@ void Rebuilder::Run(std::stop_token stop, std::vector<projections::Projection*> 
   if (!removed.ok())
     spdlog::warn("rebuild: could not remove {}: {}", config_.generations->PathOf(generation),
                  removed.ToString());
+  std::lock_guard lock(mutex_);
   spdlog::error("rebuild: generation {} failed, generation {} stays current: {}", generation,
                 progress_.current_generation, status.ToString());
-  std::lock_guard lock(mutex_);
   progress_.state = RebuildState::kFailed;
   progress_.error = status.ToString();
 }
