@@ -34,6 +34,7 @@
 #include "projections/funnel.h"
 #include "projections/history.h"
 #include "projections/retention.h"
+#include "projections/provenance.h"
 #include "store/rocks_store.h"
 
 namespace {
@@ -51,9 +52,11 @@ struct BenchConfig {
   bool keep = false;
   bool sync_commits = false;
   // Which projections run: "funnel" (the default), or any comma-separated mix
-  // of funnel, concentration, retention, history; "all" for lokd's four.
+  // of funnel, concentration, retention, history, provenance; "all" for
+  // lokd's five.
   std::string projections = "funnel";
   uint64_t seed = 42;
+  bool with_provenance = false;  // also the provenance index (the explain endpoints)
 };
 
 struct StageCheck {
@@ -176,10 +179,11 @@ lok::Status ProjectEvents(const BenchConfig& config, lok::log::EmbeddedLog& log,
   lok::projections::ConcentrationProjection concentration;
   lok::projections::RetentionProjection retention{lok::projections::RetentionSettings{}};
   lok::projections::HistoryProjection history;
+  lok::projections::ProvenanceIndex provenance;
   std::vector<lok::projections::Projection*> projections;
   for (lok::projections::Projection* projection :
        std::initializer_list<lok::projections::Projection*>{&funnel, &concentration, &retention,
-                                                            &history}) {
+                                                            &history, &provenance}) {
     const std::string name(projection->Name());
     if (config.projections == "all" ||
         ("," + config.projections + ",").find("," + name + ",") != std::string::npos) {
@@ -190,6 +194,10 @@ lok::Status ProjectEvents(const BenchConfig& config, lok::log::EmbeddedLog& log,
   if (projections.empty()) {
     return lok::InvalidArgumentError("--projections: no known projection in '" +
                                      config.projections + "'");
+  }
+  if (config.with_provenance && std::find(projections.begin(), projections.end(), &provenance) ==
+                                     projections.end()) {
+    projections.push_back(&provenance);
   }
   lok::engine::ProjectorOptions options;
   options.topic = topic;
@@ -342,9 +350,11 @@ int main(int argc, char** argv) {
   app.add_flag("--sync-commits", config.sync_commits,
                "fsync the store's WAL on every projector batch, as lokd --sync-commits");
   app.add_option("--projections", config.projections,
-                 "Comma-separated: funnel, concentration, retention, history; or all (as lokd)")
+                 "Comma-separated: funnel, concentration, retention, history, provenance; or all (as lokd)")
       ->capture_default_str();
   app.add_option("--seed", config.seed, "Seed of the event generator")->capture_default_str();
+  app.add_flag("--with-provenance", config.with_provenance,
+               "Project the provenance index (GET /v1/funnel/explain) beside the funnel");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);
 

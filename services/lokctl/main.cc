@@ -4,6 +4,7 @@
 //   lokctl publish FILE.ndjson --brokers 127.0.0.1:9092 --topic lok.events
 //   lokctl import-crm DIR --out FILE.ndjson
 //   lokctl verify --url http://127.0.0.1:8080
+//   lokctl rebuild [--projection NAME]... [--no-wait] | rebuild status | rebuild drop
 //   lokctl dlq list|show P/O|redrive (P/O | --all) --url http://127.0.0.1:8080
 //   lokctl parked list|show CLIENT|retry CLIENT|skip CLIENT [--all] --url http://127.0.0.1:8080
 //   lokctl demo
@@ -14,14 +15,14 @@
 
 #include <CLI/CLI.hpp>
 #include <cctype>
+#include <boost/json.hpp>
 #include <csignal>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
-
-#include <boost/json.hpp>
+#include <thread>
 
 #include "base/sha256.h"
 #include "client/lok_client.h"
@@ -120,6 +121,111 @@ int Verify(const std::string& url) {
     }
   }
   return object.at("ok").as_bool() ? 0 : 1;
+}
+
+// A JSON body of lokd, or an error naming the HTTP status.
+lok::StatusOr<boost::json::object> JsonBody(
+    const lok::StatusOr<lok::http::ClientResponse>& response, const std::string& what) {
+  if (!response.ok()) return response.status();
+  boost::system::error_code error;
+  boost::json::value body = boost::json::parse(response->body, error);
+  if (error || !body.is_object() || response->status >= 300) {
+    return lok::Status(lok::StatusCode::kUnavailable,
+                       what + ": HTTP " + std::to_string(response->status) + ": " + response->body);
+  }
+  return body.as_object();
+}
+
+// "[#########...........]  42.0%  12345 events/s  ETA 0:13  replaying"
+std::string ProgressLine(const boost::json::object& progress) {
+  constexpr int kWidth = 30;
+  const double fraction = progress.at("fraction").to_number<double>();
+  const int filled = static_cast<int>(fraction * kWidth);
+  const double eta = progress.at("etaSeconds").to_number<double>();
+  const std::string eta_text = eta < 0 ? "--:--"
+                                       : fmt::format("{}:{:02}", static_cast<int64_t>(eta) / 60,
+                                                     static_cast<int64_t>(eta) % 60);
+  return fmt::format("[{}{}] {:5.1f}%  {:.0f} events/s  ETA {}  {}",
+                     std::string(static_cast<size_t>(filled), '#'),
+                     std::string(static_cast<size_t>(kWidth - filled), '.'), fraction * 100,
+                     progress.at("eventsPerSecond").to_number<double>(), eta_text,
+                     progress.at("state").as_string().c_str());
+}
+
+void PrintRebuild(const boost::json::object& progress) {
+  std::cout << "state " << progress.at("state").as_string().c_str() << ", store generation "
+            << progress.at("currentGeneration").to_number<int64_t>() << " current";
+  if (progress.at("state").as_string() != "idle") {
+    std::cout << "; rebuild of generation " << progress.at("generation").to_number<int64_t>()
+              << " (" << boost::json::serialize(progress.at("projections")) << ", "
+              << progress.at("reason").as_string().c_str()
+              << "): " << progress.at("recordsReplayed").to_number<int64_t>() << "/"
+              << progress.at("recordsTarget").to_number<int64_t>() << " records";
+  }
+  std::cout << "; old generations on disk " << boost::json::serialize(progress.at("oldGenerations"))
+            << "\n";
+  if (const auto* error = progress.if_contains("error"))
+    std::cout << "error: " << error->as_string().c_str() << "\n";
+}
+
+// POST /v1/admin/rebuild, then a progress bar until it ends; exit 1 when it fails.
+int Rebuild(const std::string& url, const std::vector<std::string>& projections, bool wait) {
+  std::string query;
+  for (const std::string& name : projections)
+    query += (query.empty() ? "?projection=" : ",") + name;
+  auto started =
+      JsonBody(lok::http::Fetch("POST", url + "/v1/admin/rebuild" + query, "", "application/json",
+                                std::chrono::seconds(30), lok::http::BearerHeader(g_token)),
+               "rebuild");
+  if (!started.ok()) return Fail(started.status());
+  if (!wait) {
+    PrintRebuild(*started);
+    return 0;
+  }
+  const bool terminal = ::isatty(STDERR_FILENO) != 0;
+  boost::json::object progress = *started;
+  std::string last_line;
+  while (progress.at("state").as_string() == "replaying" ||
+         progress.at("state").as_string() == "switching") {
+    const std::string line = ProgressLine(progress);
+    if (terminal) {
+      std::cerr << "\r" << line << "\x1b[K" << std::flush;
+    } else if (line != last_line) {
+      std::cerr << line << "\n";
+    }
+    last_line = line;
+    std::this_thread::sleep_for(std::chrono::milliseconds(terminal ? 250 : 2000));
+    auto polled =
+        JsonBody(lok::http::Fetch("GET", url + "/v1/admin/rebuild", "", "application/json",
+                                  std::chrono::seconds(30), lok::http::BearerHeader(g_token)),
+                 "rebuild status");
+    if (!polled.ok()) return Fail(polled.status());
+    progress = *polled;
+  }
+  if (terminal) std::cerr << "\r" << ProgressLine(progress) << "\x1b[K\n";
+  PrintRebuild(progress);
+  return progress.at("state").as_string() == "done" ? 0 : 1;
+}
+
+int RebuildStatus(const std::string& url) {
+  auto progress =
+      JsonBody(lok::http::Fetch("GET", url + "/v1/admin/rebuild", "", "application/json",
+                                std::chrono::seconds(30), lok::http::BearerHeader(g_token)),
+               "rebuild status");
+  if (!progress.ok()) return Fail(progress.status());
+  PrintRebuild(*progress);
+  return 0;
+}
+
+int RebuildDrop(const std::string& url) {
+  auto dropped =
+      JsonBody(lok::http::Fetch("DELETE", url + "/v1/admin/rebuild/old", "", "application/json",
+                                std::chrono::minutes(10), lok::http::BearerHeader(g_token)),
+               "rebuild drop");
+  if (!dropped.ok()) return Fail(dropped.status());
+  std::cout << "dropped store generations " << boost::json::serialize(dropped->at("dropped"))
+            << "\n";
+  return 0;
 }
 
 int ImportCrm(const std::string& directory, const std::string& out) {
@@ -548,6 +654,25 @@ int main(int argc, char** argv) {
       "verify", "Replay the log into a scratch store and compare digests with the live read models");
   verify->add_option("--url", verify_url, "lokd's base URL")->envname("LOK_URL")->capture_default_str();
 
+  std::string rebuild_url = "http://127.0.0.1:8080";
+  std::vector<std::string> rebuild_projections;
+  bool rebuild_no_wait = false;
+  auto* rebuild = app.add_subcommand(
+      "rebuild", "Rebuild the read models from offset 0 beside the live ones, then switch to them");
+  rebuild->require_subcommand(0, 1);
+  rebuild->add_option("--projection", rebuild_projections,
+                      "Recompute only this read model (repeatable); the others are copied");
+  rebuild->add_flag("--no-wait", rebuild_no_wait, "Start it and return without the progress bar");
+  auto* rebuild_status =
+      rebuild->add_subcommand("status", "Progress of the running (or last) rebuild");
+  auto* rebuild_drop =
+      rebuild->add_subcommand("drop", "Remove the older store generations kept on disk");
+  for (CLI::App* command : {rebuild, rebuild_status, rebuild_drop}) {
+    command->add_option("--url", rebuild_url, "lokd's base URL")
+        ->envname("LOK_URL")
+        ->capture_default_str();
+  }
+
   std::string dlq_url = "http://127.0.0.1:8080", dlq_after, dlq_position, dlq_reason;
   int dlq_limit = 50;
   bool dlq_all = false, dlq_only_valid = false;
@@ -622,6 +747,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*verify) return Verify(verify_url);
+  if (*rebuild_status) return RebuildStatus(rebuild_url);
+  if (*rebuild_drop) return RebuildDrop(rebuild_url);
+  if (*rebuild) return Rebuild(rebuild_url, rebuild_projections, !rebuild_no_wait);
   if (*demo) return Demo(data_dir, dataset, http, exit_after);
   if (*dlq_list) return DlqList(dlq_url, dlq_limit, dlq_after);
   if (*dlq_show) return DlqShow(dlq_url, dlq_position);

@@ -10,6 +10,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <charconv>
 #include <csignal>
 #include <filesystem>
 #include <thread>
@@ -41,6 +42,7 @@ struct Config {
   std::vector<std::string> region_cadences;
   std::string web_root;  // empty: <binary dir>/../../web/dist
   std::string auth_file;
+  std::vector<std::string> projection_versions;  // NAME=N, for tests of the version check
 };
 
 int Fail(const lok::Status& status, std::string_view what) {
@@ -155,6 +157,10 @@ int main(int argc, char** argv) {
                  "JSON file of hashed API tokens and what each may do (required beyond loopback)")
       ->envname("LOK_AUTH_FILE")
       ->check(CLI::ExistingFile);
+  app.add_option("--projection-version", config.projection_versions,
+                 "NAME=N: pretend projection NAME's code has version N (tests of the background "
+                 "rebuild on a version change)")
+      ->group("");  // hidden
   app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error")
       ->envname("LOK_LOG_LEVEL")
       ->capture_default_str();
@@ -232,6 +238,20 @@ int main(int argc, char** argv) {
     }
   }
   std::copy_n(config.stage_probability.begin(), 3, service_config.stage_probability.begin());
+  for (const std::string& override : config.projection_versions) {
+    const size_t equals = override.find('=');
+    int version = 0;
+    const char* digits = equals == std::string::npos ? nullptr : override.c_str() + equals + 1;
+    const auto parsed = digits == nullptr
+                            ? std::from_chars_result{nullptr, std::errc::invalid_argument}
+                            : std::from_chars(digits, override.c_str() + override.size(), version);
+    if (digits == nullptr || parsed.ec != std::errc() ||
+        parsed.ptr != override.c_str() + override.size()) {
+      spdlog::critical("--projection-version: expected NAME=N, got '{}'", override);
+      return 2;
+    }
+    service_config.projection_versions[override.substr(0, equals)] = version;
+  }
   for (const std::string& property : config.kafka_properties) {
     const size_t equals = property.find('=');
     if (equals == std::string::npos) {

@@ -31,10 +31,11 @@
 #include <chrono>
 #include <string>
 
+#include "engine/rebuild.h"
 #include "engine/verify.h"
 #include "http/http_server.h"
 #include "log/log.h"
-#include "store/rocks_store.h"
+#include "store/live_store.h"
 
 namespace lok::api {
 
@@ -42,7 +43,7 @@ struct DlqContext {
   log::LogWriter* writer = nullptr;      // appends re-driven records to `topic`
   std::string topic;                     // the events topic; its dead letters are in topic.dlq
   engine::ReaderFactory new_dlq_reader;  // a fresh reader of log::DeadLetterTopic(topic)
-  store::RocksStore* store = nullptr;    // where re-drives are recorded
+  store::LiveStore* store = nullptr;  // where re-drives are recorded (a rebuild carries them over)
   // How long one request may wait for the log to deliver what it asked for.
   std::chrono::milliseconds read_deadline{std::chrono::seconds(15)};
 };
@@ -50,7 +51,7 @@ struct DlqContext {
 // The header a re-driven record carries: "<dlq partition>/<dlq offset>".
 inline constexpr std::string_view kRedrivenFromHeader = "lok.redriven-from";
 // Store keys recording re-drives (see above).
-inline constexpr std::string_view kRedrivenPrefix = "_dlq_redriven/";
+inline constexpr std::string_view kRedrivenPrefix = engine::kRedriveMarkPrefix;
 
 // GET /v1/admin/dlq. 200 {"deadLetters":[...],"nextCursor":"P/O" or ""}; 400
 // for a bad limit (1..1000, default 100) or cursor; 500/503 for log or store

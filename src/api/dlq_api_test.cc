@@ -54,7 +54,8 @@ class DlqApiTest : public ::testing::Test {
     ASSERT_TRUE(log_->CreateTopic(kTopic, kPartitions).ok());
     auto store = store::RocksStore::Open((directory_ / "state").string());
     ASSERT_TRUE(store.ok()) << store.status().ToString();
-    store_ = std::move(store).value();
+    store_ = std::make_unique<store::LiveStore>(
+        std::shared_ptr<store::RocksStore>(std::move(store).value()));
     context_.writer = log_.get();
     context_.topic = kTopic;
     context_.store = store_.get();
@@ -133,7 +134,7 @@ class DlqApiTest : public ::testing::Test {
 
   std::filesystem::path directory_;
   std::unique_ptr<log::EmbeddedLog> log_;
-  std::unique_ptr<store::RocksStore> store_;
+  std::unique_ptr<store::LiveStore> store_;
   DlqContext context_;
   std::vector<log::Position> letters_;  // garbage, negative, fixed
 };

@@ -203,8 +203,12 @@ http::Response HandleParkedAction(const ParkedContext& context, const http::Requ
       return http::JsonError(
           400, "unknown query parameter '" + request.query[0].first + "'; retry takes none");
     }
-    StatusOr<engine::ParkedRetryResult> result = context.projector->RetryParked(retry_client);
-    if (!result.ok()) return http::ErrorResponse(result.status());
+    StatusOr<engine::ParkedRetryResult> result = UnavailableError("not run");
+    const Status run = context.with_projector([&](engine::Projector& projector) {
+      result = projector.RetryParked(retry_client);
+      return result.status();
+    });
+    if (!run.ok()) return http::ErrorResponse(run);
     boost::json::object json{{"clientId", retry_client},
                              {"applied", result->applied},
                              {"duplicates", result->duplicates},
@@ -228,9 +232,12 @@ http::Response HandleParkedAction(const ParkedContext& context, const http::Requ
       }
       all = value == "true";
     }
-    StatusOr<engine::ParkedSkipResult> result =
-        context.projector->SkipParked(skip_client, all, CallerName(request));
-    if (!result.ok()) return http::ErrorResponse(result.status());
+    StatusOr<engine::ParkedSkipResult> result = UnavailableError("not run");
+    const Status run = context.with_projector([&](engine::Projector& projector) {
+      result = projector.SkipParked(skip_client, all, CallerName(request));
+      return result.status();
+    });
+    if (!run.ok()) return http::ErrorResponse(run);
     boost::json::array skipped;
     for (const lok::v1::ParkedEvent& parked : result->skipped) {
       skipped.push_back(EventJson(parked, false));

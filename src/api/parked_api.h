@@ -22,15 +22,20 @@
 // a batch.
 #pragma once
 
+#include <functional>
+
 #include "engine/projector.h"
 #include "http/http_server.h"
+#include "store/live_store.h"
 #include "store/rocks_store.h"
 
 namespace lok::api {
 
 struct ParkedContext {
-  engine::Projector* projector = nullptr;  // retries and skips
-  store::RocksStore* store = nullptr;      // the projector's store, read for the lists
+  // Runs an action on the live projector (retries and skips), e.g.
+  // engine::ProjectorRunner::WithProjector.
+  std::function<Status(const std::function<Status(engine::Projector&)>&)> with_projector;
+  store::LiveStore* store = nullptr;  // the current store, read for the lists
 };
 
 // GET /v1/admin/parked. 200 {"parkedEvents":N,"parkedClients":N,"clients":[

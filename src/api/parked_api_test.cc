@@ -76,8 +76,11 @@ class ParkedApiTest : public ::testing::Test {
                                         Sha256Hex("read-secret") + R"(","role":"read"}]})");
     ASSERT_TRUE(auth.ok()) << auth.status().ToString();
     auth_ = std::move(auth).value();
-    context_.projector = projector_.get();
-    context_.store = store_.get();
+    context_.with_projector = [this](const std::function<Status(engine::Projector&)>& action) {
+      return action(*projector_);
+    };
+    live_store_ = std::make_unique<store::LiveStore>(store_);
+    context_.store = live_store_.get();
     server_ = std::make_unique<http::Server>(http::ServerOptions{});
     RegisterParkedRoutes(*server_, context_);
     server_->SetGuard([this](http::Request& request) { return auth_.Guard(request); });
@@ -88,6 +91,7 @@ class ParkedApiTest : public ::testing::Test {
   void TearDown() override {
     server_->Stop();
     projector_.reset();
+    live_store_.reset();
     reader_.reset();
     store_.reset();
     log_.reset();
@@ -137,7 +141,8 @@ class ParkedApiTest : public ::testing::Test {
 
   std::filesystem::path directory_;
   std::unique_ptr<log::EmbeddedLog> log_;
-  std::unique_ptr<store::RocksStore> store_;
+  std::shared_ptr<store::RocksStore> store_;
+  std::unique_ptr<store::LiveStore> live_store_;
   std::unique_ptr<log::LogReader> reader_;
   PickyProjection picky_;
   engine::ProjectorMetrics metrics_;

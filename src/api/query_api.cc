@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <set>
 
+#include "api/admin_api.h"
 #include "api/client_card_api.h"
 #include "api/history_api.h"
 #include "api/query_params.h"
@@ -224,12 +225,19 @@ void RegisterRoutes(http::Server& server, const ApiContext& context) {
   });
   server.Handle("GET", "/readyz", [&context](const http::Request&) {
     const bool ready = context.metrics->caught_up();
-    return PlainText(ready ? 200 : 503,
-                     ready ? "{\"status\":\"ready\"}" : "{\"status\":\"catching up with the log\"}",
-                     "application/json");
+    boost::json::object body{{"status", ready ? "ready" : "catching up with the log"}};
+    // A background rebuild does not make the node unready: it serves the
+    // current read models, complete up to its position, meanwhile.
+    if (context.rebuilder != nullptr) {
+      const engine::RebuildProgress progress = context.rebuilder->Progress();
+      if (IsRebuilding(progress)) body["rebuilding"] = RebuildProgressJson(progress);
+    }
+    return PlainText(ready ? 200 : 503, boost::json::serialize(body), "application/json");
   });
   server.Handle("GET", "/metrics", [&context](const http::Request&) {
-    return PlainText(200, context.metrics->RenderPrometheus(), "text/plain; version=0.0.4");
+    std::string text = context.metrics->RenderPrometheus();
+    if (context.rebuilder != nullptr) text += context.rebuilder->RenderPrometheus();
+    return PlainText(200, std::move(text), "text/plain; version=0.0.4");
   });
   if (!context.web_root.empty()) RegisterStaticFiles(server, context.web_root);
 }

@@ -9,7 +9,9 @@
 //   GET  /v1/clients/{id}/history, /v1/deals/{id}/history   events as stored
 //   POST /v1/events    NDJSON events, validated, appended to the log
 //   GET  /healthz      the process is up
-//   GET  /readyz       200 once the projector has caught up with the log
+//   GET  /readyz       200 once the projector has caught up with the log; while a
+//                      rebuild runs the body also carries "rebuilding" (the old
+//                      read models are served meanwhile)
 //   GET  /metrics      Prometheus text format
 //   GET  /, /assets/*  the dashboard (web/dist), when ApiContext::web_root is set
 #pragma once
@@ -21,17 +23,22 @@
 #include "api/concentration_api.h"
 #include "api/retention_api.h"
 #include "engine/projector_metrics.h"
+#include "engine/rebuild.h"
 #include "http/http_server.h"
 #include "log/log.h"
-#include "store/rocks_store.h"
+#include "store/live_store.h"
 
 namespace lok::api {
 
 struct ApiContext {
-  store::RocksStore* store = nullptr;  // read models; queries read snapshots
+  // Read models; each request reads one snapshot of the current store (a
+  // rebuild may switch it between requests, never within one).
+  store::LiveStore* store = nullptr;
   log::LogWriter* writer = nullptr;    // where POST /v1/events appends
   std::string topic;                   // the events topic
   engine::ProjectorMetrics* metrics = nullptr;
+  // Background rebuilds: reported by /readyz and /metrics; may be null.
+  const engine::Rebuilder* rebuilder = nullptr;
   size_t max_events_per_request = 100000;
   // Amounts are reported in this currency unless a query names another.
   std::string reporting_currency = "USD";

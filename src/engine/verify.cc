@@ -97,6 +97,36 @@ StatusOr<ModelDigest> DigestModel(const store::KeyValueReader& reader,
   return digest;
 }
 
+StatusOr<int64_t> ReplayUpTo(store::RocksStore& store, log::LogReader& reader,
+                             const std::vector<projections::Projection*>& projections,
+                             const std::string& topic, const log::PartitionOffsets& stop_at,
+                             std::chrono::seconds deadline,
+                             const std::function<bool(int64_t)>& keep_going) {
+  int64_t records = 0;
+  if (stop_at.empty()) return records;
+  DiscardingWriter discard;
+  ProjectorMetrics metrics;
+  ProjectorOptions options;
+  options.topic = topic;
+  options.max_batch = 5000;
+  options.poll_timeout = std::chrono::milliseconds(200);
+  options.stop_at = stop_at;
+  Projector replay(store, reader, discard, projections, options, metrics);
+  LOK_RETURN_IF_ERROR(replay.Start());
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  while (!replay.ReachedStop()) {
+    if (std::chrono::steady_clock::now() > until) {
+      return DeadlineExceededError(
+          "replay: the log did not deliver every record up to the requested offsets");
+    }
+    LOK_ASSIGN_OR_RETURN(size_t consumed, replay.RunOnce());
+    records += static_cast<int64_t>(consumed);
+    if (keep_going && !keep_going(records))
+      return Status(StatusCode::kCancelled, "replay cancelled");
+  }
+  return records;
+}
+
 StatusOr<VerifyReport> VerifyByReplay(const store::RocksStore& live, const ReaderFactory& new_reader,
                                       const std::vector<projections::Projection*>& projections,
                                       const std::string& topic, const std::string& scratch_dir,
@@ -117,25 +147,8 @@ StatusOr<VerifyReport> VerifyByReplay(const store::RocksStore& live, const Reade
   {
     LOK_ASSIGN_OR_RETURN(std::unique_ptr<store::RocksStore> scratch, store::RocksStore::Open(scratch_dir));
     LOK_ASSIGN_OR_RETURN(std::unique_ptr<log::LogReader> reader, new_reader());
-    DiscardingWriter discard;
-    ProjectorMetrics metrics;
-    ProjectorOptions options;
-    options.topic = topic;
-    options.max_batch = 5000;
-    options.poll_timeout = std::chrono::milliseconds(200);
-    options.stop_at = report.offsets;
-    Projector replay(*scratch, *reader, discard, projections, options, metrics);
-    if (!report.offsets.empty()) {
-      LOK_RETURN_IF_ERROR(replay.Start());
-      const auto until = std::chrono::steady_clock::now() + deadline;
-      while (!replay.ReachedStop()) {
-        if (std::chrono::steady_clock::now() > until) {
-          return DeadlineExceededError("verify: the log did not deliver every record up to the live offsets");
-        }
-        LOK_ASSIGN_OR_RETURN(size_t consumed, replay.RunOnce());
-        report.records_replayed += static_cast<int64_t>(consumed);
-      }
-    }
+    LOK_ASSIGN_OR_RETURN(report.records_replayed, ReplayUpTo(*scratch, *reader, projections, topic,
+                                                             report.offsets, deadline));
     for (projections::Projection* projection : projections) {
       ModelComparison comparison;
       comparison.name = std::string(projection->Name());

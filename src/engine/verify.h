@@ -51,6 +51,20 @@ struct VerifyReport {
 
 using ReaderFactory = std::function<StatusOr<std::unique_ptr<log::LogReader>>()>;
 
+// Replays `reader`'s `topic` through `projections` into `store`, from the
+// positions stored in `store` up to (excluding) `stop_at`, as the live
+// projector would have applied it (same dedupe, same positions; dead letters
+// are not sent again, the live projector sent them). Used by verification
+// and by rebuilds. `keep_going(records_so_far)` is asked after every batch;
+// false stops with kCancelled. Returns the records consumed.
+// Errors: log and storage failures; kDeadlineExceeded when the log does not
+// deliver the records up to `stop_at` within `deadline`.
+StatusOr<int64_t> ReplayUpTo(store::RocksStore& store, log::LogReader& reader,
+                             const std::vector<projections::Projection*>& projections,
+                             const std::string& topic, const log::PartitionOffsets& stop_at,
+                             std::chrono::seconds deadline,
+                             const std::function<bool(int64_t)>& keep_going = nullptr);
+
 // Replays `topic` through `projections` into a fresh store in `scratch_dir`
 // (created, and removed afterwards) up to the positions of a snapshot of
 // `live`, and compares every model's digest with the snapshot's.

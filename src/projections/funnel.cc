@@ -1014,4 +1014,9 @@ StatusOr<std::map<Stage, int64_t>> ClientDealsByStage(const store::KeyValueReade
   return stages;
 }
 
+DealStageFacts StageFactsOf(const FunnelDeal& deal) {
+  const DealFacts facts = FactsOf(deal);
+  return {facts.reached, facts.entered_at, facts.amount, facts.currency};
+}
+
 }  // namespace lok::projections

@@ -61,6 +61,19 @@ int StageRank(lok::v1::Stage stage);
 // True when `deal` counts as having reached `stage`.
 bool HasReached(const lok::v1::FunnelDeal& deal, lok::v1::Stage stage);
 
+// What a deal counts for in the funnel's cells, from its state alone, per
+// stage LEAD, QUALIFIED, OFFER, WON, LOST (index 0..4): whether it reached
+// the stage, when it entered it (seconds; a skipped stage at the next reached
+// stage's time; the cohort day is entered_at[0]'s) and its amount there, in
+// `currency`. The provenance index explains the funnel's counts with it.
+struct DealStageFacts {
+  std::array<bool, 5> reached{};
+  std::array<int64_t, 5> entered_at{};
+  std::array<int64_t, 5> amount{};
+  std::string currency;
+};
+DealStageFacts StageFactsOf(const lok::v1::FunnelDeal& deal);
+
 enum class FunnelMode { kCohort, kPeriod };
 enum class FunnelBreakdown { kNone, kSalesperson, kRegion, kProduct, kMonth, kQuarter };
 

@@ -45,6 +45,13 @@ class Projection {
   virtual Status Apply(const lok::v1::Event& event, const EventPosition& position,
                        store::Transaction& transaction) = 0;
 
+  // The version of this projection's code. Bump it when a change makes the
+  // stored read model differ from what the code would build from the same
+  // events (a new key family, a changed encoding or rule); lokd records the
+  // version each read model was built with and rebuilds a model whose
+  // version differs in the background while it serves the old one.
+  virtual int Version() const { return 1; }
+
   // Whether the read model depends only on the set of events applied. False
   // for models that record log positions (history): their digest then
   // depends on the log's order too.

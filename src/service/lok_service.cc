@@ -1,5 +1,6 @@
 #include "service/lok_service.h"
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
@@ -7,6 +8,7 @@
 #include "projections/concentration.h"
 #include "projections/funnel.h"
 #include "projections/history.h"
+#include "projections/provenance.h"
 #include "projections/retention.h"
 
 namespace lok::service {
@@ -45,19 +47,39 @@ Status LokService::Open(const ServiceConfig& config) {
 
   store::RocksStoreOptions store_options;
   store_options.sync_commits = config.sync_commits;
-  LOK_ASSIGN_OR_RETURN(store_, store::RocksStore::Open(config.data_dir + "/state", store_options));
+  generations_ = std::make_unique<store::StoreGenerations>(config.data_dir);
+  LOK_ASSIGN_OR_RETURN(int generation, generations_->Current());
+  LOK_ASSIGN_OR_RETURN(std::unique_ptr<store::RocksStore> opened,
+                       store::RocksStore::Open(generations_->PathOf(generation), store_options));
+  std::shared_ptr<store::RocksStore> store = std::move(opened);
+  spdlog::info("lok: read models in {} (store generation {})", generations_->PathOf(generation),
+               generation);
 
   projections_.push_back(std::make_unique<projections::FunnelProjection>());
   projections_.push_back(std::make_unique<projections::ConcentrationProjection>());
   projections_.push_back(std::make_unique<projections::RetentionProjection>(config.retention));
   projections_.push_back(std::make_unique<projections::HistoryProjection>());
+  projections_.push_back(std::make_unique<projections::ProvenanceIndex>());
   std::vector<projections::Projection*> projections;
   for (const auto& projection : projections_) projections.push_back(projection.get());
   engine::ProjectorOptions projector_options;
   projector_options.topic = config.topic;
   projector_options.max_batch = config.batch_size;
-  projector_ = std::make_unique<engine::Projector>(*store_, *reader_, *writer_, projections,
-                                                   projector_options, metrics_);
+  runner_ = std::make_unique<engine::ProjectorRunner>(*reader_, *writer_, projections,
+                                                      projector_options, metrics_);
+
+  // Which read models were built by other code versions than this one's.
+  const engine::ProjectionVersions versions =
+      engine::VersionsOf(projections, config.projection_versions);
+  for (const auto& [name, version] : config.projection_versions) {
+    if (!versions.contains(name)) {
+      return InvalidArgumentError("projection version override: unknown projection '" + name + "'");
+    }
+  }
+  LOK_ASSIGN_OR_RETURN(std::vector<std::string> stale, engine::StaleProjections(*store, versions));
+  LOK_ASSIGN_OR_RETURN(log::PartitionOffsets stored_positions, engine::ReadPositions(*store));
+  if (stored_positions.empty()) LOK_RETURN_IF_ERROR(engine::RecordVersions(*store, versions));
+  live_store_ = std::make_unique<store::LiveStore>(store);
 
   if (!config.auth_file.empty()) {
     LOK_ASSIGN_OR_RETURN(auth_, api::Authenticator::FromFile(config.auth_file));
@@ -70,7 +92,7 @@ Status LokService::Open(const ServiceConfig& config) {
                                    ": serving beyond loopback needs --auth-file with API tokens");
   }
   context_.auth = &auth_;
-  context_.store = store_.get();
+  context_.store = live_store_.get();
   context_.writer = writer_;
   context_.topic = config.topic;
   context_.metrics = &metrics_;
@@ -90,29 +112,46 @@ Status LokService::Open(const ServiceConfig& config) {
   server_options.max_body_bytes = config.max_body_bytes;
   server_ = std::make_unique<http::Server>(server_options);
   api::RegisterRoutes(*server_, context_);
-  admin_context_.store = store_.get();
+  api::RegisterExplainRoutes(*server_, context_);
+  admin_context_.store = live_store_.get();
   admin_context_.projections = projections;
   admin_context_.topic = config.topic;
   admin_context_.scratch_dir = config.data_dir + "/verify-scratch";
-  if (embedded_) {
-    admin_context_.new_reader = [this, topic = config.topic]() -> StatusOr<std::unique_ptr<log::LogReader>> {
-      return embedded_->NewReader(topic);
-    };
-  } else {
+  // A fresh reader of the events topic, for verification and rebuilds.
+  auto reader_factory = [&](const std::string& purpose) -> engine::ReaderFactory {
+    if (embedded_) {
+      return [this, topic = config.topic]() -> StatusOr<std::unique_ptr<log::LogReader>> {
+        return embedded_->NewReader(topic);
+      };
+    }
     log::KafkaConfig kafka;
     kafka.brokers = config.brokers;
     kafka.properties = config.kafka_properties;
-    admin_context_.new_reader = [kafka, topic = config.topic,
-                                 group = config.group_id + ".verify"]() -> StatusOr<std::unique_ptr<log::LogReader>> {
+    return [kafka, topic = config.topic,
+            group =
+                config.group_id + "." + purpose]() -> StatusOr<std::unique_ptr<log::LogReader>> {
       LOK_ASSIGN_OR_RETURN(std::unique_ptr<log::KafkaLogReader> reader,
                            log::KafkaLogReader::Create(kafka, topic, group));
       return std::unique_ptr<log::LogReader>(std::move(reader));
     };
-  }
+  };
+  admin_context_.new_reader = reader_factory("verify");
+  engine::RebuildConfig rebuild_config;
+  rebuild_config.live = live_store_.get();
+  rebuild_config.generations = generations_.get();
+  rebuild_config.runner = runner_.get();
+  rebuild_config.projections = projections;
+  rebuild_config.versions = versions;
+  rebuild_config.new_reader = reader_factory("rebuild");
+  rebuild_config.topic = config.topic;
+  rebuild_config.store_options = store_options;
+  rebuilder_ = std::make_unique<engine::Rebuilder>(std::move(rebuild_config));
+  admin_context_.rebuilder = rebuilder_.get();
+  context_.rebuilder = rebuilder_.get();
   api::RegisterAdminRoutes(*server_, admin_context_);
   dlq_context_.writer = writer_;
   dlq_context_.topic = config.topic;
-  dlq_context_.store = store_.get();
+  dlq_context_.store = live_store_.get();
   if (embedded_) {
     dlq_context_.new_dlq_reader = [this, topic = log::DeadLetterTopic(config.topic)]()
         -> StatusOr<std::unique_ptr<log::LogReader>> { return embedded_->NewReader(topic); };
@@ -129,23 +168,31 @@ Status LokService::Open(const ServiceConfig& config) {
     };
   }
   api::RegisterDlqRoutes(*server_, dlq_context_);
-  parked_context_.projector = projector_.get();
-  parked_context_.store = store_.get();
+  parked_context_.with_projector =
+      [runner = runner_.get()](const std::function<Status(engine::Projector&)>& action) {
+        return runner->WithProjector(action);
+      };
+  parked_context_.store = live_store_.get();
   api::RegisterParkedRoutes(*server_, parked_context_);
   server_->SetGuard([this](http::Request& request) { return auth_.Guard(request); });
   LOK_RETURN_IF_ERROR(server_->Start());
   spdlog::info("lok: listening on http://{}:{}", config.http_address, server_->port());
 
-  projector_thread_ = std::jthread([this](std::stop_token stop) { projector_->Run(stop); });
+  runner_->Start(std::move(store));
+  if (!stale.empty()) {
+    spdlog::warn(
+        "lok: read models {} were built by another projection version; rebuilding them "
+        "in the background while serving the stored ones (GET /readyz, /v1/admin/rebuild)",
+        fmt::join(stale, ", "));
+    LOK_RETURN_IF_ERROR(rebuilder_->Start(stale, "projection version changed"));
+  }
   return Status::Ok();
 }
 
 void LokService::Stop() {
   if (server_) server_->Stop();
-  if (projector_thread_.joinable()) {
-    projector_thread_.request_stop();
-    projector_thread_.join();
-  }
+  if (rebuilder_) rebuilder_->Cancel();
+  if (runner_) (void)runner_->Stop();
 }
 
 LokService::~LokService() { Stop(); }

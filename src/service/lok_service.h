@@ -16,15 +16,20 @@
 #include "api/admin_api.h"
 #include "api/dlq_api.h"
 #include "api/parked_api.h"
+#include "api/explain_api.h"
 #include "api/query_api.h"
 #include "base/status.h"
 #include "engine/projector.h"
+#include "engine/projector_runner.h"
+#include "engine/rebuild.h"
 #include "http/http_server.h"
 #include "log/embedded_log.h"
 #include "log/kafka_log.h"
 #include "projections/projection.h"
 #include "projections/retention.h"
+#include "store/live_store.h"
 #include "store/rocks_store.h"
+#include "store/store_generations.h"
 
 namespace lok::service {
 
@@ -54,6 +59,9 @@ struct ServiceConfig {
   // Bearer tokens (api/auth.h). Empty: no authentication, which is allowed
   // only on a loopback address.
   std::string auth_file;
+  // Overrides a projection's code version by name (tests of the version
+  // check; lokd --projection-version NAME=N). Empty: the code's versions.
+  std::map<std::string, int> projection_versions;
 };
 
 class LokService {
@@ -69,7 +77,9 @@ class LokService {
 
   uint16_t port() const { return server_->port(); }
   log::LogWriter& writer() { return *writer_; }
-  store::RocksStore& store() { return *store_; }
+  // The current read-model store (a rebuild may switch it).
+  store::LiveStore& store() { return *live_store_; }
+  engine::Rebuilder& rebuilder() { return *rebuilder_; }
   engine::ProjectorMetrics& metrics() { return metrics_; }
 
  private:
@@ -80,17 +90,18 @@ class LokService {
   std::unique_ptr<log::KafkaLogWriter> kafka_writer_;
   std::unique_ptr<log::LogReader> reader_;
   log::LogWriter* writer_ = nullptr;
-  std::unique_ptr<store::RocksStore> store_;
+  std::unique_ptr<store::StoreGenerations> generations_;
+  std::unique_ptr<store::LiveStore> live_store_;
   engine::ProjectorMetrics metrics_;
   std::vector<std::unique_ptr<projections::Projection>> projections_;
-  std::unique_ptr<engine::Projector> projector_;
+  std::unique_ptr<engine::ProjectorRunner> runner_;
+  std::unique_ptr<engine::Rebuilder> rebuilder_;
   api::Authenticator auth_;
   api::ApiContext context_;
   api::AdminContext admin_context_;
   api::DlqContext dlq_context_;
   api::ParkedContext parked_context_;
   std::unique_ptr<http::Server> server_;
-  std::jthread projector_thread_;
 };
 
 }  // namespace lok::service

@@ -174,6 +174,8 @@ Status RocksStore::Commit(const ChangeSet& changes) {
   return FromRocksStatus(db_->Write(write_options, &batch), "store commit");
 }
 
+Status RocksStore::Sync() { return FromRocksStatus(db_->FlushWAL(/*sync=*/true), "store sync"); }
+
 std::unique_ptr<KeyValueReader> RocksStore::Snapshot() const {
   return std::make_unique<SnapshotReader>(*db_);
 }

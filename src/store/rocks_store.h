@@ -50,6 +50,10 @@ class RocksStore : public KeyValueReader {
   // Writes every change atomically: all or nothing, even across a crash.
   Status Commit(const ChangeSet& changes);
 
+  // Makes every commit so far durable against power loss (fsyncs the WAL),
+  // whatever sync_commits says. Errors: kUnavailable on I/O failure.
+  Status Sync();
+
   // A consistent point-in-time view for a query that reads several keys.
   // The store must outlive the snapshot.
   std::unique_ptr<KeyValueReader> Snapshot() const;
