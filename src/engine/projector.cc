@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "base/key_encoding.h"
+#include "engine/record_decoder.h"
 #include "events/event_codec.h"
 #include "events/validation.h"
 
@@ -136,7 +137,7 @@ Status Projector::ProcessBatch(std::vector<log::Record> records) {
   int64_t duplicates = 0;
   for (const log::Record& record : records) {
     next_offsets[record.partition] = record.offset + 1;
-    StatusOr<lok::v1::Event> event = events::DecodeBinary(record.value);
+    StatusOr<lok::v1::Event> event = DecodeRecord(record);
     Status valid = event.ok() ? events::Validate(*event) : event.status();
     if (!valid.ok()) {
       spdlog::warn("projector: dead-lettering {}/{}: {}", record.partition, record.offset,
