@@ -27,6 +27,9 @@ struct Config {
   int32_t partitions = 8;
   size_t batch_size = 2000;
   size_t max_body_bytes = 64 * 1024 * 1024;
+  size_t max_event_bytes = 64 * 1024;
+  size_t max_events_per_request = 100000;
+  int http_read_timeout_seconds = 30;
   int http_threads = 2;
   bool sync_commits = false;
   std::vector<std::string> kafka_properties;
@@ -91,6 +94,21 @@ int main(int argc, char** argv) {
   app.add_option("--max-body-bytes", config.max_body_bytes,
                  "Largest accepted HTTP body (413 above)")
       ->envname("LOK_MAX_BODY_BYTES")
+      ->capture_default_str();
+  app.add_option("--max-event-bytes", config.max_event_bytes,
+                 "Largest accepted event in a POST /v1/events body (rejected on its own above)")
+      ->envname("LOK_MAX_EVENT_BYTES")
+      ->check(CLI::Range(size_t{64}, size_t{64} * 1024 * 1024))
+      ->capture_default_str();
+  app.add_option("--max-events-per-request", config.max_events_per_request,
+                 "Most events in one POST /v1/events body (413 above)")
+      ->envname("LOK_MAX_EVENTS_PER_REQUEST")
+      ->check(CLI::Range(size_t{1}, size_t{10000000}))
+      ->capture_default_str();
+  app.add_option("--http-read-timeout", config.http_read_timeout_seconds,
+                 "Seconds a client may take to send one request (408 after that)")
+      ->envname("LOK_HTTP_READ_TIMEOUT")
+      ->check(CLI::Range(1, 3600))
       ->capture_default_str();
   app.add_option("--http-threads", config.http_threads, "HTTP worker threads")
       ->envname("LOK_HTTP_THREADS")
@@ -191,6 +209,9 @@ int main(int argc, char** argv) {
   service_config.http_port = server_options.port;
   service_config.http_threads = config.http_threads;
   service_config.max_body_bytes = config.max_body_bytes;
+  service_config.max_event_bytes = config.max_event_bytes;
+  service_config.max_events_per_request = config.max_events_per_request;
+  service_config.http_read_timeout = std::chrono::seconds(config.http_read_timeout_seconds);
   service_config.brokers = config.brokers;
   service_config.topic = config.topic;
   service_config.group_id = config.group_id;
@@ -218,9 +239,9 @@ int main(int argc, char** argv) {
     }
     service_config.retention.cadence_by_region[cadence.substr(0, equals)] = days;
   }
-  service_config.web_root = config.web_root.empty() ? DefaultWebRoot()
-                           : config.web_root == "none" ? std::string()
-                                                       : config.web_root;
+  service_config.web_root = config.web_root.empty()     ? DefaultWebRoot()
+                            : config.web_root == "none" ? std::string()
+                                                        : config.web_root;
   if (!service_config.web_root.empty()) {
     std::error_code error;
     if (std::filesystem::is_regular_file(

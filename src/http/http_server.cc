@@ -238,7 +238,11 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, const Router& router, const ServerOptions& options,
           ConnectionRegistry& registry)
-      : stream_(std::move(socket)), router_(router), options_(options), registry_(registry) {}
+      : stream_(std::move(socket)),
+        router_(router),
+        options_(options),
+        registry_(registry),
+        request_timer_(stream_.get_executor()) {}
 
   ~Session() { registry_.Remove(this); }
 
@@ -258,7 +262,18 @@ class Session : public std::enable_shared_from_this<Session> {
   void DoRead() {
     parser_.emplace();
     parser_->body_limit(static_cast<std::uint64_t>(options_.max_body_bytes));
-    stream_.expires_after(options_.read_timeout);  // for the header and body together
+    // One deadline for the header and body together. Its own timer, not the
+    // stream's expiry (which closes the socket), so that a client that is too
+    // slow can still be told why (408).
+    stream_.expires_never();
+    timed_out_ = false;
+    request_timer_.expires_after(options_.read_timeout);
+    request_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec) return;  // cancelled: the request arrived, or the connection closed
+      self->timed_out_ = true;
+      beast::error_code ignored;
+      self->stream_.socket().cancel(ignored);
+    });
     bhttp::async_read_header(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnReadHeader(ec); });
@@ -286,10 +301,19 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnRead(beast::error_code ec) {
+    request_timer_.cancel();
+    if (ec && timed_out_) {
+      // Idle between requests: close quietly; part of a request received: say why.
+      if (buffer_.size() == 0 && !parser_->got_some()) return CloseNow();
+      return SendErrorAndClose(408, "request not received completely within the read timeout of " +
+                                        std::to_string(options_.read_timeout.count()) +
+                                        " s (--http-read-timeout)");
+    }
     if (ec == bhttp::error::end_of_stream) return CloseNow();  // client closed between requests
     if (ec == bhttp::error::body_limit) {
-      return SendErrorAndClose(
-          413, "request body exceeds " + std::to_string(options_.max_body_bytes) + " bytes");
+      return SendErrorAndClose(413, "request body exceeds the limit of " +
+                                        std::to_string(options_.max_body_bytes) +
+                                        " bytes (--max-body-bytes)");
     }
     if (ec == bhttp::error::header_limit) {
       return SendErrorAndClose(431, "request header fields too large");
@@ -384,6 +408,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void CloseNow() {
+    request_timer_.cancel();
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream_.close();
@@ -397,6 +422,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::optional<bhttp::response<bhttp::string_body>> response_;
   std::array<char, 4096> linger_buffer_{};
+  net::steady_timer request_timer_;  // the read deadline of the request being read
+  bool timed_out_ = false;
 };
 
 void ConnectionRegistry::CloseAll() {

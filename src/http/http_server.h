@@ -14,8 +14,9 @@
 // Behaviour on the wire: HTTP/1.1 keep-alive; unknown path -> 404; known path, other
 // method -> 405 with an Allow header; handler throws -> 500 (logged; the server keeps
 // serving); body over ServerOptions::max_body_bytes -> 413; header block over 8 KiB ->
-// 431; malformed request -> 400. Error responses carry a JsonError body, and after
-// 400/413/431 the connection is closed.
+// 431; malformed request -> 400; request not complete within read_timeout -> 408.
+// Error responses carry a JsonError body, and after 400/408/413/431 the connection is
+// closed.
 #pragma once
 
 #include <chrono>
@@ -89,7 +90,8 @@ struct ServerOptions {
   size_t max_body_bytes = 16 * 1024 * 1024;  // a larger body -> 413, connection closed
   int threads = 2;                           // worker threads; must be >= 1
   // The longest a connection may sit idle or take to send one request; also bounds
-  // each response write. An expired connection is closed without a response.
+  // each response write. A connection idle between requests is closed without a
+  // response; one that sent part of a request gets a 408 naming the limit.
   std::chrono::seconds read_timeout{30};
 };
 

@@ -296,6 +296,21 @@ TEST(HttpServerTest, IdleConnectionIsClosedAfterReadTimeout) {
   EXPECT_TRUE(connection.ReadsEof());  // blocks until the server gives up on us
 }
 
+TEST(HttpServerTest, SlowRequestGets408NamingTheReadTimeout) {
+  Server server({.read_timeout = std::chrono::seconds(1)});
+  server.Handle("POST", "/echo",
+                [](const Request& request) { return Response{.body = request.body}; });
+  ASSERT_TRUE(server.Start().ok());
+
+  RawConnection connection(server.port());
+  // The header and half the body, then nothing: the server gives up and says why.
+  connection.Send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345");
+  bhttp::response<bhttp::string_body> response = connection.ReadResponse();
+  EXPECT_EQ(response.result_int(), 408u);
+  EXPECT_THAT(response.body(), HasSubstr("read timeout of 1 s (--http-read-timeout)"));
+  EXPECT_TRUE(connection.ReadsEof());
+}
+
 TEST(HttpServerTest, StartFailsWithUnavailableWhenPortInUse) {
   Server first({});
   ASSERT_TRUE(first.Start().ok());

@@ -23,7 +23,8 @@ Status LokService::Open(const ServiceConfig& config) {
   if (error) return UnavailableError("data dir " + config.data_dir + ": " + error.message());
 
   if (config.brokers.empty()) {
-    LOK_ASSIGN_OR_RETURN(embedded_, log::EmbeddedLog::Open(config.data_dir + "/log", config.partitions));
+    LOK_ASSIGN_OR_RETURN(embedded_,
+                         log::EmbeddedLog::Open(config.data_dir + "/log", config.partitions));
     LOK_RETURN_IF_ERROR(embedded_->CreateTopic(config.topic, config.partitions));
     writer_ = embedded_.get();
     reader_ = embedded_->NewReader(config.topic);
@@ -35,10 +36,12 @@ Status LokService::Open(const ServiceConfig& config) {
     kafka.properties = config.kafka_properties;
     for (const std::string& topic : {config.topic, log::DeadLetterTopic(config.topic)}) {
       Status created = log::CreateTopic(kafka, topic, config.partitions, std::chrono::seconds(30));
-      if (!created.ok()) spdlog::warn("lok: could not ensure topic {}: {}", topic, created.ToString());
+      if (!created.ok())
+        spdlog::warn("lok: could not ensure topic {}: {}", topic, created.ToString());
     }
     LOK_ASSIGN_OR_RETURN(kafka_writer_, log::KafkaLogWriter::Create(kafka));
-    LOK_ASSIGN_OR_RETURN(reader_, log::KafkaLogReader::Create(kafka, config.topic, config.group_id));
+    LOK_ASSIGN_OR_RETURN(reader_,
+                         log::KafkaLogReader::Create(kafka, config.topic, config.group_id));
     writer_ = kafka_writer_.get();
     spdlog::info("lok: Kafka at {}, topic {}", config.brokers, config.topic);
   }
@@ -69,10 +72,12 @@ Status LokService::Open(const ServiceConfig& config) {
     return FailedPreconditionError("--http " + config.http_address +
                                    ": serving beyond loopback needs --auth-file with API tokens");
   }
-  context_.auth = &auth_;
+  context_.ingest.auth = &auth_;
+  context_.ingest.writer = writer_;
+  context_.ingest.topic = config.topic;
+  context_.ingest.limits.max_event_bytes = config.max_event_bytes;
+  context_.ingest.limits.max_events = config.max_events_per_request;
   context_.store = store_.get();
-  context_.writer = writer_;
-  context_.topic = config.topic;
   context_.metrics = &metrics_;
   context_.reporting_currency = config.reporting_currency;
   context_.stage_probability = config.stage_probability;
@@ -88,6 +93,7 @@ Status LokService::Open(const ServiceConfig& config) {
   server_options.port = config.http_port;
   server_options.threads = config.http_threads;
   server_options.max_body_bytes = config.max_body_bytes;
+  server_options.read_timeout = config.http_read_timeout;
   server_ = std::make_unique<http::Server>(server_options);
   api::RegisterRoutes(*server_, context_);
   admin_context_.store = store_.get();
@@ -95,7 +101,8 @@ Status LokService::Open(const ServiceConfig& config) {
   admin_context_.topic = config.topic;
   admin_context_.scratch_dir = config.data_dir + "/verify-scratch";
   if (embedded_) {
-    admin_context_.new_reader = [this, topic = config.topic]() -> StatusOr<std::unique_ptr<log::LogReader>> {
+    admin_context_.new_reader =
+        [this, topic = config.topic]() -> StatusOr<std::unique_ptr<log::LogReader>> {
       return embedded_->NewReader(topic);
     };
   } else {
@@ -103,7 +110,8 @@ Status LokService::Open(const ServiceConfig& config) {
     kafka.brokers = config.brokers;
     kafka.properties = config.kafka_properties;
     admin_context_.new_reader = [kafka, topic = config.topic,
-                                 group = config.group_id + ".verify"]() -> StatusOr<std::unique_ptr<log::LogReader>> {
+                                 group = config.group_id +
+                                         ".verify"]() -> StatusOr<std::unique_ptr<log::LogReader>> {
       LOK_ASSIGN_OR_RETURN(std::unique_ptr<log::KafkaLogReader> reader,
                            log::KafkaLogReader::Create(kafka, topic, group));
       return std::unique_ptr<log::LogReader>(std::move(reader));
