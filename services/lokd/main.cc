@@ -239,9 +239,9 @@ int main(int argc, char** argv) {
     }
     service_config.retention.cadence_by_region[cadence.substr(0, equals)] = days;
   }
-  service_config.web_root = config.web_root.empty()     ? DefaultWebRoot()
-                            : config.web_root == "none" ? std::string()
-                                                        : config.web_root;
+  service_config.web_root = config.web_root.empty() ? DefaultWebRoot()
+                           : config.web_root == "none" ? std::string()
+                                                       : config.web_root;
   if (!service_config.web_root.empty()) {
     std::error_code error;
     if (std::filesystem::is_regular_file(

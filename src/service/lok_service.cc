@@ -23,8 +23,7 @@ Status LokService::Open(const ServiceConfig& config) {
   if (error) return UnavailableError("data dir " + config.data_dir + ": " + error.message());
 
   if (config.brokers.empty()) {
-    LOK_ASSIGN_OR_RETURN(embedded_,
-                         log::EmbeddedLog::Open(config.data_dir + "/log", config.partitions));
+    LOK_ASSIGN_OR_RETURN(embedded_, log::EmbeddedLog::Open(config.data_dir + "/log", config.partitions));
     LOK_RETURN_IF_ERROR(embedded_->CreateTopic(config.topic, config.partitions));
     writer_ = embedded_.get();
     reader_ = embedded_->NewReader(config.topic);
@@ -36,12 +35,10 @@ Status LokService::Open(const ServiceConfig& config) {
     kafka.properties = config.kafka_properties;
     for (const std::string& topic : {config.topic, log::DeadLetterTopic(config.topic)}) {
       Status created = log::CreateTopic(kafka, topic, config.partitions, std::chrono::seconds(30));
-      if (!created.ok())
-        spdlog::warn("lok: could not ensure topic {}: {}", topic, created.ToString());
+      if (!created.ok()) spdlog::warn("lok: could not ensure topic {}: {}", topic, created.ToString());
     }
     LOK_ASSIGN_OR_RETURN(kafka_writer_, log::KafkaLogWriter::Create(kafka));
-    LOK_ASSIGN_OR_RETURN(reader_,
-                         log::KafkaLogReader::Create(kafka, config.topic, config.group_id));
+    LOK_ASSIGN_OR_RETURN(reader_, log::KafkaLogReader::Create(kafka, config.topic, config.group_id));
     writer_ = kafka_writer_.get();
     spdlog::info("lok: Kafka at {}, topic {}", config.brokers, config.topic);
   }
@@ -101,8 +98,7 @@ Status LokService::Open(const ServiceConfig& config) {
   admin_context_.topic = config.topic;
   admin_context_.scratch_dir = config.data_dir + "/verify-scratch";
   if (embedded_) {
-    admin_context_.new_reader =
-        [this, topic = config.topic]() -> StatusOr<std::unique_ptr<log::LogReader>> {
+    admin_context_.new_reader = [this, topic = config.topic]() -> StatusOr<std::unique_ptr<log::LogReader>> {
       return embedded_->NewReader(topic);
     };
   } else {
@@ -110,8 +106,7 @@ Status LokService::Open(const ServiceConfig& config) {
     kafka.brokers = config.brokers;
     kafka.properties = config.kafka_properties;
     admin_context_.new_reader = [kafka, topic = config.topic,
-                                 group = config.group_id +
-                                         ".verify"]() -> StatusOr<std::unique_ptr<log::LogReader>> {
+                                 group = config.group_id + ".verify"]() -> StatusOr<std::unique_ptr<log::LogReader>> {
       LOK_ASSIGN_OR_RETURN(std::unique_ptr<log::KafkaLogReader> reader,
                            log::KafkaLogReader::Create(kafka, topic, group));
       return std::unique_ptr<log::LogReader>(std::move(reader));
