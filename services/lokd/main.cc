@@ -44,6 +44,8 @@ struct Config {
   std::vector<std::string> region_cadences;
   std::string web_root;  // empty: <binary dir>/../../web/dist
   std::string auth_file;
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 int Fail(const lok::Status& status, std::string_view what) {
@@ -173,6 +175,13 @@ int main(int argc, char** argv) {
                  "JSON file of hashed API tokens and what each may do (required beyond loopback)")
       ->envname("LOK_AUTH_FILE")
       ->check(CLI::ExistingFile);
+  app.add_option("--tls-cert", config.tls_cert,
+                 "PEM certificate chain: serve HTTPS (TLS 1.2+) instead of HTTP (with --tls-key)")
+      ->envname("LOK_TLS_CERT")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-key", config.tls_key, "PEM private key of --tls-cert")
+      ->envname("LOK_TLS_KEY")
+      ->check(CLI::ExistingFile);
   app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error")
       ->envname("LOK_LOG_LEVEL")
       ->capture_default_str();
@@ -220,6 +229,8 @@ int main(int argc, char** argv) {
   service_config.sync_commits = config.sync_commits;
   service_config.reporting_currency = config.reporting_currency;
   service_config.auth_file = config.auth_file;
+  service_config.tls_cert_file = config.tls_cert;
+  service_config.tls_key_file = config.tls_key;
   service_config.client_share_alert = config.client_share_alert;
   service_config.hhi_moderate = config.hhi_moderate;
   service_config.hhi_high = config.hhi_high;

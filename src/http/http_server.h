@@ -93,6 +93,10 @@ struct ServerOptions {
   // each response write. A connection idle between requests is closed without a
   // response; one that sent part of a request gets a 408 naming the limit.
   std::chrono::seconds read_timeout{30};
+  // TLS: PEM files of the certificate chain and its private key. Both empty:
+  // plain HTTP. TLS 1.2 and later only.
+  std::string tls_cert_file{};
+  std::string tls_key_file{};
 };
 
 // Thread-safety: register every route with Handle() before Start(). After Start(),
@@ -118,7 +122,8 @@ class Server {
   // Binds, listens and starts the worker threads; returns once the server accepts
   // connections.
   // Errors: kUnavailable naming address:port when the bind fails (e.g. the port is in
-  // use); kInvalidArgument when the address does not resolve or threads < 1;
+  // use); kInvalidArgument when the address does not resolve, threads < 1, or the TLS
+  // certificate or key cannot be loaded;
   // kFailedPrecondition when called twice or after Stop() (servers do not restart).
   // Installs the guard; must happen before Start().
   void SetGuard(Guard guard);

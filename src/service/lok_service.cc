@@ -91,6 +91,8 @@ Status LokService::Open(const ServiceConfig& config) {
   server_options.threads = config.http_threads;
   server_options.max_body_bytes = config.max_body_bytes;
   server_options.read_timeout = config.http_read_timeout;
+  server_options.tls_cert_file = config.tls_cert_file;
+  server_options.tls_key_file = config.tls_key_file;
   server_ = std::make_unique<http::Server>(server_options);
   api::RegisterRoutes(*server_, context_);
   admin_context_.store = store_.get();
@@ -134,7 +136,8 @@ Status LokService::Open(const ServiceConfig& config) {
   api::RegisterDlqRoutes(*server_, dlq_context_);
   server_->SetGuard([this](http::Request& request) { return auth_.Guard(request); });
   LOK_RETURN_IF_ERROR(server_->Start());
-  spdlog::info("lok: listening on http://{}:{}", config.http_address, server_->port());
+  spdlog::info("lok: listening on {}://{}:{}", config.tls_cert_file.empty() ? "http" : "https",
+               config.http_address, server_->port());
 
   projector_thread_ = std::jthread([this](std::stop_token stop) { projector_->Run(stop); });
   return Status::Ok();

@@ -40,6 +40,9 @@ struct ServiceConfig {
   size_t max_events_per_request = 100000;
   // The longest a client may take to send one request (408 after that).
   std::chrono::seconds http_read_timeout{30};
+  // Optional TLS on the HTTP listener: PEM certificate chain and private key.
+  std::string tls_cert_file;
+  std::string tls_key_file;
   std::string brokers;  // empty: the embedded log in data_dir/log
   std::map<std::string, std::string> kafka_properties;
   std::string topic = "lok.events";
