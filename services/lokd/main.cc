@@ -28,6 +28,9 @@ struct Config {
   int32_t partitions = 8;
   size_t batch_size = 2000;
   size_t max_body_bytes = 64 * 1024 * 1024;
+  size_t max_event_bytes = 64 * 1024;
+  size_t max_events_per_request = 100000;
+  int http_read_timeout_seconds = 30;
   int http_threads = 2;
   bool sync_commits = false;
   std::vector<std::string> kafka_properties;
@@ -43,6 +46,8 @@ struct Config {
   std::string web_root;  // empty: <binary dir>/../../web/dist
   std::string auth_file;
   std::vector<std::string> projection_versions;  // NAME=N, for tests of the version check
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 int Fail(const lok::Status& status, std::string_view what) {
@@ -93,6 +98,21 @@ int main(int argc, char** argv) {
   app.add_option("--max-body-bytes", config.max_body_bytes,
                  "Largest accepted HTTP body (413 above)")
       ->envname("LOK_MAX_BODY_BYTES")
+      ->capture_default_str();
+  app.add_option("--max-event-bytes", config.max_event_bytes,
+                 "Largest accepted event in a POST /v1/events body (rejected on its own above)")
+      ->envname("LOK_MAX_EVENT_BYTES")
+      ->check(CLI::Range(size_t{64}, size_t{64} * 1024 * 1024))
+      ->capture_default_str();
+  app.add_option("--max-events-per-request", config.max_events_per_request,
+                 "Most events in one POST /v1/events body (413 above)")
+      ->envname("LOK_MAX_EVENTS_PER_REQUEST")
+      ->check(CLI::Range(size_t{1}, size_t{10000000}))
+      ->capture_default_str();
+  app.add_option("--http-read-timeout", config.http_read_timeout_seconds,
+                 "Seconds a client may take to send one request (408 after that)")
+      ->envname("LOK_HTTP_READ_TIMEOUT")
+      ->check(CLI::Range(1, 3600))
       ->capture_default_str();
   app.add_option("--http-threads", config.http_threads, "HTTP worker threads")
       ->envname("LOK_HTTP_THREADS")
@@ -161,6 +181,13 @@ int main(int argc, char** argv) {
                  "NAME=N: pretend projection NAME's code has version N (tests of the background "
                  "rebuild on a version change)")
       ->group("");  // hidden
+  app.add_option("--tls-cert", config.tls_cert,
+                 "PEM certificate chain: serve HTTPS (TLS 1.2+) instead of HTTP (with --tls-key)")
+      ->envname("LOK_TLS_CERT")
+      ->check(CLI::ExistingFile);
+  app.add_option("--tls-key", config.tls_key, "PEM private key of --tls-cert")
+      ->envname("LOK_TLS_KEY")
+      ->check(CLI::ExistingFile);
   app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error")
       ->envname("LOK_LOG_LEVEL")
       ->capture_default_str();
@@ -197,6 +224,9 @@ int main(int argc, char** argv) {
   service_config.http_port = server_options.port;
   service_config.http_threads = config.http_threads;
   service_config.max_body_bytes = config.max_body_bytes;
+  service_config.max_event_bytes = config.max_event_bytes;
+  service_config.max_events_per_request = config.max_events_per_request;
+  service_config.http_read_timeout = std::chrono::seconds(config.http_read_timeout_seconds);
   service_config.brokers = config.brokers;
   service_config.topic = config.topic;
   service_config.group_id = config.group_id;
@@ -205,6 +235,8 @@ int main(int argc, char** argv) {
   service_config.sync_commits = config.sync_commits;
   service_config.reporting_currency = config.reporting_currency;
   service_config.auth_file = config.auth_file;
+  service_config.tls_cert_file = config.tls_cert;
+  service_config.tls_key_file = config.tls_key;
   service_config.client_share_alert = config.client_share_alert;
   service_config.hhi_moderate = config.hhi_moderate;
   service_config.hhi_high = config.hhi_high;

@@ -9,7 +9,10 @@
 #include <mutex>
 #include <optional>
 
+#include "base/base64.h"
 #include "base/key_encoding.h"
+#include "base/utf8.h"
+#include "engine/record_decoder.h"
 #include "events/event_codec.h"
 #include "events/validation.h"
 
@@ -59,73 +62,10 @@ std::string FormatPosition(const log::Position& position) {
   return std::to_string(position.partition) + "/" + std::to_string(position.offset);
 }
 
-bool IsValidUtf8(std::string_view text) {
-  size_t index = 0;
-  while (index < text.size()) {
-    const auto lead = static_cast<unsigned char>(text[index]);
-    size_t length = 0;
-    uint32_t code = 0;
-    if (lead < 0x80) {
-      ++index;
-      continue;
-    } else if ((lead & 0xE0) == 0xC0) {
-      length = 2;
-      code = lead & 0x1Fu;
-    } else if ((lead & 0xF0) == 0xE0) {
-      length = 3;
-      code = lead & 0x0Fu;
-    } else if ((lead & 0xF8) == 0xF0) {
-      length = 4;
-      code = lead & 0x07u;
-    } else {
-      return false;
-    }
-    if (index + length > text.size()) return false;
-    for (size_t continuation = 1; continuation < length; ++continuation) {
-      const auto byte = static_cast<unsigned char>(text[index + continuation]);
-      if ((byte & 0xC0) != 0x80) return false;
-      code = (code << 6) | (byte & 0x3Fu);
-    }
-    static constexpr uint32_t kSmallest[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (code < kSmallest[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
-      return false;
-    }
-    index += length;
-  }
-  return true;
-}
-
 // Text for JSON: as is when it is UTF-8, else with every byte outside
 // printable ASCII as \xNN (JSON strings must be UTF-8).
 std::string DisplayText(std::string_view bytes) {
   return IsValidUtf8(bytes) ? std::string(bytes) : engine::PrintableKey(bytes);
-}
-
-std::string Base64(std::string_view bytes) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string encoded;
-  encoded.reserve((bytes.size() + 2) / 3 * 4);
-  size_t index = 0;
-  for (; index + 2 < bytes.size(); index += 3) {
-    const uint32_t triple = (uint32_t{static_cast<unsigned char>(bytes[index])} << 16) |
-                            (uint32_t{static_cast<unsigned char>(bytes[index + 1])} << 8) |
-                            uint32_t{static_cast<unsigned char>(bytes[index + 2])};
-    encoded.push_back(kAlphabet[(triple >> 18) & 0x3F]);
-    encoded.push_back(kAlphabet[(triple >> 12) & 0x3F]);
-    encoded.push_back(kAlphabet[(triple >> 6) & 0x3F]);
-    encoded.push_back(kAlphabet[triple & 0x3F]);
-  }
-  const size_t rest = bytes.size() - index;
-  if (rest > 0) {
-    uint32_t triple = uint32_t{static_cast<unsigned char>(bytes[index])} << 16;
-    if (rest == 2) triple |= uint32_t{static_cast<unsigned char>(bytes[index + 1])} << 8;
-    encoded.push_back(kAlphabet[(triple >> 18) & 0x3F]);
-    encoded.push_back(kAlphabet[(triple >> 12) & 0x3F]);
-    encoded.push_back(rest == 2 ? kAlphabet[(triple >> 6) & 0x3F] : '=');
-    encoded.push_back('=');
-  }
-  return encoded;
 }
 
 bool IsDeadLetterHeader(std::string_view key) {
@@ -264,10 +204,11 @@ boost::json::object SummaryJson(const DeadLetter& letter, const std::optional<Re
   return json;
 }
 
-// Whether this lokd's projector would accept `bytes` now: OK, or the reason
-// it would dead-letter them.
-Status CurrentValidation(std::string_view bytes) {
-  StatusOr<lok::v1::Event> event = events::DecodeBinary(bytes);
+// Whether this lokd's projector would accept `record` now: OK, or the reason
+// it would dead-letter it. The original headers are kept on a dead letter, so
+// a CloudEvent decodes as it did on the events topic.
+Status CurrentValidation(const log::Record& record) {
+  StatusOr<lok::v1::Event> event = engine::DecodeRecord(record);
   return event.ok() ? events::Validate(*event) : event.status();
 }
 
@@ -485,9 +426,9 @@ http::Response HandleDlqShow(const DlqContext& context, const http::Request& req
     headers.push_back({{"key", DisplayText(header.key)}, {"value", DisplayText(header.value)}});
   }
   json["headers"] = std::move(headers);
-  json["keyBase64"] = Base64(letter->record.key);
-  json["valueBase64"] = Base64(letter->record.value);
-  StatusOr<lok::v1::Event> event = events::DecodeBinary(letter->record.value);
+  json["keyBase64"] = Base64Encode(letter->record.key);
+  json["valueBase64"] = Base64Encode(letter->record.value);
+  StatusOr<lok::v1::Event> event = engine::DecodeRecord(letter->record);
   json["event"] = nullptr;
   if (event.ok()) {
     std::string event_json;
@@ -498,7 +439,7 @@ http::Response HandleDlqShow(const DlqContext& context, const http::Request& req
       if (!error) json["event"] = std::move(parsed);
     }
   }
-  const Status now = CurrentValidation(letter->record.value);
+  const Status now = CurrentValidation(letter->record);
   json["currentValidation"] = boost::json::object{
       {"valid", now.ok()}, {"reason", now.ok() ? std::string() : DisplayText(now.message())}};
   return Json(200, json);
@@ -523,7 +464,7 @@ http::Response HandleDlqRedrive(const DlqContext& context, const http::Request& 
   if (selection->one) {
     StatusOr<DeadLetter> letter = FindDeadLetter(context, *selection->one);
     if (!letter.ok()) return http::ErrorResponse(letter.status());
-    const bool valid_now = CurrentValidation(letter->record.value).ok();
+    const bool valid_now = CurrentValidation(letter->record).ok();
     if (letter->reason.find(selection->reason_filter) == std::string::npos) {
       ++reason_mismatch;
     } else if (selection->only_valid && !valid_now) {
@@ -549,7 +490,7 @@ http::Response HandleDlqRedrive(const DlqContext& context, const http::Request& 
         ++reason_mismatch;
         return true;
       }
-      const bool valid_now = CurrentValidation(letter.record.value).ok();
+      const bool valid_now = CurrentValidation(letter.record).ok();
       if (selection->only_valid && !valid_now) {
         ++still_invalid;
         return true;

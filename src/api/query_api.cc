@@ -12,26 +12,10 @@
 #include "api/query_params.h"
 #include "api/static_files.h"
 #include "engine/projector.h"
-#include "events/ndjson.h"
 #include "projections/funnel.h"
 
 namespace lok::api {
 namespace {
-
-// 400 naming the first query parameter the endpoint does not take.
-std::optional<http::Response> RejectUnknownParameters(const http::Request& request,
-                                                      const std::set<std::string>& allowed) {
-  for (const auto& [name, value] : request.query) {
-    if (!allowed.contains(name)) {
-      std::string known;
-      for (const std::string& parameter : allowed) known += (known.empty() ? "" : ", ") + parameter;
-      return http::JsonError(
-          400, "unknown query parameter '" + name + "'" +
-                   (known.empty() ? "; this endpoint takes none" : "; allowed: " + known));
-    }
-  }
-  return std::nullopt;
-}
 
 http::Response ProtoJson(const google::protobuf::Message& message) {
   google::protobuf::util::JsonPrintOptions options;
@@ -112,90 +96,6 @@ http::Response HandleFunnel(const ApiContext& context, const http::Request& requ
   return ProtoJson(*funnel);
 }
 
-http::Response HandleIngest(const ApiContext& context, const http::Request& request) {
-  if (auto rejected = RejectUnknownParameters(request, {"partial"})) return *rejected;
-  bool partial = false;
-  if (auto value = request.QueryParam("partial")) {
-    if (*value != "true" && *value != "false") {
-      return http::JsonError(400, "query parameter 'partial': must be true or false");
-    }
-    partial = *value == "true";
-  }
-  events::ParsedBatch batch = events::ParseNdjson(request.body);
-  // A publishing token may publish only its own sources and event types.
-  if (const TokenGrant* caller =
-          context.auth == nullptr ? nullptr : context.auth->CallerOf(request)) {
-    boost::json::array refused;
-    for (size_t index = 0; index < batch.events.size(); ++index) {
-      if (auto reason = Authenticator::RefusalFor(*caller, batch.events[index])) {
-        refused.push_back(
-            boost::json::object{{"line", batch.event_lines[index]}, {"reason", *reason}});
-      }
-    }
-    if (!refused.empty()) {
-      http::Response response =
-          http::JsonError(403, "token '" + caller->name +
-                                   "' may not publish some of these events; nothing was appended");
-      boost::json::object body = boost::json::parse(response.body).as_object();
-      body["refused"] = std::move(refused);
-      response.body = boost::json::serialize(body);
-      return response;
-    }
-  }
-  const size_t lines = batch.events.size() + batch.rejected.size();
-  if (lines > context.max_events_per_request) {
-    return http::JsonError(413, "body: " + std::to_string(lines) + " events, at most " +
-                                    std::to_string(context.max_events_per_request) +
-                                    " per request");
-  }
-
-  boost::json::object body;
-  boost::json::array rejected;
-  for (const auto& line : batch.rejected) {
-    rejected.push_back(boost::json::object{{"line", line.line}, {"reason", line.reason}});
-  }
-  const bool append = batch.rejected.empty() || partial;
-  size_t appended = 0;
-  if (append && !batch.events.empty()) {
-    std::vector<log::OutgoingRecord> records;
-    records.reserve(batch.events.size());
-    for (const auto& event : batch.events) {
-      records.push_back({event.client_id(), event.SerializeAsString(), {}});
-    }
-    auto positions = context.writer->Append(context.topic, std::move(records));
-    if (!positions.ok()) {
-      spdlog::error("ingest: append failed: {}", positions.status().ToString());
-      return http::JsonError(
-          http::HttpStatusFor(positions.status()),
-          "append to the log failed, nothing acknowledged: " + positions.status().message());
-    }
-    appended = positions->size();
-    // The next offset per partition after this batch: a client waits until
-    // GET /v1/funnel reports offsets at least these to read its own writes.
-    boost::json::object offsets;
-    for (const log::Position& position : *positions) {
-      const std::string partition = std::to_string(position.partition);
-      const int64_t next = position.offset + 1;
-      if (!offsets.contains(partition) || offsets[partition].as_int64() < next) {
-        offsets[partition] = next;
-      }
-    }
-    body["offsets"] = std::move(offsets);
-  }
-  body["appended"] = appended;
-  body["rejected"] = std::move(rejected);
-  body["lines"] = lines;
-  if (!append) {
-    body["error"] =
-        "some lines are invalid; nothing was appended (use ?partial=true to append "
-        "the valid lines)";
-  }
-  http::Response response;
-  response.status = append ? 200 : 422;
-  response.body = boost::json::serialize(body);
-  return response;
-}
-
 void RegisterRoutes(http::Server& server, const ApiContext& context) {
   server.Handle("GET", "/v1/funnel", [&context](const http::Request& request) {
     return HandleFunnel(context, request);
@@ -217,9 +117,7 @@ void RegisterRoutes(http::Server& server, const ApiContext& context) {
     std::unique_ptr<store::KeyValueReader> snapshot = context.store->Snapshot();
     return HandleHistory(*snapshot, request);
   });
-  server.Handle("POST", "/v1/events", [&context](const http::Request& request) {
-    return HandleIngest(context, request);
-  });
+  RegisterIngestRoutes(server, context.ingest);
   server.Handle("GET", "/healthz", [](const http::Request&) {
     return PlainText(200, "{\"status\":\"ok\"}", "application/json");
   });

@@ -7,7 +7,7 @@
 //   GET  /v1/retention      the retention queue (lok.v1.RetentionResponse)
 //   GET  /v1/clients/{id}   the client's card (lok.v1.ClientCard)
 //   GET  /v1/clients/{id}/history, /v1/deals/{id}/history   events as stored
-//   POST /v1/events    NDJSON events, validated, appended to the log
+//   POST /v1/events    events in, validated, appended to the log (ingest_api.h)
 //   GET  /healthz      the process is up
 //   GET  /readyz       200 once the projector has caught up with the log; while a
 //                      rebuild runs the body also carries "rebuilding" (the old
@@ -21,6 +21,7 @@
 
 #include "api/auth.h"
 #include "api/concentration_api.h"
+#include "api/ingest_api.h"
 #include "api/retention_api.h"
 #include "engine/projector_metrics.h"
 #include "engine/rebuild.h"
@@ -34,12 +35,11 @@ struct ApiContext {
   // Read models; each request reads one snapshot of the current store (a
   // rebuild may switch it between requests, never within one).
   store::LiveStore* store = nullptr;
-  log::LogWriter* writer = nullptr;    // where POST /v1/events appends
-  std::string topic;                   // the events topic
   engine::ProjectorMetrics* metrics = nullptr;
   // Background rebuilds: reported by /readyz and /metrics; may be null.
   const engine::Rebuilder* rebuilder = nullptr;
-  size_t max_events_per_request = 100000;
+  // POST /v1/events: the log, the topic, the limits and who may publish.
+  IngestContext ingest;
   // Amounts are reported in this currency unless a query names another.
   std::string reporting_currency = "USD";
   // Win probability of an open deal by its furthest stage: LEAD, QUALIFIED, OFFER.
@@ -48,8 +48,6 @@ struct ApiContext {
   ConcentrationSettings concentration;
   // The retention queue's rules (also used by the client card).
   RetentionApiSettings retention;
-  // Who may publish what; authentication is off when it is disabled.
-  const Authenticator* auth = nullptr;
   // The built dashboard (web/dist) served at / and /assets/*; empty: not served.
   std::string web_root;
 };
@@ -60,6 +58,5 @@ void RegisterRoutes(http::Server& server, const ApiContext& context);
 
 // The handlers, exposed for tests.
 http::Response HandleFunnel(const ApiContext& context, const http::Request& request);
-http::Response HandleIngest(const ApiContext& context, const http::Request& request);
 
 }  // namespace lok::api

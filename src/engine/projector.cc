@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "base/key_encoding.h"
+#include "engine/record_decoder.h"
 #include "events/event_codec.h"
 #include "events/validation.h"
 
@@ -197,7 +198,7 @@ Status Projector::ProcessBatch(std::vector<log::Record> records) {
   const int64_t now_ms = NowMs();
   for (const log::Record& record : records) {
     next_offsets[record.partition] = record.offset + 1;
-    StatusOr<lok::v1::Event> event = events::DecodeBinary(record.value);
+    StatusOr<lok::v1::Event> event = DecodeRecord(record);
     // A type this lokd does not know is parked, not dead-lettered: an upgraded
     // lokd applies it. Its envelope must still be valid.
     const std::optional<int32_t> unknown_type =
@@ -390,7 +391,7 @@ StatusOr<ParkedRetryResult> Projector::RetryParked(std::string_view client_id) {
       // The same decisions as the live path, with this lokd's decoder.
       StatusOr<lok::v1::Event> event = options_.decode_parked
                                            ? options_.decode_parked(parked.value())
-                                           : events::DecodeBinary(parked.value());
+                                           : DecodeRecord(AsLogRecord(parked));
       const std::optional<int32_t> unknown_type =
           event.ok() ? UnknownPayloadField(*event) : std::nullopt;
       Status valid = !event.ok()    ? event.status()

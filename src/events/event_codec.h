@@ -12,7 +12,8 @@ namespace lok::events {
 
 // Parses the protobuf binary form. Unknown fields are kept (and ignored). An
 // event in an old shape is first upcast to the current one (upcaster.h).
-// Errors: kInvalidArgument "event: not a valid lok.v1.Event (protobuf)", or
+// Errors: kInvalidArgument "event: not a valid lok.v1.Event (protobuf binary)",
+// "<field>: must be valid UTF-8 (a protobuf string field)", or
 // the upcaster's "<field>: <rule>" for an old shape it cannot convert.
 StatusOr<lok::v1::Event> DecodeBinary(std::string_view bytes);
 
@@ -20,9 +21,15 @@ StatusOr<lok::v1::Event> DecodeBinary(std::string_view bytes);
 // "event_id" or "eventId"). Unknown fields are ignored so that newer
 // publishers do not break older consumers. An event in an old shape is first
 // upcast to the current one (upcaster.h).
-// Errors: kInvalidArgument with the parser's description of the problem, or
+// Errors: kInvalidArgument with the parser's description of the problem,
+// "<field>: must be valid UTF-8", or
 // the upcaster's "<field>: <rule>" for an old shape it cannot convert.
 StatusOr<lok::v1::Event> DecodeJson(std::string_view json);
+
+// OK when every string (and field name) in `json` is UTF-8. Otherwise
+// kInvalidArgument "<path>: must be valid UTF-8", the path built from the
+// JSON's field names after `path_prefix` ("deal_lost.reason").
+Status CheckJsonUtf8(std::string_view json, std::string_view path_prefix);
 
 // The protobuf JSON mapping with the proto field names (event_id, ...).
 std::string EncodeJson(const lok::v1::Event& event);

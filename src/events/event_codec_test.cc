@@ -42,6 +42,32 @@ TEST(EventCodecTest, BinaryRoundTripAndGarbage) {
   EXPECT_EQ(DecodeBinary("\xff\xff\xff garbage").status().code(), StatusCode::kInvalidArgument);
 }
 
+TEST(EventCodecTest, InvalidUtf8InJsonNamesTheField) {
+  auto event = DecodeJson("{\"event_id\":\"e1\",\"deal_lost\":{\"reason\":\"too \xff dear\"}}");
+  EXPECT_EQ(event.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(event.status().message(), "deal_lost.reason: must be valid UTF-8");
+}
+
+TEST(EventCodecTest, InvalidUtf8InAProtobufStringFieldNamesTheField) {
+  // Built by hand: protobuf refuses to serialize a string field with bad UTF-8.
+  lok::v1::Event event;
+  event.set_event_id("e1");
+  std::string bytes = event.SerializeAsString();
+  const std::string reason = "too \xff dear";
+  std::string deal_lost;
+  deal_lost.push_back(0x0A);  // DealLost.reason, length-delimited
+  deal_lost.push_back(static_cast<char>(reason.size()));
+  deal_lost += reason;
+  bytes.push_back(static_cast<char>(0xC2));  // Event.deal_lost = 24, length-delimited
+  bytes.push_back(0x01);
+  bytes.push_back(static_cast<char>(deal_lost.size()));
+  bytes += deal_lost;
+  auto decoded = DecodeBinary(bytes);
+  EXPECT_EQ(decoded.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(decoded.status().message(),
+            "deal_lost.reason: must be valid UTF-8 (a protobuf string field)");
+}
+
 TEST(EventCodecTest, EncodeJsonUsesProtoFieldNames) {
   lok::v1::Event event;
   event.set_event_id("e1");

@@ -5,7 +5,12 @@
 
 namespace lok::events {
 
-ParsedBatch ParseNdjson(std::string_view body) {
+std::string EventTooLargeReason(size_t bytes, size_t max_event_bytes) {
+  return "event: " + std::to_string(bytes) + " bytes, more than the limit of " +
+         std::to_string(max_event_bytes) + " bytes per event (--max-event-bytes)";
+}
+
+ParsedBatch ParseNdjson(std::string_view body, size_t max_event_bytes) {
   ParsedBatch batch;
   size_t line_number = 0;
   while (!body.empty()) {
@@ -15,6 +20,10 @@ ParsedBatch ParseNdjson(std::string_view body) {
     ++line_number;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+    if (line.size() > max_event_bytes) {
+      batch.rejected.push_back({line_number, EventTooLargeReason(line.size(), max_event_bytes)});
+      continue;
+    }
     StatusOr<lok::v1::Event> event = DecodeJson(line);
     Status status = event.ok() ? Validate(*event) : event.status();
     if (!status.ok()) {

@@ -3,6 +3,7 @@
 // apply exactly the same rules.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,18 +13,27 @@
 namespace lok::events {
 
 struct RejectedLine {
-  size_t line = 0;  // 1-based line number in the input
+  // 1-based line number in NDJSON input; the 0-based index of the item in
+  // the other body formats (batch.h), see ParsedBatch::numbered_by_line.
+  size_t line = 0;
   std::string reason;
 };
 
 struct ParsedBatch {
   std::vector<lok::v1::Event> events;  // valid events, in input order
-  std::vector<size_t> event_lines;     // the line number of each valid event
-  std::vector<RejectedLine> rejected;  // every invalid line, with why
+  std::vector<size_t> event_lines;     // the line number (or index) of each valid event
+  std::vector<RejectedLine> rejected;  // every invalid line (or item), with why
+  // True: items are NDJSON lines numbered from 1 ("line"); false: items of an
+  // array or batch numbered from 0 ("index").
+  bool numbered_by_line = true;
 };
 
 // Decodes and validates every non-blank line. Blank lines are not events and
-// are skipped; every other line ends up in `events` or in `rejected`.
-ParsedBatch ParseNdjson(std::string_view body);
+// are skipped; every other line ends up in `events` or in `rejected`. A line
+// longer than `max_event_bytes` is rejected without decoding it.
+ParsedBatch ParseNdjson(std::string_view body, size_t max_event_bytes = SIZE_MAX);
+
+// The reason an item of `bytes` bytes is rejected when over `max_event_bytes`.
+std::string EventTooLargeReason(size_t bytes, size_t max_event_bytes);
 
 }  // namespace lok::events

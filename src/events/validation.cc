@@ -4,6 +4,8 @@
 
 #include <chrono>
 
+#include "base/utf8.h"
+
 namespace lok::events {
 namespace {
 
@@ -22,7 +24,11 @@ class Checker {
 
   void OptionalString(const std::string& value, const std::string& field, size_t max_length) {
     Require(value.size() <= max_length, field,
-            "must be at most " + std::to_string(max_length) + " bytes");
+            "must be at most " + std::to_string(max_length) + " bytes, got " +
+                std::to_string(value.size()));
+    // Parsers reject bad UTF-8 already; this catches strings set from other
+    // sources (CloudEvents headers).
+    Require(IsValidUtf8(value), field, "must be valid UTF-8");
   }
 
   // A Money that must be present: a non-negative amount in an ISO 4217 code.

@@ -108,7 +108,21 @@ TEST(ValidationTest, TimestampOutsideSaneBoundsIsRejected) {
 TEST(ValidationTest, OverlongStringsAreRejected) {
   auto violations = ViolationsAfter(
       [](lok::v1::Event& event) { event.set_client_id(std::string(kMaxIdLength + 1, 'x')); });
-  EXPECT_THAT(violations, ElementsAre(Violation{"client_id", "must be at most 256 bytes"}));
+  EXPECT_THAT(violations,
+              ElementsAre(Violation{"client_id", "must be at most 256 bytes, got 257"}));
+}
+
+TEST(ValidationTest, HugeStringsNameTheFieldAndTheLimit) {
+  auto violations = ViolationsAfter([](lok::v1::Event& event) {
+    event.mutable_deal_lost()->set_reason(std::string(1'000'000, 'x'));
+  });
+  EXPECT_THAT(violations, ElementsAre(Violation{"deal_lost.reason",
+                                                "must be at most 4096 bytes, got 1000000"}));
+}
+
+TEST(ValidationTest, StringsSetFromHeadersMustBeUtf8) {
+  auto violations = ViolationsAfter([](lok::v1::Event& event) { event.set_source("cr\xffm"); });
+  EXPECT_THAT(violations, ElementsAre(Violation{"source", "must be valid UTF-8"}));
 }
 
 TEST(ValidationTest, DiscountMustBeBetweenZeroAndFullPrice) {

@@ -10,10 +10,12 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <boost/url/parse.hpp>
@@ -204,21 +206,27 @@ Status ValidateResponse(const Response& response) {
   return Status::Ok();
 }
 
-class Session;
+// What the registry needs of a connection, whatever its stream (TCP or TLS).
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  // Thread-safe: closes the connection on its strand.
+  virtual void Close() = 0;
+};
 
 // The open connections, so that Stop() can close them.
 // Thread-safety: all methods are thread-safe.
 class ConnectionRegistry {
  public:
   // Returns false (and keeps nothing) once CloseAll() has begun.
-  bool Add(const std::shared_ptr<Session>& session) {
+  bool Add(const std::shared_ptr<SessionBase>& session) {
     std::lock_guard lock(mutex_);
     if (closing_) return false;
     sessions_.emplace(session.get(), session);
     return true;
   }
 
-  void Remove(const Session* session) {
+  void Remove(const SessionBase* session) {
     std::lock_guard lock(mutex_);
     sessions_.erase(session);
   }
@@ -229,16 +237,24 @@ class ConnectionRegistry {
  private:
   std::mutex mutex_;
   bool closing_ = false;
-  std::unordered_map<const Session*, std::weak_ptr<Session>> sessions_;
+  std::unordered_map<const SessionBase*, std::weak_ptr<SessionBase>> sessions_;
 };
 
 // One connection: reads a request, answers it, and repeats while keep-alive holds.
 // Every member function except Close() runs on the connection's strand.
-class Session : public std::enable_shared_from_this<Session> {
+// `Stream` is beast::tcp_stream (plain HTTP) or beast::ssl_stream over it (TLS).
+template <typename Stream>
+class Session : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(tcp::socket socket, const Router& router, const ServerOptions& options,
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+  Session(Stream stream, const Router& router, const ServerOptions& options,
           ConnectionRegistry& registry)
-      : stream_(std::move(socket)), router_(router), options_(options), registry_(registry) {}
+      : stream_(std::move(stream)),
+        router_(router),
+        options_(options),
+        registry_(registry),
+        request_timer_(stream_.get_executor()) {}
 
   ~Session() { registry_.Remove(this); }
 
@@ -246,22 +262,47 @@ class Session : public std::enable_shared_from_this<Session> {
   Session& operator=(const Session&) = delete;
 
   void Start() {
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->DoRead(); });
+    net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      if constexpr (kTls) {
+        self->Lowest().expires_after(self->options_.read_timeout);
+        self->stream_.async_handshake(net::ssl::stream_base::server, [self](beast::error_code ec) {
+          if (ec) {
+            spdlog::debug("http: TLS handshake failed: {}", ec.message());
+            return self->CloseNow();
+          }
+          self->DoRead();
+        });
+      } else {
+        self->DoRead();
+      }
+    });
   }
 
   // Thread-safe: closes the connection on its strand; pending operations are aborted.
-  void Close() {
-    net::post(stream_.get_executor(), [self = shared_from_this()] { self->CloseNow(); });
+  void Close() override {
+    net::post(stream_.get_executor(), [self = this->shared_from_this()] { self->CloseNow(); });
   }
 
  private:
   void DoRead() {
     parser_.emplace();
     parser_->body_limit(static_cast<std::uint64_t>(options_.max_body_bytes));
-    stream_.expires_after(options_.read_timeout);  // for the header and body together
-    bhttp::async_read_header(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnReadHeader(ec); });
+    // One deadline for the header and body together. Its own timer, not the
+    // stream's expiry (which closes the socket), so that a client that is too
+    // slow can still be told why (408).
+    Lowest().expires_never();
+    timed_out_ = false;
+    request_timer_.expires_after(options_.read_timeout);
+    request_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
+      if (ec) return;  // cancelled: the request arrived, or the connection closed
+      self->timed_out_ = true;
+      beast::error_code ignored;
+      self->Lowest().socket().cancel(ignored);
+    });
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                               self->OnReadHeader(ec);
+                             });
   }
 
   void OnReadHeader(beast::error_code ec) {
@@ -270,11 +311,12 @@ class Session : public std::enable_shared_from_this<Session> {
     // (curl: one second) for this interim response before sending it.
     if (beast::iequals(parser_->get()[bhttp::field::expect], "100-continue")) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      return net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
-                              [self = shared_from_this()](beast::error_code write_ec, std::size_t) {
-                                if (write_ec) return self->CloseNow();
-                                self->DoReadBody();
-                              });
+      return net::async_write(
+          stream_, net::buffer(kContinue.data(), kContinue.size()),
+          [self = this->shared_from_this()](beast::error_code write_ec, std::size_t) {
+            if (write_ec) return self->CloseNow();
+            self->DoReadBody();
+          });
     }
     DoReadBody();
   }
@@ -282,14 +324,23 @@ class Session : public std::enable_shared_from_this<Session> {
   void DoReadBody() {
     bhttp::async_read(
         stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
+        [self = this->shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
   }
 
   void OnRead(beast::error_code ec) {
+    request_timer_.cancel();
+    if (ec && timed_out_) {
+      // Idle between requests: close quietly; part of a request received: say why.
+      if (buffer_.size() == 0 && !parser_->got_some()) return CloseNow();
+      return SendErrorAndClose(408, "request not received completely within the read timeout of " +
+                                        std::to_string(options_.read_timeout.count()) +
+                                        " s (--http-read-timeout)");
+    }
     if (ec == bhttp::error::end_of_stream) return CloseNow();  // client closed between requests
     if (ec == bhttp::error::body_limit) {
-      return SendErrorAndClose(
-          413, "request body exceeds " + std::to_string(options_.max_body_bytes) + " bytes");
+      return SendErrorAndClose(413, "request body exceeds the limit of " +
+                                        std::to_string(options_.max_body_bytes) +
+                                        " bytes (--max-body-bytes)");
     }
     if (ec == bhttp::error::header_limit) {
       return SendErrorAndClose(431, "request header fields too large");
@@ -354,11 +405,10 @@ class Session : public std::enable_shared_from_this<Session> {
     message.body() = std::move(response.body);
     message.keep_alive(keep_alive);
     message.prepare_payload();
-    stream_.expires_after(options_.read_timeout);
+    Lowest().expires_after(options_.read_timeout);
     bhttp::async_write(stream_, message,
-                       [self = shared_from_this(), linger](beast::error_code ec, std::size_t) {
-                         self->OnWrite(ec, linger);
-                       });
+                       [self = this->shared_from_this(), linger](
+                           beast::error_code ec, std::size_t) { self->OnWrite(ec, linger); });
   }
 
   void OnWrite(beast::error_code ec, bool linger) {
@@ -367,9 +417,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return CloseNow();
     if (!close) return DoRead();
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    Lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
     if (!linger) return CloseNow();
-    stream_.expires_after(
+    Lowest().expires_after(
         std::min<std::chrono::steady_clock::duration>(options_.read_timeout, kMaxLingerTime));
     DoLinger();
   }
@@ -377,19 +427,22 @@ class Session : public std::enable_shared_from_this<Session> {
   // Discards input until the client closes its side or the linger deadline passes.
   void DoLinger() {
     stream_.async_read_some(net::buffer(linger_buffer_),
-                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                               if (ec) return self->CloseNow();
                               self->DoLinger();
                             });
   }
 
   void CloseNow() {
+    request_timer_.cancel();
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.close();
+    Lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    Lowest().close();
   }
 
-  beast::tcp_stream stream_;
+  beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
+
+  Stream stream_;
   const Router& router_;
   const ServerOptions& options_;
   ConnectionRegistry& registry_;
@@ -397,10 +450,12 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::optional<bhttp::response<bhttp::string_body>> response_;
   std::array<char, 4096> linger_buffer_{};
+  net::steady_timer request_timer_;  // the read deadline of the request being read
+  bool timed_out_ = false;
 };
 
 void ConnectionRegistry::CloseAll() {
-  std::vector<std::shared_ptr<Session>> open;
+  std::vector<std::shared_ptr<SessionBase>> open;
   {
     std::lock_guard lock(mutex_);
     closing_ = true;
@@ -451,6 +506,7 @@ class Server::Impl {
                                   std::to_string(options_.threads));
     }
     const std::string where = options_.address + ":" + std::to_string(options_.port);
+    LOK_RETURN_IF_ERROR(LoadTls());
     LOK_ASSIGN_OR_RETURN(tcp::endpoint endpoint, ResolveListenEndpoint());
 
     beast::error_code ec;
@@ -473,8 +529,8 @@ class Server::Impl {
     for (int i = 0; i < options_.threads; ++i) {
       threads_.emplace_back([this] { RunWorker(); });
     }
-    spdlog::info("http: listening on {}:{} with {} threads", options_.address, port_,
-                 options_.threads);
+    spdlog::info("http: listening on {}:{} with {} threads{}", options_.address, port_,
+                 options_.threads, tls_context_ ? " (TLS)" : "");
     return Status::Ok();
   }
 
@@ -500,6 +556,34 @@ class Server::Impl {
   }
 
  private:
+  // The TLS context from the certificate and key files, when both are set.
+  Status LoadTls() {
+    if (options_.tls_cert_file.empty() && options_.tls_key_file.empty()) return Status::Ok();
+    if (options_.tls_cert_file.empty() || options_.tls_key_file.empty()) {
+      return InvalidArgumentError(
+          "http server: TLS needs both a certificate (--tls-cert) and a "
+          "private key (--tls-key)");
+    }
+    auto context = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
+    context->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                         net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                         net::ssl::context::no_tlsv1_1);
+    beast::error_code ec;
+    context->use_certificate_chain_file(options_.tls_cert_file, ec);
+    if (ec) {
+      return InvalidArgumentError("--tls-cert " + options_.tls_cert_file +
+                                  ": not a readable PEM certificate chain: " + ec.message());
+    }
+    context->use_private_key_file(options_.tls_key_file, net::ssl::context::pem, ec);
+    if (ec) {
+      return InvalidArgumentError(
+          "--tls-key " + options_.tls_key_file +
+          ": not a readable PEM private key for the certificate: " + ec.message());
+    }
+    tls_context_ = std::move(context);
+    return Status::Ok();
+  }
+
   StatusOr<tcp::endpoint> ResolveListenEndpoint() {
     beast::error_code ec;
     net::ip::address address = net::ip::make_address(options_.address, ec);
@@ -531,8 +615,16 @@ class Server::Impl {
       });
       return;
     }
-    auto session = std::make_shared<Session>(std::move(socket), router_, options_, registry_);
-    if (registry_.Add(session)) session->Start();
+    if (tls_context_) {
+      auto session = std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
+          beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *tls_context_),
+          router_, options_, registry_);
+      if (registry_.Add(session)) session->Start();
+    } else {
+      auto session = std::make_shared<Session<beast::tcp_stream>>(
+          beast::tcp_stream(std::move(socket)), router_, options_, registry_);
+      if (registry_.Add(session)) session->Start();
+    }
     DoAccept();
   }
 
@@ -553,6 +645,7 @@ class Server::Impl {
   // sessions still queued in the io_context are destroyed before the registry, router
   // and options they refer to.
   const ServerOptions options_;
+  std::unique_ptr<net::ssl::context> tls_context_;  // set when serving TLS
   Router router_;
   ConnectionRegistry registry_;
   std::mutex lifecycle_mutex_;  // guards started_, stopped_, threads_

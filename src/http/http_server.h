@@ -14,8 +14,9 @@
 // Behaviour on the wire: HTTP/1.1 keep-alive; unknown path -> 404; known path, other
 // method -> 405 with an Allow header; handler throws -> 500 (logged; the server keeps
 // serving); body over ServerOptions::max_body_bytes -> 413; header block over 8 KiB ->
-// 431; malformed request -> 400. Error responses carry a JsonError body, and after
-// 400/413/431 the connection is closed.
+// 431; malformed request -> 400; request not complete within read_timeout -> 408.
+// Error responses carry a JsonError body, and after 400/408/413/431 the connection is
+// closed.
 #pragma once
 
 #include <chrono>
@@ -89,8 +90,13 @@ struct ServerOptions {
   size_t max_body_bytes = 16 * 1024 * 1024;  // a larger body -> 413, connection closed
   int threads = 2;                           // worker threads; must be >= 1
   // The longest a connection may sit idle or take to send one request; also bounds
-  // each response write. An expired connection is closed without a response.
+  // each response write. A connection idle between requests is closed without a
+  // response; one that sent part of a request gets a 408 naming the limit.
   std::chrono::seconds read_timeout{30};
+  // TLS: PEM files of the certificate chain and its private key. Both empty:
+  // plain HTTP. TLS 1.2 and later only.
+  std::string tls_cert_file{};
+  std::string tls_key_file{};
 };
 
 // Thread-safety: register every route with Handle() before Start(). After Start(),
@@ -116,7 +122,8 @@ class Server {
   // Binds, listens and starts the worker threads; returns once the server accepts
   // connections.
   // Errors: kUnavailable naming address:port when the bind fails (e.g. the port is in
-  // use); kInvalidArgument when the address does not resolve or threads < 1;
+  // use); kInvalidArgument when the address does not resolve, threads < 1, or the TLS
+  // certificate or key cannot be loaded;
   // kFailedPrecondition when called twice or after Stop() (servers do not restart).
   // Installs the guard; must happen before Start().
   void SetGuard(Guard guard);

@@ -7,10 +7,14 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
+#include <cstdlib>
+#include <filesystem>
 #include <future>
 #include <string>
 #include <thread>
@@ -294,6 +298,77 @@ TEST(HttpServerTest, IdleConnectionIsClosedAfterReadTimeout) {
 
   RawConnection connection(server.port());
   EXPECT_TRUE(connection.ReadsEof());  // blocks until the server gives up on us
+}
+
+TEST(HttpServerTest, SlowRequestGets408NamingTheReadTimeout) {
+  Server server({.read_timeout = std::chrono::seconds(1)});
+  server.Handle("POST", "/echo",
+                [](const Request& request) { return Response{.body = request.body}; });
+  ASSERT_TRUE(server.Start().ok());
+
+  RawConnection connection(server.port());
+  // The header and half the body, then nothing: the server gives up and says why.
+  connection.Send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345");
+  bhttp::response<bhttp::string_body> response = connection.ReadResponse();
+  EXPECT_EQ(response.result_int(), 408u);
+  EXPECT_THAT(response.body(), HasSubstr("read timeout of 1 s (--http-read-timeout)"));
+  EXPECT_TRUE(connection.ReadsEof());
+}
+
+// A self-signed certificate for 127.0.0.1, made by the openssl CLI now.
+struct TestCertificate {
+  std::filesystem::path cert;
+  std::filesystem::path key;
+};
+
+TestCertificate MakeCertificate() {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("lok-tls-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  TestCertificate files{dir / "cert.pem", dir / "key.pem"};
+  const std::string command =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+      "-addext subjectAltName=IP:127.0.0.1 -keyout " +
+      files.key.string() + " -out " + files.cert.string() + " >/dev/null 2>&1";
+  EXPECT_EQ(std::system(command.c_str()), 0) << command;
+  return files;
+}
+
+TEST(HttpServerTest, ServesTlsWithTheGivenCertificate) {
+  const TestCertificate files = MakeCertificate();
+  Server server({.tls_cert_file = files.cert.string(), .tls_key_file = files.key.string()});
+  server.Handle("GET", "/hello", [](const Request&) { return Response{.body = "{\"tls\":true}"}; });
+  ASSERT_TRUE(server.Start().ok());
+
+  // A client that trusts only this certificate and checks it.
+  net::io_context io_context;
+  net::ssl::context context(net::ssl::context::tls_client);
+  context.load_verify_file(files.cert.string());
+  beast::ssl_stream<beast::tcp_stream> stream(io_context, context);
+  stream.set_verify_mode(net::ssl::verify_peer);
+  stream.set_verify_callback(net::ssl::host_name_verification("127.0.0.1"));
+  beast::get_lowest_layer(stream).connect({net::ip::make_address("127.0.0.1"), server.port()});
+  stream.handshake(net::ssl::stream_base::client);
+  bhttp::request<bhttp::string_body> request{bhttp::verb::get, "/hello", 11};
+  request.set(bhttp::field::host, "127.0.0.1");
+  bhttp::write(stream, request);
+  beast::flat_buffer buffer;
+  bhttp::response<bhttp::string_body> response;
+  bhttp::read(stream, buffer, response);
+  EXPECT_EQ(response.result_int(), 200u);
+  EXPECT_EQ(response.body(), "{\"tls\":true}");
+
+  // Plain HTTP to the TLS port gets no HTTP answer.
+  auto plain = Fetch("GET", Url(server, "/hello"), {}, "application/json", std::chrono::seconds(5));
+  EXPECT_FALSE(plain.ok() && plain->status == 200);
+  std::filesystem::remove_all(files.cert.parent_path());
+}
+
+TEST(HttpServerTest, TlsWithAMissingKeyFailsToStartNamingTheFlag) {
+  Server server({.tls_cert_file = "/nonexistent/cert.pem", .tls_key_file = "/nonexistent/key.pem"});
+  Status started = server.Start();
+  EXPECT_EQ(started.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(started.message(), HasSubstr("--tls-cert /nonexistent/cert.pem"));
 }
 
 TEST(HttpServerTest, StartFailsWithUnavailableWhenPortInUse) {

@@ -291,6 +291,29 @@ TEST(KafkaLogConfigTest, UnknownPropertyIsInvalidArgumentNamingIt) {
   EXPECT_EQ(reader.status().code(), StatusCode::kInvalidArgument);
 }
 
+// lokd's --kafka-property and the gateway's reach librdkafka as they are:
+// security settings for SASL over TLS are accepted, a bad value is refused by
+// librdkafka naming the property. (No SASL broker runs here.)
+TEST(KafkaLogConfigTest, SaslAndSslSettingsPassThroughToLibrdkafka) {
+  KafkaConfig config;
+  config.brokers = "127.0.0.1:1";
+  config.properties = {{"security.protocol", "SASL_SSL"},
+                       {"sasl.mechanisms", "SCRAM-SHA-512"},
+                       {"sasl.username", "lok"},
+                       {"sasl.password", "secret"},
+                       {"ssl.endpoint.identification.algorithm", "https"}};
+  auto writer = KafkaLogWriter::Create(config);
+  EXPECT_TRUE(writer.ok()) << writer.status().ToString();
+  auto reader = KafkaLogReader::Create(config, "events", "lok");
+  EXPECT_TRUE(reader.ok()) << reader.status().ToString();
+
+  config.properties = {{"security.protocol", "SASL_TLS"}};
+  auto refused = KafkaLogWriter::Create(config);
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("security.protocol"), std::string::npos)
+      << refused.status().ToString();
+}
+
 TEST(KafkaLogConfigTest, PropertyContradictingLokIsInvalidArgument) {
   KafkaConfig config;
   config.brokers = "127.0.0.1:1";

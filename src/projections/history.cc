@@ -35,6 +35,16 @@ std::string IndexSuffix(const lok::v1::Event& event, int32_t partition, int64_t 
 
 constexpr size_t kSuffixSize = 24;
 
+// Whether `raw` is `event`'s own protobuf encoding, as for every plain Lok
+// record. A CloudEvent's record value is not: its envelope travels in headers
+// (binary mode: the value is only the payload, smaller than the event) or in
+// JSON (structured mode). JSON starts with a byte no Event encoding starts with.
+bool IsEventEncoding(std::string_view raw, const lok::v1::Event& event) {
+  if (raw.size() != event.ByteSizeLong()) return false;
+  return raw.empty() ||
+         (raw.front() != '{' && raw.front() != ' ' && raw.front() != '\t' && raw.front() != '\r');
+}
+
 std::string ToHex(std::string_view bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string hex;
@@ -72,6 +82,8 @@ Status HistoryProjection::Apply(const lok::v1::Event& event, const EventPosition
   entry.set_record_time_ms(position.record_time_ms);
   entry.set_raw(position.record_value.empty() ? event.SerializeAsString()
                                               : std::string(position.record_value));
+  // The decoded event is kept too when the raw bytes alone cannot give it back.
+  if (!IsEventEncoding(entry.raw(), event)) *entry.mutable_event() = event;
   transaction.Put(EventKey(position.partition, position.offset), entry.SerializeAsString());
   const std::string suffix = IndexSuffix(event, position.partition, position.offset);
   transaction.Put(IndexPrefix(HistoryOf::kClient, event.client_id()) + suffix, "");
@@ -133,12 +145,15 @@ StatusOr<lok::v1::HistoryResponse> QueryHistory(const store::KeyValueReader& rea
     if (suffix.size() != kSuffixSize) return DataLossError("history: unreadable index key");
     const auto partition = static_cast<int32_t>(*ReadBigEndian32(suffix, 12));
     const auto offset = static_cast<int64_t>(*ReadBigEndian64(suffix, 16));
-    LOK_ASSIGN_OR_RETURN(std::optional<std::string> stored, reader.Get(EventKey(partition, offset)));
+    LOK_ASSIGN_OR_RETURN(std::optional<std::string> stored,
+                         reader.Get(EventKey(partition, offset)));
     lok::v1::HistoryEvent* entry = response.add_events();
     if (!stored || !entry->ParseFromString(*stored)) {
       return DataLossError("history: unreadable entry at " + std::to_string(partition) + "/" +
                            std::to_string(offset));
     }
+    // Kept decoded when the record was a CloudEvent (see Apply).
+    if (entry->has_event()) continue;
     // The raw bytes stay as stored; the decoded view goes through the codec
     // so that old shapes read as the current contract (upcaster).
     StatusOr<lok::v1::Event> decoded = events::DecodeBinary(entry->raw());

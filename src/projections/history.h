@@ -3,7 +3,8 @@
 // that a history never scans the log.
 //
 // State (under "history/"):
-//   event/<partition:be32><offset:be64>                    lok.v1.HistoryEvent (raw bytes kept)
+//   event/<partition:be32><offset:be64>                    lok.v1.HistoryEvent (raw bytes kept;
+//                                                          the decoded event too for CloudEvents)
 //   client/<client>\0\1<occurred_at><partition><offset>    "" (index)
 //   deal/<deal>\0\1<occurred_at><partition><offset>        "" (index)
 // Index keys sort by business time (seconds, nanos), then by log position,

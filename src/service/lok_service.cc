@@ -91,10 +91,12 @@ Status LokService::Open(const ServiceConfig& config) {
     return FailedPreconditionError("--http " + config.http_address +
                                    ": serving beyond loopback needs --auth-file with API tokens");
   }
-  context_.auth = &auth_;
+  context_.ingest.auth = &auth_;
+  context_.ingest.writer = writer_;
+  context_.ingest.topic = config.topic;
+  context_.ingest.limits.max_event_bytes = config.max_event_bytes;
+  context_.ingest.limits.max_events = config.max_events_per_request;
   context_.store = live_store_.get();
-  context_.writer = writer_;
-  context_.topic = config.topic;
   context_.metrics = &metrics_;
   context_.reporting_currency = config.reporting_currency;
   context_.stage_probability = config.stage_probability;
@@ -110,6 +112,9 @@ Status LokService::Open(const ServiceConfig& config) {
   server_options.port = config.http_port;
   server_options.threads = config.http_threads;
   server_options.max_body_bytes = config.max_body_bytes;
+  server_options.read_timeout = config.http_read_timeout;
+  server_options.tls_cert_file = config.tls_cert_file;
+  server_options.tls_key_file = config.tls_key_file;
   server_ = std::make_unique<http::Server>(server_options);
   api::RegisterRoutes(*server_, context_);
   api::RegisterExplainRoutes(*server_, context_);
@@ -176,7 +181,8 @@ Status LokService::Open(const ServiceConfig& config) {
   api::RegisterParkedRoutes(*server_, parked_context_);
   server_->SetGuard([this](http::Request& request) { return auth_.Guard(request); });
   LOK_RETURN_IF_ERROR(server_->Start());
-  spdlog::info("lok: listening on http://{}:{}", config.http_address, server_->port());
+  spdlog::info("lok: listening on {}://{}:{}", config.tls_cert_file.empty() ? "http" : "https",
+               config.http_address, server_->port());
 
   runner_->Start(std::move(store));
   if (!stale.empty()) {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -38,7 +39,16 @@ struct ServiceConfig {
   std::string http_address = "127.0.0.1";
   uint16_t http_port = 8080;  // 0: any free port
   int http_threads = 2;
+  // Ingest limits (POST /v1/events): a larger body is refused with 413, a
+  // larger event is rejected on its own, more events fail the body with 413.
   size_t max_body_bytes = 64 * 1024 * 1024;
+  size_t max_event_bytes = 64 * 1024;
+  size_t max_events_per_request = 100000;
+  // The longest a client may take to send one request (408 after that).
+  std::chrono::seconds http_read_timeout{30};
+  // Optional TLS on the HTTP listener: PEM certificate chain and private key.
+  std::string tls_cert_file;
+  std::string tls_key_file;
   std::string brokers;  // empty: the embedded log in data_dir/log
   std::map<std::string, std::string> kafka_properties;
   std::string topic = "lok.events";

@@ -61,10 +61,16 @@ std::string KafkaBrokers() {
 
 StatusOr<std::unique_ptr<LokdProcess>> LokdProcess::Start(
     const std::filesystem::path& data_dir, std::vector<std::string> extra_arguments) {
+  std::vector<std::string> arguments = {"--data-dir", data_dir.string()};
+  arguments.insert(arguments.end(), extra_arguments.begin(), extra_arguments.end());
+  return StartBinary("lokd", std::move(arguments));
+}
+
+StatusOr<std::unique_ptr<LokdProcess>> LokdProcess::StartBinary(
+    const std::string& binary_name, std::vector<std::string> extra_arguments) {
   const std::string address = "127.0.0.1:" + std::to_string(FreePort());
-  const std::string binary = std::string(LOK_BIN_DIR) + "/lokd";
-  std::vector<std::string> arguments = {
-      binary, "--data-dir", data_dir.string(), "--http", address, "--log-level", "warn"};
+  const std::string binary = std::string(LOK_BIN_DIR) + "/" + binary_name;
+  std::vector<std::string> arguments = {binary, "--http", address, "--log-level", "warn"};
   arguments.insert(arguments.end(), extra_arguments.begin(), extra_arguments.end());
   std::vector<char*> argv;
   for (std::string& argument : arguments) argv.push_back(argument.data());

@@ -19,6 +19,10 @@ class LokdProcess {
   // and `extra_arguments`, and waits until /healthz answers.
   static StatusOr<std::unique_ptr<LokdProcess>> Start(const std::filesystem::path& data_dir,
                                                       std::vector<std::string> extra_arguments);
+  // Starts build/bin/<binary> (e.g. lok-gateway) with `--http 127.0.0.1:<free
+  // port>` and `arguments`, and waits until /healthz answers.
+  static StatusOr<std::unique_ptr<LokdProcess>> StartBinary(const std::string& binary,
+                                                            std::vector<std::string> arguments);
   // Stops the process with SIGTERM if it still runs.
   ~LokdProcess();
 
