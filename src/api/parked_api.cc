@@ -6,6 +6,7 @@
 
 #include "api/auth.h"
 #include "engine/parking.h"
+#include "engine/record_decoder.h"
 #include "events/event_codec.h"
 
 namespace lok::api {
@@ -70,7 +71,11 @@ boost::json::object EventJson(const lok::v1::ParkedEvent& parked, bool with_even
   }
   if (with_event) {
     // The event as this lokd reads it (an unknown payload is left out).
-    StatusOr<lok::v1::Event> event = events::DecodeBinary(parked.value());
+    std::vector<log::Header> headers;
+    for (const lok::v1::LogHeader& header : parked.headers()) {
+      headers.push_back({header.key(), header.value()});
+    }
+    StatusOr<lok::v1::Event> event = engine::DecodeRecord(parked.key(), parked.value(), headers);
     json["event"] = nullptr;
     if (event.ok()) {
       boost::system::error_code error;

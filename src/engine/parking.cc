@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "base/key_encoding.h"
+#include "events/cloudevents.h"
 #include "events/validation.h"
 
 namespace lok::engine {
@@ -116,7 +117,10 @@ std::optional<int32_t> UnknownPayloadField(const lok::v1::Event& event) {
   return std::nullopt;
 }
 
-std::string UnknownEventTypeReason(int32_t field_number) {
+std::string UnknownEventTypeReason(const lok::v1::Event& event, int32_t field_number) {
+  if (const std::string type = events::UnknownCloudEventType(event); !type.empty()) {
+    return "unknown event type '" + type + "' (ce_type); upgrade lokd";
+  }
   return "unknown event type (field " + std::to_string(field_number) + "); upgrade lokd";
 }
 

@@ -68,8 +68,10 @@ bool IsInfrastructureFailure(const Status& projection_error, const Status& read_
 // (protobuf keeps unknown fields). nullopt otherwise.
 std::optional<int32_t> UnknownPayloadField(const lok::v1::Event& event);
 
-// "unknown event type (field N); upgrade lokd".
-std::string UnknownEventTypeReason(int32_t field_number);
+// "unknown event type (field N); upgrade lokd", or for a CloudEvent
+// (events::kUnknownCloudEventTypeField) "unknown event type 'lok.v1.x'
+// (ce_type); upgrade lokd".
+std::string UnknownEventTypeReason(const lok::v1::Event& event, int32_t field_number);
 
 // events::Validate without the payload rule: the envelope (ids, source,
 // occurred_at, ...) of an event whose payload this lokd does not know.

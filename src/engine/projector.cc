@@ -222,7 +222,7 @@ Status Projector::ProcessBatch(std::vector<log::Record> records) {
         ++duplicates;
         continue;
       }
-      std::string reason = unknown_type ? UnknownEventTypeReason(unknown_type.value_or(0))
+      std::string reason = unknown_type ? UnknownEventTypeReason(*event, unknown_type.value_or(0))
                                         : std::string(kHeldReason);
       if (unknown_type) {
         spdlog::warn("projector: parking client '{}' at {}/{}: {}", client_id, record.partition,
@@ -404,7 +404,7 @@ StatusOr<ParkedRetryResult> Projector::RetryParked(std::string_view client_id) {
                      parked.partition(), parked.offset(), valid.message());
         dead_letters.push_back(DeadLetter(options_.topic, AsLogRecord(parked), valid.message()));
       } else if (unknown_type) {
-        failure = UnknownEventTypeReason(*unknown_type);
+        failure = UnknownEventTypeReason(*event, *unknown_type);
         cause = lok::v1::ParkedEvent::UNKNOWN_EVENT_TYPE;
       } else {
         const projections::EventPosition position{parked.partition(), parked.offset(),

@@ -207,7 +207,12 @@ StatusOr<Event> Assemble(const Attributes& attributes, std::string_view key,
     return InvalidArgumentError(attributes.Name("source") +
                                 ": required (a CloudEvent's source becomes the event's source)");
   }
-  LOK_ASSIGN_OR_RETURN(const google::protobuf::FieldDescriptor* field, PayloadFieldOf(attributes));
+  StatusOr<const google::protobuf::FieldDescriptor*> payload_field = PayloadFieldOf(attributes);
+  const std::string_view type = attributes.Get("type");
+  const bool unknown_type = !payload_field.ok() && type.starts_with(kCloudEventTypePrefix) &&
+                            type.size() > kCloudEventTypePrefix.size();
+  if (!payload_field.ok() && !unknown_type) return payload_field.status();
+  const google::protobuf::FieldDescriptor* field = unknown_type ? nullptr : *payload_field;
   const std::string_view time = attributes.Get("time");
   google::protobuf::Timestamp occurred_at;
   if (time.empty()) {
@@ -218,6 +223,26 @@ StatusOr<Event> Assemble(const Attributes& attributes, std::string_view key,
     return InvalidArgumentError(
         attributes.Name("time") +
         ": must be an RFC 3339 timestamp such as 2024-05-01T10:00:00Z, got " + Quoted(time));
+  }
+  if (unknown_type) {
+    // A newer publisher's type: the envelope only, for parking (see
+    // kUnknownCloudEventTypeField). The client comes from the record key or
+    // the clientid extension; the subject's meaning depends on the type.
+    Agreement client("client_id");
+    LOK_RETURN_IF_ERROR(client.Offer(attributes.Get("clientid"), attributes.Name("clientid")));
+    LOK_RETURN_IF_ERROR(client.Offer(key, "the Kafka record key"));
+    if (client.value().empty()) {
+      return InvalidArgumentError("client_id: required: the Kafka record key or " +
+                                  attributes.Name("clientid"));
+    }
+    Event envelope;
+    envelope.set_event_id(std::string(attributes.Get("id")));
+    envelope.set_source(std::string(attributes.Get("source")));
+    *envelope.mutable_occurred_at() = occurred_at;
+    envelope.set_client_id(client.value());
+    envelope.GetReflection()->MutableUnknownFields(&envelope)->AddLengthDelimited(
+        kUnknownCloudEventTypeField, std::string(type));
+    return envelope;
   }
   if (!format) {
     const std::string_view content_type = attributes.Get(attributes.content_type_name);
@@ -265,6 +290,19 @@ StatusOr<Event> Assemble(const Attributes& attributes, std::string_view key,
 }
 
 }  // namespace
+
+std::string UnknownCloudEventType(const lok::v1::Event& event) {
+  if (event.payload_case() != Event::PAYLOAD_NOT_SET) return "";
+  const google::protobuf::UnknownFieldSet& unknown = event.GetReflection()->GetUnknownFields(event);
+  for (int index = 0; index < unknown.field_count(); ++index) {
+    const google::protobuf::UnknownField& field = unknown.field(index);
+    if (field.number() == kUnknownCloudEventTypeField &&
+        field.type() == google::protobuf::UnknownField::TYPE_LENGTH_DELIMITED) {
+      return field.length_delimited();
+    }
+  }
+  return "";
+}
 
 MessageMode ModeOf(std::span<const MessageHeader> headers, Binding binding) {
   const std::string_view prefix = PrefixOf(binding);

@@ -69,6 +69,17 @@ inline constexpr std::string_view kCloudEventsBatchJsonType = "application/cloud
 // ce_type values are this prefix and the payload's field name in lok.v1.Event.
 inline constexpr std::string_view kCloudEventTypePrefix = "lok.v1.";
 
+// A CloudEvent whose type is lok.v1.<name> for a name this version does not
+// know decodes to its envelope (id, source, time, client_id) with no payload,
+// and its type in an unknown field of this number (the largest protobuf
+// allows; never a field of Event). The projector parks such an event with its
+// type as the reason, and an upgraded lokd re-decodes the stored record and
+// applies it; validation rejects it everywhere else, naming the type.
+inline constexpr int kUnknownCloudEventTypeField = 536870911;
+
+// The CloudEvent type recorded by the rule above; empty when there is none.
+std::string UnknownCloudEventType(const lok::v1::Event& event);
+
 // Header names are matched case-insensitively (HTTP lower-cases them, some
 // Kafka clients do not).
 MessageMode ModeOf(std::span<const MessageHeader> headers, Binding binding);

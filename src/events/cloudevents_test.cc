@@ -201,14 +201,24 @@ TEST(CloudEventsTest, EveryInvalidHeaderIsNamedWithItsRule) {
   }
 }
 
-TEST(CloudEventsTest, UnknownTypeListsTheKnownOnes) {
+TEST(CloudEventsTest, UnknownLokTypeDecodesToItsEnvelopeForParking) {
+  // A newer publisher's lok.v1 type: the envelope and the type, no payload,
+  // so the projector can park it until an upgrade; validation names the type.
   Headers headers(BinaryModeHeaders(DealWon(), DataFormat::kJson, Binding::kKafka));
   headers.Set("ce_type", "lok.v1.deal_reopened");
-  const std::string message = ErrorOf(DecodeKafka(headers, "acme", "{}"));
-  EXPECT_TRUE(
-      message.starts_with("ce_type: unknown event type 'lok.v1.deal_reopened'; this lokd "
-                          "knows lok.v1.lead_created, "))
-      << message;
+  auto envelope = DecodeKafka(headers, "acme", "{}");
+  ASSERT_TRUE(envelope.ok()) << envelope.status().ToString();
+  EXPECT_EQ(envelope->payload_case(), lok::v1::Event::PAYLOAD_NOT_SET);
+  EXPECT_EQ(UnknownCloudEventType(*envelope), "lok.v1.deal_reopened");
+  EXPECT_EQ(envelope->client_id(), "acme");
+  EXPECT_FALSE(envelope->event_id().empty());
+  EXPECT_FALSE(envelope->source().empty());
+  const Status valid = Validate(*envelope);
+  EXPECT_TRUE(valid.message().starts_with("payload: unknown event type 'lok.v1.deal_reopened'"))
+      << valid.ToString();
+  // Not a lok.v1 type at all: still an error naming the header.
+  headers.Set("ce_type", "com.example.deal_reopened");
+  EXPECT_TRUE(ErrorOf(DecodeKafka(headers, "acme", "{}")).starts_with("ce_type: must be lok.v1."));
 }
 
 TEST(CloudEventsTest, HeaderGivenTwiceIsRejected) {

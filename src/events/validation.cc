@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "base/utf8.h"
+#include "events/cloudevents.h"
 
 namespace lok::events {
 namespace {
@@ -194,6 +195,12 @@ std::vector<Violation> FindViolations(const Event& event) {
     case Event::PAYLOAD_NOT_SET: {
       // A payload this version does not know arrives as an unknown field.
       const auto& unknown = event.GetReflection()->GetUnknownFields(event);
+      if (const std::string type = UnknownCloudEventType(event); !type.empty()) {
+        check.Require(false, "payload",
+                      "unknown event type '" + type +
+                          "' (ce_type): published by a newer schema than this lokd knows");
+        break;
+      }
       if (unknown.field_count() > 0) {
         check.Require(false, "payload",
                       "unknown event type (field number " +
