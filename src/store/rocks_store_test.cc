@@ -51,6 +51,46 @@ TEST_F(RocksStoreTest, ScanPrefixVisitsOnlyThePrefixInOrder) {
   EXPECT_EQ(seen, (std::vector<std::string>{"a/1", "a/2"}));
 }
 
+TEST_F(RocksStoreTest, SeekingScanSkipsAheadAndStopsOnOneIteratorAndInTheDefault) {
+  // A skip scan: keep keys ending in 1 or 2 of each group, jump to the next
+  // group from the first key past them; stop at group d. The RocksDB
+  // implementation (one iterator, store and snapshot) and the interface's
+  // default (ScanRange restarted at each seek, MemoryStore) must agree.
+  auto store = RocksStore::Open(path_.string());
+  ASSERT_TRUE(store.ok());
+  ChangeSet changes;
+  for (const char* group : {"a", "b", "c", "d"}) {
+    for (const char* item : {"/1", "/2", "/3", "/4"}) {
+      changes.writes[std::string(group) + item] = "v";
+    }
+  }
+  ASSERT_TRUE((*store)->Commit(changes).ok());
+  MemoryStore memory;
+  memory.Commit(changes);
+  using Step = KeyValueReader::ScanStep;
+  auto scan = [](const KeyValueReader& reader) {
+    std::vector<std::string> kept;
+    EXPECT_TRUE(reader
+                    .ScanRangeSeeking("a", "z",
+                                      [&](std::string_view key, std::string_view) -> Step {
+                                        if (key.starts_with("d")) return {Step::Action::kStop, {}};
+                                        if (key.ends_with("1") || key.ends_with("2")) {
+                                          kept.emplace_back(key);
+                                          return {};
+                                        }
+                                        std::string next(key.substr(0, 1));
+                                        next.back() = static_cast<char>(next.back() + 1);
+                                        return {Step::Action::kSeek, next};
+                                      })
+                    .ok());
+    return kept;
+  };
+  const std::vector<std::string> expected = {"a/1", "a/2", "b/1", "b/2", "c/1", "c/2"};
+  EXPECT_EQ(scan(**store), expected);
+  EXPECT_EQ(scan(*(*store)->Snapshot()), expected);
+  EXPECT_EQ(scan(memory), expected);
+}
+
 TEST_F(RocksStoreTest, SnapshotDoesNotSeeLaterCommits) {
   auto store = RocksStore::Open(path_.string());
   ASSERT_TRUE(store.ok());
