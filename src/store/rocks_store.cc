@@ -123,11 +123,12 @@ StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& path,
   db_options.OptimizeLevelStyleCompaction();
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  // Data blocks only: index and filter blocks stay in the table readers'
+  // memory (RocksDB's default). Putting them in the cache made them compete
+  // with data blocks; at 1 GB of state the whole-file filter blocks were
+  // evicted and re-read (and checksummed) from disk on every Get, and the
+  // projector fell to ~200 events/s.
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
-  // Index and filter blocks compete with data blocks in the cache, pinned
-  // for L0 so fresh files never miss.
-  table.cache_index_and_filter_blocks = true;
-  table.pin_l0_filter_and_index_blocks_in_cache = true;
   db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   rocksdb::DB* raw = nullptr;
   LOK_RETURN_IF_ERROR(
