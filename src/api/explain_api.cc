@@ -120,13 +120,9 @@ http::Response HandleFunnelExplain(const store::KeyValueReader& snapshot,
         400, "stage: must be LEAD, QUALIFIED, OFFER, WON or LOST, got '" + stage->second + "'");
   }
   query.stage = parsed;
-  if (auto mode = params->extra.find("mode"); mode != params->extra.end()) {
-    if (mode->second != "cohort" && mode->second != "period") {
-      return http::JsonError(400, "mode: must be cohort or period, got '" + mode->second + "'");
-    }
-    query.mode = mode->second == "period" ? projections::FunnelMode::kPeriod
-                                          : projections::FunnelMode::kCohort;
-  }
+  StatusOr<projections::FunnelMode> mode = FunnelModeOf(*params);
+  if (!mode.ok()) return http::JsonError(400, mode.status().message());
+  query.mode = *mode;
   query.from_day = params->from_day;
   query.to_day = params->to_day;
   query.salesperson = params->salesperson;

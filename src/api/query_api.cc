@@ -44,13 +44,9 @@ http::Response HandleFunnel(const ApiContext& context, const http::Request& requ
   StatusOr<QueryParams> params = ParseQueryParams(request, spec, context.reporting_currency);
   if (!params.ok()) return http::JsonError(400, params.status().message());
   projections::FunnelQuery query;
-  if (auto mode = params->extra.find("mode"); mode != params->extra.end()) {
-    if (mode->second != "cohort" && mode->second != "period") {
-      return http::JsonError(400, "mode: must be cohort or period, got '" + mode->second + "'");
-    }
-    query.mode = mode->second == "period" ? projections::FunnelMode::kPeriod
-                                          : projections::FunnelMode::kCohort;
-  }
+  StatusOr<projections::FunnelMode> mode = FunnelModeOf(*params);
+  if (!mode.ok()) return http::JsonError(400, mode.status().message());
+  query.mode = *mode;
   query.from_day = params->from_day;
   query.to_day = params->to_day;
   query.salesperson = params->salesperson;

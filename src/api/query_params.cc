@@ -102,4 +102,13 @@ StatusOr<QueryParams> ParseQueryParams(const http::Request& request, const Param
   return params;
 }
 
+StatusOr<projections::FunnelMode> FunnelModeOf(const QueryParams& params) {
+  auto mode = params.extra.find("mode");
+  if (mode == params.extra.end() || mode->second == "cohort") {
+    return projections::FunnelMode::kCohort;
+  }
+  if (mode->second == "period") return projections::FunnelMode::kPeriod;
+  return InvalidArgumentError("mode: must be cohort or period, got '" + mode->second + "'");
+}
+
 }  // namespace lok::api

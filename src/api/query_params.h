@@ -19,6 +19,7 @@
 
 #include "base/status.h"
 #include "http/http_server.h"
+#include "projections/funnel.h"
 
 namespace lok::api {
 
@@ -59,5 +60,9 @@ struct ParamSpec {
 // query parameter 'x'; allowed: ...", "to: must not be before from".
 StatusOr<QueryParams> ParseQueryParams(const http::Request& request, const ParamSpec& spec,
                                        const std::string& default_currency);
+
+// The funnel's `mode` extra parameter: cohort (also when absent) or period.
+// Errors: kInvalidArgument naming the parameter and its values.
+StatusOr<projections::FunnelMode> FunnelModeOf(const QueryParams& params);
 
 }  // namespace lok::api
