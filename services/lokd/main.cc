@@ -48,6 +48,8 @@ struct Config {
   std::vector<std::string> projection_versions;  // NAME=N, for tests of the version check
   std::string tls_cert;
   std::string tls_key;
+  lok::engine::CheckpointPolicy checkpoints;
+  size_t as_of_cache_entries = 4;
 };
 
 int Fail(const lok::Status& status, std::string_view what) {
@@ -117,6 +119,22 @@ int main(int argc, char** argv) {
   app.add_option("--http-threads", config.http_threads, "HTTP worker threads")
       ->envname("LOK_HTTP_THREADS")
       ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  app.add_option("--checkpoint-every", config.checkpoints.every_records,
+                 "Checkpoint the read models (bases of asOf/knownAt answers) after this many "
+                 "records, besides one per UTC day of record time; 0: only daily")
+      ->envname("LOK_CHECKPOINT_EVERY")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40))
+      ->capture_default_str();
+  app.add_option("--checkpoint-keep", config.checkpoints.keep,
+                 "Checkpoints kept (thinned to stay spread over the log)")
+      ->envname("LOK_CHECKPOINT_KEEP")
+      ->check(CLI::Range(size_t{2}, size_t{100000}))
+      ->capture_default_str();
+  app.add_option("--as-of-cache", config.as_of_cache_entries,
+                 "Read models built for asOf/knownAt queries kept for reuse")
+      ->envname("LOK_AS_OF_CACHE")
+      ->check(CLI::Range(size_t{1}, size_t{64}))
       ->capture_default_str();
   app.add_flag("--sync-commits", config.sync_commits,
                "fsync the store's WAL on every batch (survives power loss, not only crashes)")
@@ -232,6 +250,8 @@ int main(int argc, char** argv) {
   service_config.group_id = config.group_id;
   service_config.partitions = config.partitions;
   service_config.batch_size = config.batch_size;
+  service_config.checkpoints = config.checkpoints;
+  service_config.as_of_cache_entries = config.as_of_cache_entries;
   service_config.sync_commits = config.sync_commits;
   service_config.reporting_currency = config.reporting_currency;
   service_config.auth_file = config.auth_file;

@@ -20,15 +20,16 @@ http::Response HandleClientCard(const store::KeyValueReader& snapshot, const htt
     return http::JsonError(404, "no such client path: " + request.path);
   }
   for (const auto& [name, value] : request.query) {
-    if (name != "asOf" && name != "currency") {
-      return http::JsonError(400, "unknown query parameter '" + name + "'; allowed: asOf, currency");
+    if (name != "asOf" && name != "knownAt" && name != "currency") {
+      return http::JsonError(400, "unknown query parameter '" + name +
+                                      "'; allowed: asOf, currency, knownAt");
     }
   }
   ParamSpec spec;
   spec.as_of = true;
   StatusOr<QueryParams> params = ParseQueryParams(request, spec, settings.reporting_currency);
   if (!params.ok()) return http::JsonError(400, params.status().message());
-  const int64_t as_of = params->as_of_day.value_or(settings.today_day >= 0 ? settings.today_day : Today());
+  const int64_t as_of = params->EvaluationDay(settings.today_day >= 0 ? settings.today_day : Today());
 
   lok::v1::ClientCard card;
   card.set_client_id(client_id);

@@ -15,11 +15,10 @@ using projections::ScopeKind;
 
 // The window a query covers; see the header for the rules.
 StatusOr<ConcentrationWindow> ResolveWindow(const QueryParams& params, int64_t today) {
-  if (params.as_of_day && (params.from_day || params.to_day)) {
-    return InvalidArgumentError("asOf: cannot be combined with from or to");
-  }
+  // asOf bounds the events (api/read_view.h); the window is from/to when
+  // given, else the trailing year up to the evaluation day.
   if (!params.from_day && !params.to_day) {
-    return projections::TrailingYearEndingAt(params.as_of_day.value_or(today));
+    return projections::TrailingYearEndingAt(params.EvaluationDay(today));
   }
   if (!params.from_day) return projections::TrailingYearEndingAt(*params.to_day);
   const int32_t first = MonthOfDay(*params.from_day);
@@ -112,7 +111,7 @@ http::Response HandleConcentration(const store::KeyValueReader& snapshot,
       projections::QueryConcentration(snapshot, query);
   if (!answer.ok()) return http::ErrorResponse(answer.status());
   if (!params->from_day && !params->to_day) {
-    answer->set_as_of(FormatDate(params->as_of_day.value_or(today)));
+    answer->set_as_of(FormatDate(params->EvaluationDay(today)));
   }
   answer->set_by(std::string(BreakdownName(params->by)));
   StatusOr<log::PartitionOffsets> positions = engine::ReadPositions(snapshot);

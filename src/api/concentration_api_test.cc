@@ -127,7 +127,7 @@ TEST_F(ConcentrationApiTest, BadParametersAre400NamingThem) {
           {{{"currency", "usd"}}, "currency:"},
           {{{"window", "1y"}}, "unknown query parameter 'window'"},
           {{{"from", "2024-01-01"}, {"to", "2024-03-31"}}, "from, to:"},
-          {{{"asOf", "2024-01-01"}, {"to", "2024-03-31"}}, "asOf:"},
+          {{{"knownAt", "June"}}, "knownAt:"},
           {{{"salesperson", "ana"}, {"region", "north"}}, "salesperson, region, product:"},
           {{{"by", "region"}, {"salesperson", "ana"}}, "by:"},
           {{{"by", "region"}, {"client", "a"}}, "client:"},

@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "api/query_params.h"
+#include "api/read_view.h"
 #include "base/civil_time.h"
 #include "engine/projector.h"
 #include "projections/history.h"
@@ -179,7 +180,7 @@ http::Response HandleRetentionExplain(const store::KeyValueReader& snapshot,
   if (!params.ok()) return http::JsonError(400, params.status().message());
   if (!params->client)
     return http::JsonError(400, "client: required (the client whose reasons to explain)");
-  const int64_t as_of = params->as_of_day.value_or(Today());
+  const int64_t as_of = params->EvaluationDay(Today());
   auto evidence = projections::ExplainRetention(snapshot, *params->client, as_of);
   if (!evidence.ok()) return Failure(evidence.status());
   auto list = [](const std::vector<lok::v1::HistoryEvent>& entries) {
@@ -220,17 +221,26 @@ http::Response HandleRetentionExplain(const store::KeyValueReader& snapshot,
 }
 
 void RegisterExplainRoutes(http::Server& server, const ApiContext& context) {
+  // The explanations read the provenance index and the events as stored.
   server.Handle("GET", "/v1/funnel/explain", [&context](const http::Request& request) {
-    std::unique_ptr<store::KeyValueReader> snapshot = context.store->Snapshot();
-    return HandleFunnelExplain(*snapshot, request, context.reporting_currency);
+    return WithReadView(*context.store, context.as_of, request, {"provenance", "history"},
+                        [&](const store::KeyValueReader& snapshot) {
+                          return HandleFunnelExplain(snapshot, request, context.reporting_currency);
+                        });
   });
   server.Handle("GET", "/v1/concentration/explain", [&context](const http::Request& request) {
-    std::unique_ptr<store::KeyValueReader> snapshot = context.store->Snapshot();
-    return HandleConcentrationExplain(*snapshot, request, context.reporting_currency);
+    return WithReadView(*context.store, context.as_of, request, {"provenance", "history"},
+                        [&](const store::KeyValueReader& snapshot) {
+                          return HandleConcentrationExplain(snapshot, request,
+                                                            context.reporting_currency);
+                        });
   });
   server.Handle("GET", "/v1/retention/explain", [&context](const http::Request& request) {
-    std::unique_ptr<store::KeyValueReader> snapshot = context.store->Snapshot();
-    return HandleRetentionExplain(*snapshot, request);
+    return WithReadView(*context.store, context.as_of, request,
+                        {"provenance", "history", "retention"},
+                        [&](const store::KeyValueReader& snapshot) {
+                          return HandleRetentionExplain(snapshot, request);
+                        });
   });
 }
 

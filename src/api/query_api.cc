@@ -10,6 +10,7 @@
 #include "api/client_card_api.h"
 #include "api/history_api.h"
 #include "api/query_params.h"
+#include "api/read_view.h"
 #include "api/static_files.h"
 #include "engine/projector.h"
 #include "projections/funnel.h"
@@ -41,6 +42,7 @@ http::Response HandleFunnel(const ApiContext& context, const http::Request& requ
   spec.breakdowns = {Breakdown::kSalesperson, Breakdown::kRegion, Breakdown::kProduct,
                      Breakdown::kMonth, Breakdown::kQuarter};
   spec.extra = {"mode"};
+  spec.as_of = true;
   StatusOr<QueryParams> params = ParseQueryParams(request, spec, context.reporting_currency);
   if (!params.ok()) return http::JsonError(400, params.status().message());
   projections::FunnelQuery query;
@@ -76,7 +78,9 @@ http::Response HandleFunnel(const ApiContext& context, const http::Request& requ
       break;
   }
 
-  std::unique_ptr<store::KeyValueReader> snapshot = context.store->Snapshot();
+  StatusOr<ReadView> view = OpenReadView(*context.store, context.as_of, request, {"funnel"});
+  if (!view.ok()) return ReadViewError(view.status());
+  const store::KeyValueReader* snapshot = view->snapshot.get();
   StatusOr<lok::v1::FunnelResponse> funnel = projections::QueryFunnel(*snapshot, query);
   if (!funnel.ok()) {
     return http::JsonError(http::HttpStatusFor(funnel.status()), funnel.status().message());
@@ -89,7 +93,7 @@ http::Response HandleFunnel(const ApiContext& context, const http::Request& requ
   for (const auto& [partition, offset] : *positions) {
     (*funnel->mutable_offsets())[partition] = offset;
   }
-  return ProtoJson(*funnel);
+  return AnnotateAsOf(ProtoJson(*funnel), *view);
 }
 
 void RegisterRoutes(http::Server& server, const ApiContext& context) {
@@ -97,17 +101,27 @@ void RegisterRoutes(http::Server& server, const ApiContext& context) {
     return HandleFunnel(context, request);
   });
   server.Handle("GET", "/v1/concentration", [&context](const http::Request& request) {
-    std::unique_ptr<store::KeyValueReader> snapshot = context.store->Snapshot();
-    return HandleConcentration(*snapshot, request, context.concentration);
+    return WithReadView(*context.store, context.as_of, request, {"concentration"},
+                        [&](const store::KeyValueReader& snapshot) {
+                          return HandleConcentration(snapshot, request, context.concentration);
+                        });
   });
   server.Handle("GET", "/v1/retention", [&context](const http::Request& request) {
-    std::unique_ptr<store::KeyValueReader> snapshot = context.store->Snapshot();
-    return HandleRetention(*snapshot, request, context.retention);
+    return WithReadView(*context.store, context.as_of, request, {"retention"},
+                        [&](const store::KeyValueReader& snapshot) {
+                          return HandleRetention(snapshot, request, context.retention);
+                        });
   });
   server.Handle("GET", "/v1/clients/*", [&context](const http::Request& request) {
-    std::unique_ptr<store::KeyValueReader> snapshot = context.store->Snapshot();
-    if (IsHistoryPath(request.path)) return HandleHistory(*snapshot, request);
-    return HandleClientCard(*snapshot, request, context.retention);
+    if (IsHistoryPath(request.path)) {
+      std::unique_ptr<store::KeyValueReader> snapshot = context.store->Snapshot();
+      return HandleHistory(*snapshot, request);
+    }
+    return WithReadView(*context.store, context.as_of, request,
+                        {"funnel", "concentration", "retention"},
+                        [&](const store::KeyValueReader& snapshot) {
+                          return HandleClientCard(snapshot, request, context.retention);
+                        });
   });
   server.Handle("GET", "/v1/deals/*", [&context](const http::Request& request) {
     std::unique_ptr<store::KeyValueReader> snapshot = context.store->Snapshot();

@@ -1,6 +1,8 @@
 // lokd's HTTP API: the read-model queries, ingest and the operational
 // endpoints, registered on an http::Server.
 //
+// The read-model endpoints take asOf and knownAt (api/read_view.h).
+//
 //   GET  /v1/funnel    the funnel (lok.v1.FunnelResponse): stages, conversions,
 //                      win rates, cycle, velocity, pipeline, plan, inbound
 //   GET  /v1/concentration  client concentration (lok.v1.ConcentrationResponse)
@@ -23,6 +25,7 @@
 #include "api/concentration_api.h"
 #include "api/ingest_api.h"
 #include "api/retention_api.h"
+#include "engine/as_of.h"
 #include "engine/projector_metrics.h"
 #include "engine/rebuild.h"
 #include "http/http_server.h"
@@ -36,6 +39,9 @@ struct ApiContext {
   // rebuild may switch it between requests, never within one).
   store::LiveStore* store = nullptr;
   engine::ProjectorMetrics* metrics = nullptr;
+  // Read models as of asOf/knownAt (api/read_view.h); null: those
+  // parameters answer 503.
+  engine::AsOfStores* as_of = nullptr;
   // Background rebuilds: reported by /readyz and /metrics; may be null.
   const engine::Rebuilder* rebuilder = nullptr;
   // POST /v1/events: the log, the topic, the limits and who may publish.

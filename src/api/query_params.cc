@@ -1,5 +1,7 @@
 #include "api/query_params.h"
 
+#include <google/protobuf/util/time_util.h>
+
 #include <charconv>
 #include <map>
 
@@ -49,7 +51,7 @@ StatusOr<QueryParams> ParseQueryParams(const http::Request& request, const Param
   std::set<std::string> allowed = {"from", "to", "salesperson", "region", "product", "client",
                                    "currency"};
   if (!spec.breakdowns.empty()) allowed.insert("by");
-  if (spec.as_of) allowed.insert("asOf");
+  if (spec.as_of) allowed.insert({"asOf", "knownAt"});
   if (spec.limit) allowed.insert("limit");
   allowed.insert(spec.extra.begin(), spec.extra.end());
 
@@ -65,6 +67,8 @@ StatusOr<QueryParams> ParseQueryParams(const http::Request& request, const Param
       std::optional<int64_t> day = ParseDate(value);
       if (!day) return InvalidArgumentError(name + ": must be a date YYYY-MM-DD, got '" + value + "'");
       (name == "from" ? params.from_day : name == "to" ? params.to_day : params.as_of_day) = day;
+    } else if (name == "knownAt") {
+      LOK_ASSIGN_OR_RETURN(params.known_at_ms, ParseKnownAt(value));
     } else if (name == "salesperson" || name == "region" || name == "product" || name == "client") {
       if (value.empty()) return InvalidArgumentError(name + ": must not be empty");
       (name == "salesperson" ? params.salesperson
@@ -100,6 +104,24 @@ StatusOr<QueryParams> ParseQueryParams(const http::Request& request, const Param
     return InvalidArgumentError("to: must not be before from");
   }
   return params;
+}
+
+int64_t QueryParams::EvaluationDay(int64_t today) const {
+  if (as_of_day) return *as_of_day;
+  if (known_at_ms) return DayOfSeconds(*known_at_ms / 1000);
+  return today;
+}
+
+StatusOr<int64_t> ParseKnownAt(std::string_view value) {
+  if (std::optional<int64_t> day = ParseDate(value)) return (*day + 1) * 86400000 - 1;
+  google::protobuf::Timestamp instant;
+  if (!google::protobuf::util::TimeUtil::FromString(std::string(value), &instant)) {
+    return InvalidArgumentError(
+        "knownAt: must be a date YYYY-MM-DD or an RFC 3339 instant such as "
+        "2025-06-30T18:00:00Z, got '" +
+        std::string(value) + "'");
+  }
+  return google::protobuf::util::TimeUtil::TimestampToMilliseconds(instant);
 }
 
 StatusOr<projections::FunnelMode> FunnelModeOf(const QueryParams& params) {

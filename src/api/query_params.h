@@ -8,7 +8,12 @@
 //                (each endpoint says which it supports)
 //   currency     ISO 4217 code; amounts are never added across currencies;
 //                default: lokd's --reporting-currency
-//   asOf         UTC date YYYY-MM-DD (endpoints that take it)
+//   asOf         UTC date YYYY-MM-DD: only events that occurred on or before
+//                it, and the day the answer is evaluated on (endpoints that
+//                take it; api/read_view.h builds the read models)
+//   knownAt      UTC date YYYY-MM-DD (the end of that day) or RFC 3339
+//                instant: only events the log had received by then (the
+//                same endpoints)
 //   limit        1..1000 (endpoints that take it)
 #pragma once
 
@@ -37,9 +42,14 @@ struct QueryParams {
   Breakdown by = Breakdown::kNone;
   std::string currency;
   std::optional<int64_t> as_of_day;
+  std::optional<int64_t> known_at_ms;
   std::optional<int64_t> limit;
   // Endpoint-specific parameters named in ParamSpec::extra, as given.
   std::map<std::string, std::string> extra;
+
+  // The day day-based answers are evaluated on: asOf, else the day of
+  // knownAt, else `today`.
+  int64_t EvaluationDay(int64_t today) const;
 
   // True when `day` lies in [from_day, to_day] (open ends allowed).
   bool InWindow(int64_t day) const {
@@ -50,7 +60,7 @@ struct QueryParams {
 // What an endpoint accepts beyond the common parameters.
 struct ParamSpec {
   std::set<Breakdown> breakdowns;  // allowed values of `by`
-  bool as_of = false;
+  bool as_of = false;  // asOf and knownAt
   bool limit = false;
   std::set<std::string> extra;     // endpoint-specific names, e.g. "mode"
 };
@@ -60,6 +70,11 @@ struct ParamSpec {
 // query parameter 'x'; allowed: ...", "to: must not be before from".
 StatusOr<QueryParams> ParseQueryParams(const http::Request& request, const ParamSpec& spec,
                                        const std::string& default_currency);
+
+// knownAt's value: a date YYYY-MM-DD means the last millisecond of that UTC
+// day; otherwise an RFC 3339 instant. Returns ms since the epoch.
+// Errors: kInvalidArgument naming knownAt and the rule.
+StatusOr<int64_t> ParseKnownAt(std::string_view value);
 
 // The funnel's `mode` extra parameter: cohort (also when absent) or period.
 // Errors: kInvalidArgument naming the parameter and its values.

@@ -63,8 +63,8 @@ TEST(QueryParamsTest, EveryBadValueNamesItsParameter) {
 
 TEST(QueryParamsTest, UnknownRepeatedAndReversedAreRejected) {
   EXPECT_EQ(ParseQueryParams(WithQuery({{"form", "2024-01-01"}}), kSpec, "USD").status().message(),
-            "unknown query parameter 'form'; allowed: asOf, by, client, currency, from, limit, mode, "
-            "product, region, salesperson, to");
+            "unknown query parameter 'form'; allowed: asOf, by, client, currency, from, knownAt, "
+            "limit, mode, product, region, salesperson, to");
   EXPECT_EQ(ParseQueryParams(WithQuery({{"client", "a"}, {"client", "b"}}), kSpec, "USD")
                 .status()
                 .message(),
@@ -81,6 +81,34 @@ TEST(QueryParamsTest, AsOfAndLimitOnlyWhereTheEndpointTakesThem) {
             StatusCode::kInvalidArgument);
   EXPECT_EQ(ParseQueryParams(WithQuery({{"by", "month"}}), bare, "USD").status().code(),
             StatusCode::kInvalidArgument);
+}
+
+
+TEST(QueryParamsTest, KnownAtIsTheEndOfADayOrAnInstant) {
+  // 2025-06-30 is day 20,269 since the epoch; its last millisecond follows.
+  EXPECT_EQ(*ParseKnownAt("2025-06-30"), (int64_t{20269} + 1) * 86400000 - 1);
+  EXPECT_EQ(*ParseKnownAt("2025-06-30T18:00:00Z"), int64_t{20269} * 86400000 + 18 * 3600000);
+  EXPECT_EQ(*ParseKnownAt("2025-06-30T20:00:00+02:00"), int64_t{20269} * 86400000 + 18 * 3600000);
+  const Status bad = ParseKnownAt("30 June").status();
+  EXPECT_EQ(bad.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad.message().rfind("knownAt: must be a date YYYY-MM-DD or an RFC 3339 instant", 0), 0u)
+      << bad.message();
+}
+
+TEST(QueryParamsTest, TheEvaluationDayIsAsOfElseTheDayOfKnownAtElseToday) {
+  ParamSpec spec;
+  spec.as_of = true;
+  auto both = ParseQueryParams(WithQuery({{"asOf", "2025-01-31"}, {"knownAt", "2025-06-30"}}),
+                               spec, "USD");
+  ASSERT_TRUE(both.ok()) << both.status().ToString();
+  EXPECT_EQ(both->EvaluationDay(1), *ParseDate("2025-01-31"));
+  auto known = ParseQueryParams(WithQuery({{"knownAt", "2025-06-30T23:59:59Z"}}), spec, "USD");
+  ASSERT_TRUE(known.ok());
+  EXPECT_EQ(known->EvaluationDay(1), *ParseDate("2025-06-30"));
+  auto neither = ParseQueryParams(WithQuery({}), spec, "USD");
+  EXPECT_EQ(neither->EvaluationDay(7), 7);
+  EXPECT_FALSE(ParseQueryParams(WithQuery({{"knownAt", "2025-06-30"}}), ParamSpec{}, "USD").ok())
+      << "knownAt only where the endpoint takes it";
 }
 
 }  // namespace

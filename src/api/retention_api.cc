@@ -30,7 +30,7 @@ http::Response HandleRetention(const store::KeyValueReader& snapshot, const http
   retention.currency = params->currency;
   projections::RetentionQuery query;
   query.as_of_day =
-      params->as_of_day.value_or(settings.today_day >= 0 ? settings.today_day : lok::Today());
+      params->EvaluationDay(settings.today_day >= 0 ? settings.today_day : lok::Today());
   query.limit = params->limit.value_or(kDefaultLimit);
   query.salesperson = params->salesperson;
   query.region = params->region;

@@ -50,6 +50,10 @@ log::OutgoingRecord DeadLetter(const std::string& topic, const log::Record& reco
   return letter;
 }
 
+int64_t TimestampMs(const google::protobuf::Timestamp& time) {
+  return time.seconds() * 1000 + time.nanos() / 1000000;
+}
+
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -123,6 +127,23 @@ StatusOr<log::PartitionOffsets> ReadPositions(const store::KeyValueReader& reade
   return positions;
 }
 
+StatusOr<int64_t> ReadMaxOccurred(const store::KeyValueReader& reader) {
+  LOK_ASSIGN_OR_RETURN(std::optional<std::string> stored, reader.Get(kMaxOccurredKey));
+  if (!stored) return INT64_MIN;
+  std::optional<uint64_t> value = ReadBigEndian64(*stored, 0);
+  if (!value) return DataLossError("projector: unreadable " + std::string(kMaxOccurredKey));
+  return static_cast<int64_t>(*value);
+}
+
+Status WritePositions(store::RocksStore& store, const log::PartitionOffsets& positions) {
+  store::Transaction transaction(store);
+  for (const auto& [partition, offset] : positions) {
+    transaction.Put(PositionKey(partition), EncodeOffset(offset));
+  }
+  LOK_ASSIGN_OR_RETURN(store::ChangeSet changes, transaction.Finish());
+  return store.Commit(changes);
+}
+
 Projector::Projector(store::RocksStore& store, log::LogReader& reader, log::LogWriter& dead_letters,
                      std::vector<projections::Projection*> projections, ProjectorOptions options,
                      ProjectorMetrics& metrics)
@@ -155,6 +176,7 @@ Status Projector::Start() {
   {
     std::lock_guard write_lock(write_mutex_);
     LOK_RETURN_IF_ERROR(LoadParked());
+    LOK_ASSIGN_OR_RETURN(max_occurred_ms_, ReadMaxOccurred(store_));
   }
   {
     std::lock_guard lock(positions_mutex_);
@@ -196,8 +218,11 @@ Status Projector::ProcessBatch(std::vector<log::Record> records) {
   int64_t duplicates = 0;
   int64_t parked = 0;
   const int64_t now_ms = NowMs();
+  CommittedBatch committed_batch;
+  committed_batch.records = static_cast<int64_t>(records.size());
   for (const log::Record& record : records) {
     next_offsets[record.partition] = record.offset + 1;
+    committed_batch.max_record_ms = std::max(committed_batch.max_record_ms, record.timestamp_ms);
     StatusOr<lok::v1::Event> event = DecodeRecord(record);
     // A type this lokd does not know is parked, not dead-lettered: an upgraded
     // lokd applies it. Its envelope must still be valid.
@@ -212,6 +237,10 @@ Status Projector::ProcessBatch(std::vector<log::Record> records) {
       dead_letters.push_back(DeadLetter(options_.topic, record, valid.message()));
       continue;
     }
+    if (options_.include && !options_.include(*event, record)) continue;
+    const int64_t occurred_ms = TimestampMs(event->occurred_at());
+    committed_batch.min_occurred_ms = std::min(committed_batch.min_occurred_ms, occurred_ms);
+    committed_batch.max_occurred_ms = std::max(committed_batch.max_occurred_ms, occurred_ms);
     const std::string& client_id = event->client_id();
     if (unknown_type || IsParked(client_id, parked_changes)) {
       // Behind a parked event of its client (or itself of an unknown type):
@@ -262,6 +291,10 @@ Status Projector::ProcessBatch(std::vector<log::Record> records) {
   transaction.AddCounter(kAppliedCounter, applied);
   transaction.AddCounter(kDuplicateCounter, duplicates);
   transaction.AddCounter(kDeadLetteredCounter, static_cast<int64_t>(dead_letters.size()));
+  const bool later_occurred = committed_batch.max_occurred_ms > max_occurred_ms_;
+  if (later_occurred) {
+    transaction.Put(kMaxOccurredKey, EncodeOffset(committed_batch.max_occurred_ms));
+  }
 
   // Dead letters are durable before the batch that skips them commits.
   if (!dead_letters.empty()) {
@@ -271,6 +304,7 @@ Status Projector::ProcessBatch(std::vector<log::Record> records) {
   LOK_ASSIGN_OR_RETURN(store::ChangeSet changes, transaction.Finish());
   LOK_RETURN_IF_ERROR(store_.Commit(changes));
   MergeDepthChanges(parked_changes);
+  if (later_occurred) max_occurred_ms_ = committed_batch.max_occurred_ms;
 
   log::PartitionOffsets committed;
   {
@@ -283,6 +317,10 @@ Status Projector::ProcessBatch(std::vector<log::Record> records) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   metrics_.RecordBatch(applied, duplicates, static_cast<int64_t>(dead_letters.size()), seconds);
   metrics_.RecordParked(parked);
+  if (options_.on_commit) {
+    committed_batch.positions = std::move(committed);
+    options_.on_commit(store_, committed_batch);
+  }
   return Status::Ok();
 }
 

@@ -24,6 +24,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -56,6 +57,23 @@ struct ProjectorOptions {
   // an event type the running one does not.
   using DecodeFunction = std::function<StatusOr<lok::v1::Event>(std::string_view bytes)>;
   DecodeFunction decode_parked;
+  // Replays for as-of answers: only valid events for which this returns true
+  // are offered to the projections; the others are passed over as if absent
+  // (no dedupe mark, no parking), while positions still advance. Empty: all.
+  std::function<bool(const lok::v1::Event&, const log::Record&)> include;
+  // Called on the projector's thread after each batch commits (checkpoints).
+  std::function<void(store::RocksStore&, const struct CommittedBatch&)> on_commit;
+};
+
+// What one committed batch covered, for ProjectorOptions::on_commit.
+struct CommittedBatch {
+  log::PartitionOffsets positions;  // the next offset of every owned partition, after it
+  int64_t records = 0;
+  // Business and record time of the batch's events that were applied or
+  // parked (not dead-lettered, not excluded); min > max when there were none.
+  int64_t min_occurred_ms = INT64_MAX;
+  int64_t max_occurred_ms = INT64_MIN;
+  int64_t max_record_ms = INT64_MIN;  // of every record in the batch
 };
 
 // What RetryParked did.
@@ -81,9 +99,19 @@ inline constexpr std::string_view kDedupePrefix = "_dedupe/";
 inline constexpr std::string_view kAppliedCounter = "_stats/applied";
 inline constexpr std::string_view kDuplicateCounter = "_stats/duplicates";
 inline constexpr std::string_view kDeadLetteredCounter = "_stats/dead_lettered";
+// The latest occurred_at (ms since the epoch, 8 bytes big-endian) of any event
+// applied or parked so far: no event of the state occurred after it.
+inline constexpr std::string_view kMaxOccurredKey = "_meta/max_occurred";
 
 // The next offset of each partition stored in `reader`.
 StatusOr<log::PartitionOffsets> ReadPositions(const store::KeyValueReader& reader);
+
+// kMaxOccurredKey in `reader`; INT64_MIN when nothing was applied.
+StatusOr<int64_t> ReadMaxOccurred(const store::KeyValueReader& reader);
+
+// Sets the stored positions of `store` (one commit): a replay that must pass
+// over a stretch of the log starts after it.
+Status WritePositions(store::RocksStore& store, const log::PartitionOffsets& positions);
 
 class Projector {
  public:
@@ -172,6 +200,7 @@ class Projector {
   // Parked clients and their queue depth, as committed. Guarded by write_mutex_.
   std::map<std::string, int64_t, std::less<>> parked_depth_;
   std::chrono::steady_clock::time_point last_lag_check_{};
+  int64_t max_occurred_ms_ = INT64_MIN;  // as committed; guarded by write_mutex_
 };
 
 }  // namespace lok::engine

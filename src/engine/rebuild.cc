@@ -198,6 +198,9 @@ Status Rebuilder::RunSteps(std::stop_token stop,
   LOK_RETURN_IF_ERROR(RecordVersions(*built, rebuilt_versions));
   LOK_ASSIGN_OR_RETURN(std::unique_ptr<log::LogReader> reader, config_.new_reader());
 
+  const ReplayHooks hooks = selected.size() == config_.projections.size()
+                                ? config_.full_rebuild_hooks
+                                : ReplayHooks{};
   int64_t replayed = 0;
   auto replay_to = [&](const log::PartitionOffsets& target) -> Status {
     {
@@ -209,7 +212,8 @@ Status Rebuilder::RunSteps(std::stop_token stop,
                                                      target, kRoundDeadline, [&](int64_t so_far) {
                                                        Record(base + so_far);
                                                        return !stop.stop_requested();
-                                                     }));
+                                                     },
+                                                     hooks));
     replayed = base + records;
     Record(replayed);
     return Status::Ok();

@@ -76,6 +76,10 @@ struct RebuildConfig {
   ReaderFactory new_reader;                           // a fresh reader of the events topic
   std::string topic;
   store::RocksStoreOptions store_options;
+  // Hooks of the replay when every projection is rebuilt (checkpoints of the
+  // new store); a partial rebuild's store holds only some models until its
+  // switch, so it takes none.
+  ReplayHooks full_rebuild_hooks;
   // Stop the live projector once the rebuild is within this many records.
   int64_t switch_gap = 20000;
 };

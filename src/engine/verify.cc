@@ -101,7 +101,8 @@ StatusOr<int64_t> ReplayUpTo(store::RocksStore& store, log::LogReader& reader,
                              const std::vector<projections::Projection*>& projections,
                              const std::string& topic, const log::PartitionOffsets& stop_at,
                              std::chrono::seconds deadline,
-                             const std::function<bool(int64_t)>& keep_going) {
+                             const std::function<bool(int64_t)>& keep_going,
+                             const ReplayHooks& hooks) {
   int64_t records = 0;
   if (stop_at.empty()) return records;
   DiscardingWriter discard;
@@ -111,6 +112,8 @@ StatusOr<int64_t> ReplayUpTo(store::RocksStore& store, log::LogReader& reader,
   options.max_batch = 5000;
   options.poll_timeout = std::chrono::milliseconds(200);
   options.stop_at = stop_at;
+  options.include = hooks.include;
+  options.on_commit = hooks.on_commit;
   Projector replay(store, reader, discard, projections, options, metrics);
   LOK_RETURN_IF_ERROR(replay.Start());
   const auto until = std::chrono::steady_clock::now() + deadline;

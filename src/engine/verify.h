@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "engine/projector.h"
 #include "log/log.h"
 #include "projections/projection.h"
 #include "store/rocks_store.h"
@@ -51,6 +52,12 @@ struct VerifyReport {
 
 using ReaderFactory = std::function<StatusOr<std::unique_ptr<log::LogReader>>()>;
 
+// Optional parts of a replay (ProjectorOptions has their meaning).
+struct ReplayHooks {
+  std::function<bool(const lok::v1::Event&, const log::Record&)> include;
+  std::function<void(store::RocksStore&, const CommittedBatch&)> on_commit;
+};
+
 // Replays `reader`'s `topic` through `projections` into `store`, from the
 // positions stored in `store` up to (excluding) `stop_at`, as the live
 // projector would have applied it (same dedupe, same positions; dead letters
@@ -63,7 +70,8 @@ StatusOr<int64_t> ReplayUpTo(store::RocksStore& store, log::LogReader& reader,
                              const std::vector<projections::Projection*>& projections,
                              const std::string& topic, const log::PartitionOffsets& stop_at,
                              std::chrono::seconds deadline,
-                             const std::function<bool(int64_t)>& keep_going = nullptr);
+                             const std::function<bool(int64_t)>& keep_going = nullptr,
+                             const ReplayHooks& hooks = {});
 
 // Replays `topic` through `projections` into a fresh store in `scratch_dir`
 // (created, and removed afterwards) up to the positions of a snapshot of

@@ -100,7 +100,48 @@ class EmbeddedLog::Reader : public LogReader {
     return ends;
   }
 
+  StatusOr<PartitionOffsets> OffsetsAfterTime(int64_t timestamp_ms) override {
+    std::vector<int64_t> ends;
+    {
+      std::lock_guard lock(log_.mutex_);
+      auto found = log_.topics_.find(topic_);
+      if (found == log_.topics_.end()) return NotFoundError("topic " + topic_ + ": does not exist");
+      ends = found->second.end_offsets;
+    }
+    PartitionOffsets cut;
+    for (size_t partition = 0; partition < ends.size(); ++partition) {
+      // Binary search for the first offset with a later timestamp.
+      int64_t low = 0;
+      int64_t high = ends[partition];
+      while (low < high) {
+        const int64_t middle = low + (high - low) / 2;
+        LOK_ASSIGN_OR_RETURN(int64_t stamp,
+                             TimestampAt(static_cast<int32_t>(partition), middle));
+        if (stamp > timestamp_ms) {
+          high = middle;
+        } else {
+          low = middle + 1;
+        }
+      }
+      cut[static_cast<int32_t>(partition)] = low;
+    }
+    return cut;
+  }
+
  private:
+  StatusOr<int64_t> TimestampAt(int32_t partition, int64_t offset) {
+    std::string value;
+    rocksdb::Status status =
+        log_.db_->Get(rocksdb::ReadOptions(), RecordKey(topic_, partition, offset), &value);
+    if (!status.ok()) return FromRocksStatus(status, "embedded log read");
+    lok::v1::StoredRecord stored;
+    if (!stored.ParseFromString(value)) {
+      return DataLossError("embedded log " + topic_ + ": unreadable record in partition " +
+                           std::to_string(partition));
+    }
+    return stored.timestamp_ms();
+  }
+
   // REQUIRES: log_.mutex_ held.
   bool HasNewLocked() const {
     auto found = log_.topics_.find(topic_);
@@ -255,7 +296,7 @@ StatusOr<std::vector<Position>> EmbeddedLog::Append(std::string_view topic,
     lok::v1::StoredRecord stored;
     stored.set_key(std::move(record.key));
     stored.set_value(std::move(record.value));
-    stored.set_timestamp_ms(now);
+    stored.set_timestamp_ms(record.timestamp_ms > 0 ? record.timestamp_ms : now);
     for (Header& header : record.headers) {
       auto* stored_header = stored.add_headers();
       stored_header->set_key(std::move(header.key));

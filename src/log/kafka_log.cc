@@ -582,7 +582,7 @@ StatusOr<std::vector<Position>> KafkaLogWriter::Append(std::string_view topic,
     // RD_KAFKA_MSG_F_COPY: librdkafka copies key and value, so `records` need
     // not outlive the call. (rd_kafka_produceva rather than producev: its
     // argument macros are C casts.)
-    std::array<rd_kafka_vu_t, 7> fields{};
+    std::array<rd_kafka_vu_t, 8> fields{};
     size_t field_count = 0;
     const auto add_field = [&](rd_kafka_vtype_t type) -> rd_kafka_vu_t& {
       rd_kafka_vu_t& field = fields[field_count++];
@@ -601,6 +601,7 @@ StatusOr<std::vector<Position>> KafkaLogWriter::Append(std::string_view topic,
     value.u.mem.ptr = const_cast<char*>(record.value.data());
     value.u.mem.size = record.value.size();
     if (headers != nullptr) add_field(RD_KAFKA_VTYPE_HEADERS).u.headers = headers.get();
+    if (record.timestamp_ms > 0) add_field(RD_KAFKA_VTYPE_TIMESTAMP).u.i64 = record.timestamp_ms;
     add_field(RD_KAFKA_VTYPE_OPAQUE).u.ptr = &slot;
 
     rd_kafka_resp_err_t error = RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -783,6 +784,44 @@ StatusOr<PartitionOffsets> KafkaLogReader::EndOffsets() {
     ends[partition] = high;
   }
   return ends;
+}
+
+StatusOr<PartitionOffsets> KafkaLogReader::OffsetsAfterTime(int64_t timestamp_ms) {
+  LOK_ASSIGN_OR_RETURN(int32_t count, PartitionCount());
+  PartitionListPtr query(rd_kafka_topic_partition_list_new(count));
+  for (int32_t partition = 0; partition < count; ++partition) {
+    // Kafka answers "the earliest offset whose timestamp >= t".
+    rd_kafka_topic_partition_list_add(query.get(), topic_.c_str(), partition)->offset =
+        timestamp_ms + 1;
+  }
+  rd_kafka_resp_err_t error =
+      rd_kafka_offsets_for_times(consumer_.get(), query.get(), ToTimeoutMs(request_timeout_));
+  if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return KafkaError(error, "offsets for time of topic '" + topic_ + "'");
+  }
+  PartitionOffsets cut;
+  for (int i = 0; i < query->cnt; ++i) {
+    const rd_kafka_topic_partition_t& entry = query->elems[i];
+    if (entry.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return KafkaError(entry.err, "offsets for time of topic '" + topic_ + "' partition " +
+                                       std::to_string(entry.partition));
+    }
+    int64_t offset = entry.offset;
+    if (offset < 0) {
+      // No record after the time: the partition's end.
+      int64_t low = 0;
+      int64_t high = 0;
+      error = rd_kafka_query_watermark_offsets(consumer_.get(), topic_.c_str(), entry.partition,
+                                               &low, &high, ToTimeoutMs(request_timeout_));
+      if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return KafkaError(error, "end offset of topic '" + topic_ + "' partition " +
+                                     std::to_string(entry.partition));
+      }
+      offset = high;
+    }
+    cut[entry.partition] = offset;
+  }
+  return cut;
 }
 
 void KafkaLogReader::ReportCommitted(const PartitionOffsets& next_offsets) {

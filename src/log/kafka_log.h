@@ -168,6 +168,11 @@ class KafkaLogReader : public LogReader {
   // cluster does not answer within config.request_timeout.
   StatusOr<PartitionOffsets> EndOffsets() override;
 
+  // The broker's offsetsForTimes (ListOffsets by timestamp) for timestamp_ms
+  // + 1 on every partition. kUnavailable when the cluster does not answer
+  // within config.request_timeout.
+  StatusOr<PartitionOffsets> OffsetsAfterTime(int64_t timestamp_ms) override;
+
   // Commits `next_offsets` to the consumer group asynchronously. Failures are
   // only logged: these offsets feed dashboards and are never read back.
   void ReportCommitted(const PartitionOffsets& next_offsets) override;

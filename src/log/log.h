@@ -46,6 +46,10 @@ struct OutgoingRecord {
   std::string value;
   std::vector<Header> headers;
   int32_t partition = -1;  // -1: by key
+  // The record time to store (Kafka CreateTime), ms since the epoch; 0: the
+  // time of the append. Lok's own writers leave it 0; importers of history
+  // and tests of knownAt set it.
+  int64_t timestamp_ms = 0;
 };
 
 struct Position {
@@ -92,6 +96,14 @@ class LogReader {
   // The end offset (the offset the next append will get) of each assigned
   // partition, for lag and readiness.
   virtual StatusOr<PartitionOffsets> EndOffsets() = 0;
+
+  // For every partition of the topic, the offset of its first record whose
+  // timestamp is after `timestamp_ms` (the end offset when there is none):
+  // the records before it are those the log had received by then, provided
+  // record times do not go backwards within a partition (Kafka's
+  // offsetsForTimes has the same premise). Independent of Assign.
+  // Errors: kNotFound when the topic does not exist; kUnavailable.
+  virtual StatusOr<PartitionOffsets> OffsetsAfterTime(int64_t timestamp_ms) = 0;
 
   // Tells monitoring where the reader's owner has durably got to (Kafka:
   // commits to the consumer group, for lag dashboards). Never used to resume.

@@ -65,6 +65,11 @@ Status LokService::Open(const ServiceConfig& config) {
   engine::ProjectorOptions projector_options;
   projector_options.topic = config.topic;
   projector_options.max_batch = config.batch_size;
+  checkpoint_policy_ = config.checkpoints;
+  projector_options.on_commit = [this](store::RocksStore& store,
+                                       const engine::CommittedBatch& batch) {
+    if (engine::CheckpointKeeper* keeper = KeeperFor(store.path())) keeper->AfterCommit(store, batch);
+  };
   runner_ = std::make_unique<engine::ProjectorRunner>(*reader_, *writer_, projections,
                                                       projector_options, metrics_);
 
@@ -150,7 +155,17 @@ Status LokService::Open(const ServiceConfig& config) {
   rebuild_config.new_reader = reader_factory("rebuild");
   rebuild_config.topic = config.topic;
   rebuild_config.store_options = store_options;
+  rebuild_config.full_rebuild_hooks.on_commit = projector_options.on_commit;
   rebuilder_ = std::make_unique<engine::Rebuilder>(std::move(rebuild_config));
+  engine::AsOfConfig as_of_config;
+  as_of_config.cache_dir = config.data_dir + "/as-of-cache";
+  as_of_config.cache_entries = config.as_of_cache_entries;
+  as_of_config.new_reader = reader_factory("as-of");
+  as_of_config.topic = config.topic;
+  as_of_config.projections = projections;
+  as_of_config.checkpoints = [this]() { return KeeperFor(live_store_->Current()->path()); };
+  as_of_ = std::make_unique<engine::AsOfStores>(std::move(as_of_config));
+  context_.as_of = as_of_.get();
   admin_context_.rebuilder = rebuilder_.get();
   context_.rebuilder = rebuilder_.get();
   api::RegisterAdminRoutes(*server_, admin_context_);
@@ -193,6 +208,19 @@ Status LokService::Open(const ServiceConfig& config) {
     LOK_RETURN_IF_ERROR(rebuilder_->Start(stale, "projection version changed"));
   }
   return Status::Ok();
+}
+
+engine::CheckpointKeeper* LokService::KeeperFor(const std::string& store_dir) {
+  std::lock_guard lock(keepers_mutex_);
+  auto found = keepers_.find(store_dir);
+  if (found != keepers_.end()) return found->second.get();
+  StatusOr<std::unique_ptr<engine::CheckpointKeeper>> keeper =
+      engine::CheckpointKeeper::Open(engine::CheckpointDirOf(store_dir), checkpoint_policy_);
+  if (!keeper.ok()) {
+    spdlog::warn("lok: checkpoints of {}: {}", store_dir, keeper.status().ToString());
+    return nullptr;
+  }
+  return keepers_.emplace(store_dir, std::move(*keeper)).first->second.get();
 }
 
 void LokService::Stop() {

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,6 +21,8 @@
 #include "api/explain_api.h"
 #include "api/query_api.h"
 #include "base/status.h"
+#include "engine/as_of.h"
+#include "engine/checkpoints.h"
 #include "engine/projector.h"
 #include "engine/projector_runner.h"
 #include "engine/rebuild.h"
@@ -69,6 +72,11 @@ struct ServiceConfig {
   // Bearer tokens (api/auth.h). Empty: no authentication, which is allowed
   // only on a loopback address.
   std::string auth_file;
+  // When the read models are checkpointed (the bases of asOf/knownAt
+  // answers, engine/checkpoints.h) and how many read models built for
+  // asOf/knownAt queries are cached.
+  engine::CheckpointPolicy checkpoints;
+  size_t as_of_cache_entries = 4;
   // Overrides a projection's code version by name (tests of the version
   // check; lokd --projection-version NAME=N). Empty: the code's versions.
   std::map<std::string, int> projection_versions;
@@ -90,6 +98,10 @@ class LokService {
   // The current read-model store (a rebuild may switch it).
   store::LiveStore& store() { return *live_store_; }
   engine::Rebuilder& rebuilder() { return *rebuilder_; }
+  engine::AsOfStores& as_of() { return *as_of_; }
+  // The checkpoints of the store in `store_dir` (created on first use);
+  // nullptr when its directory cannot be opened.
+  engine::CheckpointKeeper* KeeperFor(const std::string& store_dir);
   engine::ProjectorMetrics& metrics() { return metrics_; }
 
  private:
@@ -106,6 +118,10 @@ class LokService {
   std::vector<std::unique_ptr<projections::Projection>> projections_;
   std::unique_ptr<engine::ProjectorRunner> runner_;
   std::unique_ptr<engine::Rebuilder> rebuilder_;
+  engine::CheckpointPolicy checkpoint_policy_;
+  std::mutex keepers_mutex_;
+  std::map<std::string, std::unique_ptr<engine::CheckpointKeeper>> keepers_;
+  std::unique_ptr<engine::AsOfStores> as_of_;
   api::Authenticator auth_;
   api::ApiContext context_;
   api::AdminContext admin_context_;

@@ -4,7 +4,10 @@
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
+
+#include <filesystem>
 
 #include "store/rocks_status.h"
 
@@ -176,6 +179,37 @@ Status RocksStore::Commit(const ChangeSet& changes) {
 }
 
 Status RocksStore::Sync() { return FromRocksStatus(db_->FlushWAL(/*sync=*/true), "store sync"); }
+
+std::string RocksStore::path() const { return db_->GetName(); }
+
+Status RocksStore::CreateCheckpoint(const std::string& dir) {
+  if (std::filesystem::exists(dir)) return InvalidArgumentError("checkpoint " + dir + ": exists");
+  rocksdb::Checkpoint* raw = nullptr;
+  LOK_RETURN_IF_ERROR(FromRocksStatus(rocksdb::Checkpoint::Create(db_.get(), &raw), "checkpoint"));
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  return FromRocksStatus(checkpoint->CreateCheckpoint(dir), "checkpoint " + dir);
+}
+
+Status CloneStoreFiles(const std::string& from, const std::string& to) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  if (fs::exists(to, error)) return InvalidArgumentError("store copy " + to + ": exists");
+  fs::create_directories(to, error);
+  if (error) return UnavailableError("store copy " + to + ": " + error.message());
+  for (const fs::directory_entry& entry : fs::directory_iterator(from, error)) {
+    const fs::path target = fs::path(to) / entry.path().filename();
+    if (entry.path().extension() == ".sst") {
+      fs::create_hard_link(entry.path(), target, error);
+    } else if (entry.is_regular_file()) {
+      fs::copy_file(entry.path(), target, error);
+    }
+    if (error) {
+      return UnavailableError("store copy " + entry.path().string() + ": " + error.message());
+    }
+  }
+  if (error) return UnavailableError("store copy " + from + ": " + error.message());
+  return Status::Ok();
+}
 
 std::unique_ptr<KeyValueReader> RocksStore::Snapshot() const {
   return std::make_unique<SnapshotReader>(*db_);

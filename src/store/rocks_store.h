@@ -54,6 +54,15 @@ class RocksStore : public KeyValueReader {
   // whatever sync_commits says. Errors: kUnavailable on I/O failure.
   Status Sync();
 
+  // The directory the store lives in.
+  std::string path() const;
+
+  // Writes a copy of the store as it stands now to `dir` (which must not
+  // exist): RocksDB's Checkpoint, SST files hard-linked, so it costs a
+  // memtable flush and little disk until the store compacts those files away.
+  // Errors: kInvalidArgument when `dir` exists; kUnavailable on I/O failure.
+  Status CreateCheckpoint(const std::string& dir);
+
   // A consistent point-in-time view for a query that reads several keys.
   // The store must outlive the snapshot.
   std::unique_ptr<KeyValueReader> Snapshot() const;
@@ -65,5 +74,11 @@ class RocksStore : public KeyValueReader {
   std::unique_ptr<rocksdb::DB> db_;
   RocksStoreOptions options_;
 };
+
+// Makes `to` (which must not exist) a writable copy of the closed store or
+// checkpoint at `from`, hard-linking its SST files (immutable in RocksDB) and
+// copying the rest, so that opening and writing `to` never changes `from`.
+// Errors: kInvalidArgument when `to` exists; kUnavailable on I/O failure.
+Status CloneStoreFiles(const std::string& from, const std::string& to);
 
 }  // namespace lok::store

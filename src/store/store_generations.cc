@@ -110,6 +110,8 @@ Status StoreGenerations::Remove(int generation) {
   }
   std::error_code error;
   std::filesystem::remove_all(PathOf(generation), error);
+  // Its checkpoints (engine/checkpoints.h), when any.
+  if (!error) std::filesystem::remove_all(PathOf(generation) + ".checkpoints", error);
   if (error) return UnavailableError("remove " + PathOf(generation) + ": " + error.message());
   return Status::Ok();
 }
