@@ -63,6 +63,35 @@ TEST_F(EmbeddedLogTest, AppendAssignsDenseOffsetsPerPartitionByKafkaPartitioner)
   }
 }
 
+TEST_F(EmbeddedLogTest, KeepsGivenRecordTimesAndFindsTheFirstOffsetAfterATime) {
+  auto log = OpenLog();
+  ASSERT_TRUE(log->CreateTopic("timed", 2).ok());
+  std::vector<OutgoingRecord> records;
+  for (int64_t stamp : {1000, 2000, 2000, 3000}) {
+    OutgoingRecord record{"", "v" + std::to_string(stamp), {}, 0};
+    record.timestamp_ms = stamp;
+    records.push_back(record);
+  }
+  records.push_back({"", "now", {}, 1});  // no time given: the append's
+  ASSERT_TRUE(log->Append("timed", records).ok());
+  auto reader = log->NewReader("timed");
+  ASSERT_TRUE(reader->Assign({{0, 0}, {1, 0}}).ok());
+  std::vector<Record> read = ReadAll(*reader, 5);
+  ASSERT_EQ(read.size(), 5u);
+  EXPECT_EQ(read[0].timestamp_ms, 1000);
+  EXPECT_EQ(read[3].timestamp_ms, 3000);
+  EXPECT_GT(read[4].timestamp_ms, 1700000000000);
+  // Partition 0 holds 1000, 2000, 2000, 3000 at offsets 0..3.
+  EXPECT_EQ((*reader->OffsetsAfterTime(999)), (PartitionOffsets{{0, 0}, {1, 0}}));
+  EXPECT_EQ((*reader->OffsetsAfterTime(1000))[0], 1);
+  EXPECT_EQ((*reader->OffsetsAfterTime(2000))[0], 3);
+  EXPECT_EQ((*reader->OffsetsAfterTime(2999))[0], 3);
+  EXPECT_EQ((*reader->OffsetsAfterTime(3000))[0], 4);
+  EXPECT_EQ((*reader->OffsetsAfterTime(3000))[1], 0) << "its record was appended later";
+  EXPECT_EQ((*reader->OffsetsAfterTime(INT64_MAX / 2))[1], 1);
+  EXPECT_EQ(log->NewReader("missing")->OffsetsAfterTime(0).status().code(), StatusCode::kNotFound);
+}
+
 TEST_F(EmbeddedLogTest, ReaderReturnsRecordsInOrderWithHeaders) {
   auto log = OpenLog();
   ASSERT_TRUE(log->Append("events", KeyedRecords(200)).ok());

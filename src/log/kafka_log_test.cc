@@ -240,6 +240,40 @@ TEST_F(KafkaLogTest, ExplicitPartitionAndEmptyKeyAreHonoured) {
   EXPECT_EQ((*positions)[2].partition, PartitionForKey("client-1", kPartitions));
 }
 
+TEST_F(KafkaLogTest, ProducerRecordTimesAreKeptAndOffsetsAfterTimeCutThere) {
+  const std::string topic = NewTopic();
+  auto writer = NewWriter();
+  ASSERT_NE(writer, nullptr);
+  // Record times two days ago, spaced by a second (the broker keeps
+  // CreateTime within its retention).
+  const int64_t base = std::chrono::duration_cast<milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count() -
+                       2 * 86400000;
+  std::vector<OutgoingRecord> records;
+  for (int i = 0; i < 4; ++i) {
+    OutgoingRecord record;
+    record.value = "r" + std::to_string(i);
+    record.partition = 1;
+    record.timestamp_ms = base + i * 1000;
+    records.push_back(record);
+  }
+  ASSERT_TRUE(writer->Append(topic, records).ok());
+  auto reader = NewReader(topic);
+  ASSERT_NE(reader, nullptr);
+  ASSERT_TRUE(reader->Assign({{1, 0}}).ok());
+  std::vector<Record> read = ReadAtLeast(*reader, 4);
+  ASSERT_EQ(read.size(), 4u);
+  EXPECT_EQ(read[2].timestamp_ms, base + 2000);
+  auto before = reader->OffsetsAfterTime(base - 1);
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+  EXPECT_EQ(before->size(), static_cast<size_t>(kPartitions));
+  EXPECT_EQ(before->at(1), 0);
+  EXPECT_EQ(reader->OffsetsAfterTime(base + 1500)->at(1), 2);
+  EXPECT_EQ(reader->OffsetsAfterTime(base + 3000)->at(1), 4) << "none later: the end";
+  EXPECT_EQ(reader->OffsetsAfterTime(base + 3000)->at(0), 0) << "an empty partition";
+}
+
 TEST_F(KafkaLogTest, ConcurrentAppendsAllSucceedWithDistinctPositions) {
   const std::string topic = NewTopic();
   auto writer = NewWriter();
