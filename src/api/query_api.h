@@ -42,6 +42,8 @@ struct ApiContext {
   // Read models as of asOf/knownAt (api/read_view.h); null: those
   // parameters answer 503.
   engine::AsOfStores* as_of = nullptr;
+  // A fresh reader of the events topic (restatements scan the late records).
+  engine::ReaderFactory new_reader;
   // Background rebuilds: reported by /readyz and /metrics; may be null.
   const engine::Rebuilder* rebuilder = nullptr;
   // POST /v1/events: the log, the topic, the limits and who may publish.

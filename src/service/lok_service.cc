@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "api/restatement_api.h"
 #include "projections/concentration.h"
 #include "projections/funnel.h"
 #include "projections/history.h"
@@ -166,6 +167,8 @@ Status LokService::Open(const ServiceConfig& config) {
   as_of_config.checkpoints = [this]() { return KeeperFor(live_store_->Current()->path()); };
   as_of_ = std::make_unique<engine::AsOfStores>(std::move(as_of_config));
   context_.as_of = as_of_.get();
+  context_.new_reader = reader_factory("restatements");
+  api::RegisterRestatementRoutes(*server_, context_);
   admin_context_.rebuilder = rebuilder_.get();
   context_.rebuilder = rebuilder_.get();
   api::RegisterAdminRoutes(*server_, admin_context_);

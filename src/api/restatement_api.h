@@ -1,0 +1,27 @@
+// Restatements: which reported numbers changed because events arrived late.
+//
+//   GET /v1/restatements?since=T[&limit=N]      (lokctl restatement --since T)
+//
+// T is a date YYYY-MM-DD (the end of that UTC day) or an RFC 3339 instant:
+// the moment the numbers were reported. A late event is one the log received
+// after T that occurred at or before T. The numbers compared are those of
+// the periods up to T, as reported then (events known by T that occurred by
+// T) and as they stand now (every event that occurred by T), so that every
+// difference is due to late events and to nothing else:
+//   funnel.period / funnel.cohort  by month, from the earliest late event's
+//                                  month to T's
+//   concentration                  the trailing year up to T, with its monthly trend
+// Each change names the metric (a path into the answer), its period when the
+// path has a month, the old and the new value, and the late events of that
+// period (all of them when the metric has none). The late events are listed
+// with source, event_id, type, client, deal, occurred and received times,
+// partition and offset (the first `limit`, default 100, at most 1000).
+#pragma once
+
+#include "api/query_api.h"
+
+namespace lok::api {
+
+void RegisterRestatementRoutes(http::Server& server, const ApiContext& context);
+
+}  // namespace lok::api
