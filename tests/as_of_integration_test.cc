@@ -200,6 +200,15 @@ TEST_F(AsOfIntegrationTest, BothTimelinesAndARestatementForALateWin) {
     }
   }
   EXPECT_TRUE(won_restated) << boost::json::serialize(restated.at("changes"));
+  // The same through lokctl.
+  const auto [exit_code, output] = RunShell(std::string(LOK_BIN_DIR) + "/lokctl restatement --since " +
+                                            Date(day_a) + " --url " + url + " 2>&1");
+  EXPECT_EQ(exit_code, 0) << output;
+  EXPECT_NE(output.find("1 events received after"), std::string::npos) << output;
+  EXPECT_NE(output.find("crm/deal5-won"), std::string::npos) << output;
+  EXPECT_NE(output.find("funnel.period.rows[" + Month(late_occurred) + "].metrics.stages[WON].deals"),
+            std::string::npos)
+      << output;
   // Since day B's end nothing arrived late.
   EXPECT_EQ(Get(url + "/v1/restatements?since=" + Date(day_b + kDayMs)).at("lateEventCount").to_number<int64_t>(), 0);
 

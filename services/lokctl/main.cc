@@ -136,6 +136,40 @@ lok::StatusOr<boost::json::object> JsonBody(
   return body.as_object();
 }
 
+// GET /v1/restatements?since=T and print the late events and the changed numbers.
+int Restatement(const std::string& url, const std::string& since, int limit) {
+  auto body = JsonBody(lok::http::Fetch("GET",
+                                        url + "/v1/restatements?since=" + since +
+                                            "&limit=" + std::to_string(limit),
+                                        "", "application/json", std::chrono::minutes(30),
+                                        lok::http::BearerHeader(g_token)),
+                       "restatement");
+  if (!body.ok()) return Fail(body.status());
+  const auto& object = *body;
+  const auto text = [](const boost::json::value& value) {
+    return value.is_string() ? std::string(value.as_string()) : boost::json::serialize(value);
+  };
+  std::cout << object.at("lateEventCount").to_number<int64_t>()
+            << " events received after " << text(object.at("since"))
+            << " occurred at or before it\n";
+  for (const auto& event : object.at("lateEvents").as_array()) {
+    std::cout << "  " << text(event.at("position")) << "  " << text(event.at("type")) << "  "
+              << text(event.at("source")) << "/" << text(event.at("eventId")) << "  client "
+              << text(event.at("clientId")) << "  occurred " << text(event.at("occurredAt"))
+              << "  received " << text(event.at("receivedAt")) << "\n";
+  }
+  if (!object.at("complete").as_bool()) std::cout << "  ... (--limit shows more)\n";
+  const auto& changes = object.at("changes").as_array();
+  std::cout << changes.size() << " reported numbers changed\n";
+  for (const auto& change : changes) {
+    std::cout << "  " << text(change.at("metric")) << ": " << text(change.at("old")) << " -> "
+              << text(change.at("new")) << "  (late events";
+    for (const auto& position : change.at("lateEvents").as_array()) std::cout << " " << text(position);
+    std::cout << ")\n";
+  }
+  return 0;
+}
+
 // "[#########...........]  42.0%  12345 events/s  ETA 0:13  replaying"
 std::string ProgressLine(const boost::json::object& progress) {
   constexpr int kWidth = 30;
@@ -654,6 +688,21 @@ int main(int argc, char** argv) {
       "verify", "Replay the log into a scratch store and compare digests with the live read models");
   verify->add_option("--url", verify_url, "lokd's base URL")->envname("LOK_URL")->capture_default_str();
 
+  std::string restatement_url = "http://127.0.0.1:8080", restatement_since;
+  int restatement_limit = 100;
+  auto* restatement = app.add_subcommand(
+      "restatement", "Which reported numbers changed because events arrived after a moment");
+  restatement->add_option("--since", restatement_since,
+                          "When the numbers were reported: YYYY-MM-DD (end of day, UTC) or an "
+                          "RFC 3339 instant")
+      ->required();
+  restatement->add_option("--limit", restatement_limit, "Late events listed (1..1000)")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  restatement->add_option("--url", restatement_url, "lokd's base URL")
+      ->envname("LOK_URL")
+      ->capture_default_str();
+
   std::string rebuild_url = "http://127.0.0.1:8080";
   std::vector<std::string> rebuild_projections;
   bool rebuild_no_wait = false;
@@ -747,6 +796,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*verify) return Verify(verify_url);
+  if (*restatement) return Restatement(restatement_url, restatement_since, restatement_limit);
   if (*rebuild_status) return RebuildStatus(rebuild_url);
   if (*rebuild_drop) return RebuildDrop(rebuild_url);
   if (*rebuild) return Rebuild(rebuild_url, rebuild_projections, !rebuild_no_wait);
