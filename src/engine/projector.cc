@@ -129,7 +129,16 @@ StatusOr<log::PartitionOffsets> ReadPositions(const store::KeyValueReader& reade
 
 StatusOr<int64_t> ReadMaxOccurred(const store::KeyValueReader& reader) {
   LOK_ASSIGN_OR_RETURN(std::optional<std::string> stored, reader.Get(kMaxOccurredKey));
-  if (!stored) return INT64_MIN;
+  if (!stored) {
+    // A store that consumed records before the key existed: unknown, as if
+    // its events occurred as late as can be (asOf answers are then always
+    // replayed, never taken from it, until a rebuild records it).
+    LOK_ASSIGN_OR_RETURN(log::PartitionOffsets positions, ReadPositions(reader));
+    for (const auto& [partition, offset] : positions) {
+      if (offset > 0) return INT64_MAX;
+    }
+    return INT64_MIN;
+  }
   std::optional<uint64_t> value = ReadBigEndian64(*stored, 0);
   if (!value) return DataLossError("projector: unreadable " + std::string(kMaxOccurredKey));
   return static_cast<int64_t>(*value);

@@ -106,7 +106,8 @@ inline constexpr std::string_view kMaxOccurredKey = "_meta/max_occurred";
 // The next offset of each partition stored in `reader`.
 StatusOr<log::PartitionOffsets> ReadPositions(const store::KeyValueReader& reader);
 
-// kMaxOccurredKey in `reader`; INT64_MIN when nothing was applied.
+// kMaxOccurredKey in `reader`; INT64_MIN when nothing was applied; INT64_MAX
+// (unknown) for a store that consumed records before the key was kept.
 StatusOr<int64_t> ReadMaxOccurred(const store::KeyValueReader& reader);
 
 // Sets the stored positions of `store` (one commit): a replay that must pass
