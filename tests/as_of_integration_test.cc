@@ -6,7 +6,9 @@
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <algorithm>
 #include <random>
+#include <tuple>
 #include <thread>
 
 #include "http/http_client.h"
@@ -127,6 +129,19 @@ TEST_F(AsOfIntegrationTest, BothTimelinesAndARestatementForALateWin) {
   late.mutable_deal_won()->mutable_amount()->set_currency("USD");
   events.push_back({late, day_b + 11 * kHourMs});
 
+  // The plan for day A's month: 10,000 set on day A, replaced by 20,000 on day B.
+  for (auto [id, minor, at] : {std::tuple{"plan-1", 10000, day_a + 10 * kHourMs},
+                               std::tuple{"plan-2", 20000, day_b + 10 * kHourMs}}) {
+    auto target = Make(id, "plan", at);
+    target.set_deal_id("");
+    target.mutable_target_set()->set_period(Month(day_a));
+    target.mutable_target_set()->mutable_amount()->set_minor(minor);
+    target.mutable_target_set()->mutable_amount()->set_currency("USD");
+    events.push_back({target, at});
+  }
+  std::stable_sort(events.begin(), events.end(),
+                   [](const Timed& a, const Timed& b) { return a.received_ms < b.received_ms; });
+
   log::KafkaConfig kafka{.brokers = brokers_};
   ASSERT_TRUE(log::CreateTopic(kafka, topic_, 2, std::chrono::seconds(30)).ok());
   auto writer = log::KafkaLogWriter::Create(kafka);
@@ -167,6 +182,15 @@ TEST_F(AsOfIntegrationTest, BothTimelinesAndARestatementForALateWin) {
   EXPECT_EQ(WonDeals(Get(period + "&asOf=" + Date(day_a))), 6);
   // Both: occurred by day A and known by then.
   EXPECT_EQ(WonDeals(Get(period + "&asOf=" + Date(day_a) + "&knownAt=" + Date(day_a))), 5);
+  // The plan as it stood: attainment against the target known by then.
+  const auto plan_of = [](const boost::json::object& funnel) -> std::string {
+    for (const auto& row : funnel.at("plan").as_array()) {
+      return std::string(row.at("plan").at("minor").as_string());
+    }
+    return "none";
+  };
+  EXPECT_EQ(plan_of(known_a), "10000");
+  EXPECT_EQ(plan_of(Get(period)), "20000");
   // The same question again is answered from the cache.
   EXPECT_EQ(Get(period + "&knownAt=" + Date(day_a)).at("asOfSource").at("cached"), true);
   // Bounds that exclude nothing are the live answer.

@@ -214,10 +214,22 @@ StatusOr<std::shared_ptr<AsOfStores::Entry>> AsOfStores::Build(
       return OccurredMs(event) < occurred_before;
     };
   }
-  LOK_ASSIGN_OR_RETURN(std::unique_ptr<log::LogReader> reader, config_.new_reader());
   log::PartitionOffsets current = base ? base->positions : log::PartitionOffsets{};
+  // Replays runs of the log up to `target` with a fresh reader each: a
+  // librdkafka consumer re-assigned while its previous partitions are still
+  // starting can abort (librdkafka issue 5573, fixed after the 2.0.2 we use),
+  // so a reader is assigned once.
+  const auto replay_to = [&](const log::PartitionOffsets& target) -> Status {
+    LOK_ASSIGN_OR_RETURN(std::unique_ptr<log::LogReader> reader, config_.new_reader());
+    LOK_ASSIGN_OR_RETURN(int64_t replayed, ReplayUpTo(*entry->store, *reader, models, config_.topic,
+                                                      target, config_.deadline, nullptr, hooks));
+    entry->records_replayed += replayed;
+    return Status::Ok();
+  };
   // The checkpoints after the base, inside the cut: stretches between two of
-  // them whose events all occurred too late are passed over.
+  // them whose events all occurred too late are passed over; the stretches
+  // between passes are replayed in one run each.
+  std::optional<log::PartitionOffsets> run_end;
   for (const CheckpointInfo& checkpoint : checkpoints) {
     if (base && checkpoint.records <= base->records) continue;
     if (!CoveredBy(checkpoint.positions, end)) break;
@@ -226,18 +238,17 @@ StatusOr<std::shared_ptr<AsOfStores::Entry>> AsOfStores::Build(
                            checkpoint.min_occurred_since_previous_ms != INT64_MIN &&
                            checkpoint.min_occurred_since_previous_ms >= occurred_before;
     if (skippable) {
+      if (run_end) {
+        LOK_RETURN_IF_ERROR(replay_to(*run_end));
+        run_end.reset();
+      }
       LOK_RETURN_IF_ERROR(WritePositions(*entry->store, checkpoint.positions));
     } else {
-      LOK_ASSIGN_OR_RETURN(int64_t replayed,
-                           ReplayUpTo(*entry->store, *reader, models, config_.topic,
-                                      checkpoint.positions, config_.deadline, nullptr, hooks));
-      entry->records_replayed += replayed;
+      run_end = checkpoint.positions;
     }
     current = checkpoint.positions;
   }
-  LOK_ASSIGN_OR_RETURN(int64_t replayed, ReplayUpTo(*entry->store, *reader, models, config_.topic,
-                                                    end, config_.deadline, nullptr, hooks));
-  entry->records_replayed += replayed;
+  LOK_RETURN_IF_ERROR(replay_to(end));
   entry->build_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   spdlog::info("as-of: built [{}] from {} records of a checkpoint, replayed {} of {} in {:.2f} s",

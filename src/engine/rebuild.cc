@@ -196,8 +196,6 @@ Status Rebuilder::RunSteps(std::stop_token stop,
         config_.versions.at(std::string(projection->Name()));
   }
   LOK_RETURN_IF_ERROR(RecordVersions(*built, rebuilt_versions));
-  LOK_ASSIGN_OR_RETURN(std::unique_ptr<log::LogReader> reader, config_.new_reader());
-
   const ReplayHooks hooks = selected.size() == config_.projections.size()
                                 ? config_.full_rebuild_hooks
                                 : ReplayHooks{};
@@ -208,6 +206,9 @@ Status Rebuilder::RunSteps(std::stop_token stop,
       progress_.records_target = Sum(target);
     }
     const int64_t base = replayed;
+    // A fresh reader per round: see AsOfStores::Build on re-assigning a
+    // librdkafka consumer.
+    LOK_ASSIGN_OR_RETURN(std::unique_ptr<log::LogReader> reader, config_.new_reader());
     LOK_ASSIGN_OR_RETURN(int64_t records, ReplayUpTo(*built, *reader, selected, config_.topic,
                                                      target, kRoundDeadline, [&](int64_t so_far) {
                                                        Record(base + so_far);
