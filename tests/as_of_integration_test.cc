@@ -236,6 +236,20 @@ TEST_F(AsOfIntegrationTest, BothTimelinesAndARestatementForALateWin) {
   // Since day B's end nothing arrived late.
   EXPECT_EQ(Get(url + "/v1/restatements?since=" + Date(day_b + kDayMs)).at("lateEventCount").to_number<int64_t>(), 0);
 
+  // Checkpoints: listed, and one taken on demand covers everything applied.
+  auto taken = http::Fetch("POST", url + "/v1/admin/checkpoints");
+  ASSERT_TRUE(taken.ok());
+  EXPECT_EQ(taken->status, 201) << taken->body;
+  EXPECT_NE(taken->body.find("\"records\":" + std::to_string(events.size())), std::string::npos)
+      << taken->body;
+  EXPECT_GE(Get(url + "/v1/admin/checkpoints").at("checkpoints").as_array().size(), 2u)
+      << "--checkpoint-every 4 took some while applying";
+  auto metrics = http::Fetch("GET", url + "/metrics");
+  ASSERT_TRUE(metrics.ok());
+  const size_t hits = metrics->body.find("\nlok_as_of_cache_hits_total ");
+  ASSERT_NE(hits, std::string::npos) << metrics->body;
+  EXPECT_GE(std::stoll(metrics->body.substr(hits + 28)), 1) << "the repeated knownAt query";
+
   // Bad values name the parameter.
   auto bad = http::Fetch("GET", period + "&knownAt=yesterday");
   ASSERT_TRUE(bad.ok());

@@ -1,5 +1,7 @@
 #include "api/admin_api.h"
 
+#include <google/protobuf/util/time_util.h>
+
 #include <boost/json.hpp>
 
 #include <mutex>
@@ -146,7 +148,60 @@ boost::json::object RebuildProgressJson(const engine::RebuildProgress& progress)
   return json;
 }
 
+namespace {
+
+boost::json::object CheckpointJson(const engine::CheckpointInfo& info) {
+  boost::json::object positions;
+  for (const auto& [partition, offset] : info.positions) positions[std::to_string(partition)] = offset;
+  const auto instant = [](int64_t ms) -> boost::json::value {
+    if (ms == INT64_MIN || ms == INT64_MAX) return nullptr;  // none / unknown
+    return boost::json::string(google::protobuf::util::TimeUtil::ToString(
+        google::protobuf::util::TimeUtil::MillisecondsToTimestamp(ms)));
+  };
+  return {{"id", info.id},
+          {"records", info.records},
+          {"offsets", std::move(positions)},
+          {"maxOccurredAt", instant(info.max_occurred_ms)},
+          {"lastRecordAt", instant(info.max_record_ms)},
+          {"minOccurredSincePrevious", instant(info.min_occurred_since_previous_ms)},
+          {"createdAt", instant(info.created_ms)}};
+}
+
+// GET lists the current store's checkpoints; POST takes one now (e.g. to
+// pin what was reported at a deadline).
+http::Response HandleCheckpoints(const AdminContext& context, const http::Request& request) {
+  if (!request.query.empty()) {
+    return http::JsonError(400, "unknown query parameter '" + request.query[0].first +
+                                    "'; this endpoint takes none");
+  }
+  std::shared_ptr<store::RocksStore> current = context.store->Current();
+  engine::CheckpointKeeper* keeper = context.checkpoints();
+  if (keeper == nullptr) return http::JsonError(503, "checkpoints: unavailable (see lokd's log)");
+  http::Response response;
+  response.content_type = "application/json";
+  if (request.method == "POST") {
+    StatusOr<engine::CheckpointInfo> taken = keeper->Take(*current, INT64_MIN);
+    if (!taken.ok()) return http::JsonError(http::HttpStatusFor(taken.status()), taken.status().message());
+    response.status = 201;
+    response.body = boost::json::serialize(CheckpointJson(*taken));
+    return response;
+  }
+  boost::json::array list;
+  for (const engine::CheckpointInfo& info : keeper->List()) list.push_back(CheckpointJson(info));
+  response.body = boost::json::serialize(boost::json::object{{"checkpoints", std::move(list)}});
+  return response;
+}
+
+}  // namespace
+
 void RegisterAdminRoutes(http::Server& server, const AdminContext& context) {
+  if (context.checkpoints) {
+    for (const char* method : {"GET", "POST"}) {
+      server.Handle(method, "/v1/admin/checkpoints", [&context](const http::Request& request) {
+        return HandleCheckpoints(context, request);
+      });
+    }
+  }
   server.Handle("GET", "/v1/admin/digests",
                 [&context](const http::Request& request) { return HandleDigests(context, request); });
   server.Handle("POST", "/v1/admin/verify",

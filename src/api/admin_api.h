@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/checkpoints.h"
 #include "engine/rebuild.h"
 #include "engine/verify.h"
 #include "http/http_server.h"
@@ -32,6 +33,9 @@ struct AdminContext {
   std::string topic;
   std::string scratch_dir;  // where verification builds its scratch store
   std::chrono::seconds verify_deadline{3600};
+  // The checkpoints of the current store (bases of as-of answers); may
+  // return nullptr. Empty: no checkpoint routes.
+  std::function<engine::CheckpointKeeper*()> checkpoints;
 };
 
 // The progress of a rebuild as JSON (GET /v1/admin/rebuild, /readyz).

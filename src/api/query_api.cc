@@ -145,6 +145,7 @@ void RegisterRoutes(http::Server& server, const ApiContext& context) {
   server.Handle("GET", "/metrics", [&context](const http::Request&) {
     std::string text = context.metrics->RenderPrometheus();
     if (context.rebuilder != nullptr) text += context.rebuilder->RenderPrometheus();
+    if (context.as_of != nullptr) text += context.as_of->RenderPrometheus();
     return PlainText(200, std::move(text), "text/plain; version=0.0.4");
   });
   if (!context.web_root.empty()) RegisterStaticFiles(server, context.web_root);

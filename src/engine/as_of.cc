@@ -78,6 +78,29 @@ int64_t AsOfStores::hits() const {
   return hits_;
 }
 
+std::string AsOfStores::RenderPrometheus() const {
+  CheckpointKeeper* keeper = config_.checkpoints ? config_.checkpoints() : nullptr;
+  const size_t checkpoints = keeper != nullptr ? keeper->List().size() : 0;
+  std::lock_guard lock(mutex_);
+  std::string text;
+  text += "# HELP lok_as_of_builds_total Read models built for asOf/knownAt queries.\n";
+  text += "# TYPE lok_as_of_builds_total counter\n";
+  text += "lok_as_of_builds_total " + std::to_string(builds_) + "\n";
+  text += "# HELP lok_as_of_cache_hits_total asOf/knownAt queries answered from a cached build.\n";
+  text += "# TYPE lok_as_of_cache_hits_total counter\n";
+  text += "lok_as_of_cache_hits_total " + std::to_string(hits_) + "\n";
+  text += "# HELP lok_as_of_build_seconds_total Time spent building them.\n";
+  text += "# TYPE lok_as_of_build_seconds_total counter\n";
+  text += "lok_as_of_build_seconds_total " + std::to_string(build_seconds_total_) + "\n";
+  text += "# HELP lok_as_of_replayed_records_total Records replayed by those builds.\n";
+  text += "# TYPE lok_as_of_replayed_records_total counter\n";
+  text += "lok_as_of_replayed_records_total " + std::to_string(replayed_total_) + "\n";
+  text += "# HELP lok_checkpoints Checkpoints of the current store on disk.\n";
+  text += "# TYPE lok_checkpoints gauge\n";
+  text += "lok_checkpoints " + std::to_string(checkpoints) + "\n";
+  return text;
+}
+
 StatusOr<AsOfView> AsOfStores::Get(const store::KeyValueReader& live, const AsOfRequest& request) {
   std::vector<projections::Projection*> models;
   std::vector<std::string> names = request.models;
@@ -150,6 +173,8 @@ StatusOr<AsOfView> AsOfStores::Get(const store::KeyValueReader& live, const AsOf
     entry->base_records = (*built)->base_records;
     entry->build_seconds = (*built)->build_seconds;
     ++builds_;
+    build_seconds_total_ += entry->build_seconds;
+    replayed_total_ += entry->records_replayed;
   } else {
     entry->error = built.status();
     cache_.remove(entry);

@@ -84,6 +84,9 @@ class AsOfStores {
   int64_t builds() const;
   int64_t hits() const;
 
+  // lok_as_of_* and lok_checkpoints in the Prometheus text format.
+  std::string RenderPrometheus() const;
+
  private:
   struct Entry;
   StatusOr<std::shared_ptr<Entry>> Build(const std::string& key, const AsOfRequest& request,
@@ -97,6 +100,8 @@ class AsOfStores {
   int64_t next_dir_ = 1;
   int64_t builds_ = 0;
   int64_t hits_ = 0;
+  double build_seconds_total_ = 0;
+  int64_t replayed_total_ = 0;
 };
 
 }  // namespace lok::engine

@@ -165,33 +165,54 @@ void CheckpointKeeper::AfterCommit(store::RocksStore& store, const CommittedBatc
     }
   }
   if (!due) return;
-  StatusOr<int64_t> max_occurred = ReadMaxOccurred(store);
-  StatusOr<log::PartitionOffsets> positions = ReadPositions(store);
-  Status status = !max_occurred.ok() ? max_occurred.status() : positions.status();
-  if (status.ok()) {
-    status = Take(store, *positions, *max_occurred, batch.max_record_ms).status();
-  }
+  Status status = TakeCheckpoint(store, batch.max_record_ms, /*from_projector=*/true).status();
   if (!status.ok()) spdlog::warn("checkpoints: not taken, retrying later: {}", status.ToString());
 }
 
-StatusOr<CheckpointInfo> CheckpointKeeper::Take(store::RocksStore& store,
-                                                const log::PartitionOffsets& positions,
-                                                int64_t max_occurred_ms, int64_t max_record_ms) {
+StatusOr<CheckpointInfo> CheckpointKeeper::Take(store::RocksStore& store, int64_t max_record_ms) {
+  return TakeCheckpoint(store, max_record_ms, /*from_projector=*/false);
+}
+
+StatusOr<CheckpointInfo> CheckpointKeeper::TakeCheckpoint(store::RocksStore& store,
+                                                          int64_t max_record_ms,
+                                                          bool from_projector) {
   CheckpointInfo info;
   {
     std::lock_guard lock(mutex_);
     info.id = next_id_++;
   }
   info.dir = (fs::path(dir_) / std::to_string(info.id)).string();
-  info.positions = positions;
-  info.records = Sum(positions);
-  info.max_occurred_ms = max_occurred_ms;
   info.max_record_ms = max_record_ms;
   info.created_ms = NowMs();
   LOK_RETURN_IF_ERROR(store.CreateCheckpoint(info.dir));
+  // Described from its own contents, so that the description matches the
+  // state whatever committed meanwhile.
+  Status described = Status::Ok();
+  {
+    store::RocksStoreOptions options;
+    options.block_cache_bytes = size_t{1} << 20;
+    StatusOr<std::unique_ptr<store::RocksStore>> opened = store::RocksStore::Open(info.dir, options);
+    if (opened.ok()) {
+      StatusOr<log::PartitionOffsets> positions = ReadPositions(**opened);
+      StatusOr<int64_t> max_occurred = ReadMaxOccurred(**opened);
+      described = !positions.ok() ? positions.status() : max_occurred.status();
+      if (described.ok()) {
+        info.positions = std::move(*positions);
+        info.max_occurred_ms = *max_occurred;
+      }
+    } else {
+      described = opened.status();
+    }
+  }
+  if (!described.ok()) {
+    std::error_code ignored;
+    fs::remove_all(info.dir, ignored);
+    return described;
+  }
+  info.records = Sum(info.positions);
   std::lock_guard lock(mutex_);
   info.min_occurred_since_previous_ms =
-      since_known_ ? std::min(min_occurred_since_, INT64_MAX - 1) : INT64_MIN;
+      from_projector && since_known_ ? std::min(min_occurred_since_, INT64_MAX - 1) : INT64_MIN;
   // The description last: a checkpoint without one is removed at the next Open.
   const std::string path = (fs::path(dir_) / (std::to_string(info.id) + ".json")).string();
   {
@@ -205,9 +226,11 @@ StatusOr<CheckpointInfo> CheckpointKeeper::Take(store::RocksStore& store,
   checkpoints_.push_back(info);
   std::sort(checkpoints_.begin(), checkpoints_.end(),
             [](const CheckpointInfo& a, const CheckpointInfo& b) { return a.records < b.records; });
-  records_since_ = 0;
-  min_occurred_since_ = INT64_MAX;
-  since_known_ = true;
+  if (from_projector) {
+    records_since_ = 0;
+    min_occurred_since_ = INT64_MAX;
+    since_known_ = true;
+  }
   if (max_record_ms != INT64_MIN) last_record_day_ = std::max(last_record_day_, FloorDay(max_record_ms));
   ThinLocked();
   return info;

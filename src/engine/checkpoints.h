@@ -71,10 +71,12 @@ class CheckpointKeeper {
   // retried at the next batch; it never fails the projector.
   void AfterCommit(store::RocksStore& store, const CommittedBatch& batch);
 
-  // Takes a checkpoint of `store` now; `positions` and `max_occurred_ms` must
-  // describe its committed state.
-  StatusOr<CheckpointInfo> Take(store::RocksStore& store, const log::PartitionOffsets& positions,
-                                int64_t max_occurred_ms, int64_t max_record_ms);
+  // Takes a checkpoint of `store` now (any thread: a RocksDB checkpoint is
+  // one consistent point, and it is described from its own contents). Only
+  // the projector thread (AfterCommit) knows the events consumed since the
+  // previous checkpoint; a checkpoint taken elsewhere records them as
+  // unknown. Errors: kUnavailable on I/O failure.
+  StatusOr<CheckpointInfo> Take(store::RocksStore& store, int64_t max_record_ms);
 
   // Checkpoints ordered by records (oldest first).
   std::vector<CheckpointInfo> List() const;
@@ -84,6 +86,8 @@ class CheckpointKeeper {
  private:
   CheckpointKeeper(std::string dir, CheckpointPolicy policy) : dir_(std::move(dir)), policy_(policy) {}
   Status Load();
+  StatusOr<CheckpointInfo> TakeCheckpoint(store::RocksStore& store, int64_t max_record_ms,
+                                          bool from_projector);
   // REQUIRES: mutex_ held.
   void ThinLocked();
 

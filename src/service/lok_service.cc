@@ -167,6 +167,7 @@ Status LokService::Open(const ServiceConfig& config) {
   as_of_config.checkpoints = [this]() { return KeeperFor(live_store_->Current()->path()); };
   as_of_ = std::make_unique<engine::AsOfStores>(std::move(as_of_config));
   context_.as_of = as_of_.get();
+  admin_context_.checkpoints = [this]() { return KeeperFor(live_store_->Current()->path()); };
   context_.new_reader = reader_factory("restatements");
   api::RegisterRestatementRoutes(*server_, context_);
   admin_context_.rebuilder = rebuilder_.get();
