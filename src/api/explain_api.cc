@@ -1,6 +1,8 @@
 #include "api/explain_api.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <charconv>
 
 #include "api/query_params.h"
 #include "api/read_view.h"
@@ -107,6 +109,7 @@ http::Response HandleFunnelExplain(const store::KeyValueReader& snapshot,
                                    const std::string& reporting_currency) {
   ParamSpec spec;
   spec.limit = true;
+  spec.as_of = true;  // asOf/knownAt choose the read model (api/read_view.h)
   spec.extra = {"stage", "mode", "after"};
   StatusOr<QueryParams> params = ParseQueryParams(request, spec, reporting_currency);
   if (!params.ok()) return http::JsonError(400, params.status().message());
@@ -148,6 +151,7 @@ http::Response HandleConcentrationExplain(const store::KeyValueReader& snapshot,
                                           const std::string& reporting_currency) {
   ParamSpec spec;
   spec.limit = true;
+  spec.as_of = true;
   spec.extra = {"after"};
   StatusOr<QueryParams> params = ParseQueryParams(request, spec, reporting_currency);
   if (!params.ok()) return http::JsonError(400, params.status().message());
@@ -155,8 +159,18 @@ http::Response HandleConcentrationExplain(const store::KeyValueReader& snapshot,
     return http::JsonError(400, "client: required (the client whose revenue to explain)");
   projections::RevenueExplainQuery query;
   query.client = *params->client;
-  query.from_day = params->from_day;
-  query.to_day = params->to_day;
+  // The concentration endpoint's window: whole months, by default the 12
+  // months ending with the evaluation day's month.
+  const int32_t last_month =
+      MonthOfDay(params->to_day.value_or(params->EvaluationDay(Today())));
+  const int32_t first_month =
+      params->from_day ? MonthOfDay(*params->from_day) : last_month - 11;
+  if (params->from_day && !params->to_day) {
+    query.to_day = FirstDayOfMonth(first_month + 12) - 1;
+  } else {
+    query.to_day = FirstDayOfMonth(last_month + 1) - 1;
+  }
+  query.from_day = FirstDayOfMonth(first_month);
   query.salesperson = params->salesperson;
   query.region = params->region;
   query.product = params->product;
@@ -169,6 +183,8 @@ http::Response HandleConcentrationExplain(const store::KeyValueReader& snapshot,
   auto json = ExplanationJson(snapshot, *explanation, query.currency, "wonAt");
   if (!json.ok()) return Failure(json.status());
   (*json)["client"] = query.client;
+  (*json)["from"] = FormatDate(*query.from_day);
+  (*json)["to"] = FormatDate(*query.to_day);
   return Json(*json);
 }
 
@@ -176,10 +192,24 @@ http::Response HandleRetentionExplain(const store::KeyValueReader& snapshot,
                                       const http::Request& request) {
   ParamSpec spec;
   spec.as_of = true;
+  spec.limit = true;
+  spec.extra = {"after"};
   StatusOr<QueryParams> params = ParseQueryParams(request, spec, "USD");
   if (!params.ok()) return http::JsonError(400, params.status().message());
   if (!params->client)
     return http::JsonError(400, "client: required (the client whose reasons to explain)");
+  // Pages of openDelays and wonDeals: items [after, after + limit) of each.
+  const size_t limit = static_cast<size_t>(params->limit.value_or(100));
+  size_t after = 0;
+  if (auto cursor = params->extra.find("after"); cursor != params->extra.end()) {
+    auto [end, error] = std::from_chars(cursor->second.data(),
+                                        cursor->second.data() + cursor->second.size(), after);
+    if (error != std::errc() || end != cursor->second.data() + cursor->second.size()) {
+      return http::JsonError(400, "after: must be a previous answer's nextCursor, got '" +
+                                      cursor->second + "'");
+    }
+  }
+  const auto in_page = [&](size_t index) { return index >= after && index < after + limit; };
   const int64_t as_of = params->EvaluationDay(Today());
   auto evidence = projections::ExplainRetention(snapshot, *params->client, as_of);
   if (!evidence.ok()) return Failure(evidence.status());
@@ -189,7 +219,9 @@ http::Response HandleRetentionExplain(const store::KeyValueReader& snapshot,
     return events;
   };
   boost::json::array delays;
-  for (const lok::v1::HistoryEvent& entry : evidence->open_delays) {
+  for (size_t index = 0; index < evidence->open_delays.size(); ++index) {
+    if (!in_page(index)) continue;
+    const lok::v1::HistoryEvent& entry = evidence->open_delays[index];
     const auto& delayed = entry.event().payment_delayed();
     delays.push_back(
         {{"invoiceId", delayed.invoice_id()},
@@ -199,7 +231,9 @@ http::Response HandleRetentionExplain(const store::KeyValueReader& snapshot,
          {"event", EventJson(entry)}});
   }
   boost::json::array wins;
-  for (const lok::v1::HistoryEvent& entry : evidence->wins) {
+  for (size_t index = 0; index < evidence->wins.size(); ++index) {
+    if (!in_page(index)) continue;
+    const lok::v1::HistoryEvent& entry = evidence->wins[index];
     const auto& won = entry.event().deal_won();
     wins.push_back({{"dealId", entry.event().deal_id()},
                     {"wonOn", FormatDate(DayOfSeconds(entry.event().occurred_at().seconds()))},
@@ -216,7 +250,13 @@ http::Response HandleRetentionExplain(const store::KeyValueReader& snapshot,
                {"asOf", FormatDate(as_of)},
                {"lastContact", std::move(last_contact)},
                {"openDelays", std::move(delays)},
+               {"openDelaysTotal", evidence->open_delays.size()},
                {"wonDeals", std::move(wins)},
+               {"wonDealsTotal", evidence->wins.size()},
+               {"nextCursor", after + limit < std::max(evidence->open_delays.size(),
+                                                       evidence->wins.size())
+                                  ? std::to_string(after + limit)
+                                  : std::string()},
                {"offsets", std::move(*offsets)}});
 }
 
@@ -236,8 +276,11 @@ void RegisterExplainRoutes(http::Server& server, const ApiContext& context) {
                         });
   });
   server.Handle("GET", "/v1/retention/explain", [&context](const http::Request& request) {
-    return WithReadView(*context.store, context.as_of, request,
-                        {"provenance", "history", "retention"},
+    // The handler reads the client's history up to asOf itself (exact), so
+    // only knownAt needs a read model of its own.
+    http::Request known_only = request;
+    std::erase_if(known_only.query, [](const auto& entry) { return entry.first == "asOf"; });
+    return WithReadView(*context.store, context.as_of, known_only, {"history"},
                         [&](const store::KeyValueReader& snapshot) {
                           return HandleRetentionExplain(snapshot, request);
                         });

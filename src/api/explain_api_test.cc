@@ -201,6 +201,29 @@ TEST_F(ExplainApiTest, ConcentrationListsTheClientsWonDealsInTheWindow) {
   EXPECT_EQ(explained.at("deals").at(0).at("dealId"), "a");
   EXPECT_EQ(explained.at("deals").at(0).at("wonAt"), "2024-01-20T00:00:00Z");
   EXPECT_EQ(explained.at("deals").at(0).at("events").as_array().size(), 2U);
+
+  // The endpoint's windows: whole months, by default the 12 months ending
+  // with asOf's month.
+  response = HandleConcentrationExplain(
+      store_,
+      Get("/v1/concentration/explain",
+          {{"client", "acme"}, {"from", "2024-01-21"}, {"to", "2024-01-22"}}),
+      "USD");
+  explained = boost::json::parse(response.body).as_object();
+  EXPECT_EQ(explained.at("count"), 1) << "2024-01-21..22 snaps to January";
+  EXPECT_EQ(explained.at("from"), "2024-01-01");
+  EXPECT_EQ(explained.at("to"), "2024-01-31");
+  response = HandleConcentrationExplain(
+      store_, Get("/v1/concentration/explain", {{"client", "acme"}, {"asOf", "2024-12-05"}}),
+      "USD");
+  explained = boost::json::parse(response.body).as_object();
+  EXPECT_EQ(explained.at("from"), "2024-01-01");
+  EXPECT_EQ(explained.at("to"), "2024-12-31");
+  EXPECT_EQ(explained.at("count"), 1);
+  response = HandleConcentrationExplain(
+      store_, Get("/v1/concentration/explain", {{"client", "acme"}, {"asOf", "2025-02-01"}}),
+      "USD");
+  EXPECT_EQ(boost::json::parse(response.body).at("count"), 0) << "January 2024 is out of that year";
 }
 
 TEST_F(ExplainApiTest, RetentionNamesTheEventsBehindEachReason) {
@@ -220,6 +243,21 @@ TEST_F(ExplainApiTest, RetentionNamesTheEventsBehindEachReason) {
   ASSERT_EQ(wins.size(), 1U);
   EXPECT_EQ(wins[0].at("dealId"), "a");
   EXPECT_EQ(wins[0].at("event").at("eventId"), "a2");
+  EXPECT_EQ(explained.at("wonDealsTotal"), 1);
+  EXPECT_EQ(explained.at("nextCursor"), "");
+
+  // Paged: one item of each list per page.
+  response = HandleRetentionExplain(
+      store_, Get("/v1/retention/explain",
+                  {{"client", "acme"}, {"asOf", "2024-01-31"}, {"limit", "1"}, {"after", "1"}}));
+  ASSERT_EQ(response.status, 200) << response.body;
+  explained = boost::json::parse(response.body).as_object();
+  EXPECT_TRUE(explained.at("wonDeals").as_array().empty()) << "page 2 of 1";
+  EXPECT_EQ(explained.at("wonDealsTotal"), 1);
+  response = HandleRetentionExplain(
+      store_, Get("/v1/retention/explain", {{"client", "acme"}, {"after", "x"}}));
+  EXPECT_EQ(response.status, 400);
+  EXPECT_NE(response.body.find("after:"), std::string::npos);
 
   // Earlier, i1 was still open and nothing was won yet.
   response = HandleRetentionExplain(
