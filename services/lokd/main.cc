@@ -50,6 +50,7 @@ struct Config {
   std::string tls_key;
   lok::engine::CheckpointPolicy checkpoints;
   size_t as_of_cache_entries = 4;
+  int64_t as_of_reuse_seconds = 300;
 };
 
 int Fail(const lok::Status& status, std::string_view what) {
@@ -135,6 +136,12 @@ int main(int argc, char** argv) {
                  "Read models built for asOf/knownAt queries kept for reuse")
       ->envname("LOK_AS_OF_CACHE")
       ->check(CLI::Range(size_t{1}, size_t{64}))
+      ->capture_default_str();
+  app.add_option("--as-of-reuse-seconds", config.as_of_reuse_seconds,
+                 "An asOf query without knownAt may be answered by a build this recent, "
+                 "though the live read models have moved on (its offsets say how far)")
+      ->envname("LOK_AS_OF_REUSE_SECONDS")
+      ->check(CLI::Range(int64_t{0}, int64_t{86400}))
       ->capture_default_str();
   app.add_flag("--sync-commits", config.sync_commits,
                "fsync the store's WAL on every batch (survives power loss, not only crashes)")
@@ -252,6 +259,7 @@ int main(int argc, char** argv) {
   service_config.batch_size = config.batch_size;
   service_config.checkpoints = config.checkpoints;
   service_config.as_of_cache_entries = config.as_of_cache_entries;
+  service_config.as_of_reuse = std::chrono::seconds(config.as_of_reuse_seconds);
   service_config.sync_commits = config.sync_commits;
   service_config.reporting_currency = config.reporting_currency;
   service_config.auth_file = config.auth_file;

@@ -233,10 +233,11 @@ http::Response HandleRestatements(const ApiContext& context, const http::Request
     const int64_t occurred_before = *since + 1;
     const std::vector<std::string> models = {"funnel", "concentration"};
     StatusOr<engine::AsOfView> reported =
-        context.as_of->Get(*live, {*since, occurred_before, models});
+        context.as_of->Get(*live, {*since, occurred_before, models, *cut});
     if (!reported.ok()) return fail(reported.status());
+    // Exactly the prefix scanned for late events.
     StatusOr<engine::AsOfView> restated =
-        context.as_of->Get(*live, {std::nullopt, occurred_before, models});
+        context.as_of->Get(*live, {std::nullopt, occurred_before, models, *now});
     if (!restated.ok()) return fail(restated.status());
     const store::KeyValueReader& old_reader =
         reported->store ? static_cast<const store::KeyValueReader&>(*reported->store) : *live;

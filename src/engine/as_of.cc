@@ -41,6 +41,8 @@ int64_t OccurredMs(const lok::v1::Event& event) {
 
 struct AsOfStores::Entry {
   std::string key;
+  std::string now_key;  // models and asOf, for requests without knownAt; else empty
+  std::chrono::steady_clock::time_point created;
   bool ready = false;
   Status error;
   std::shared_ptr<store::RocksStore> store;
@@ -118,7 +120,9 @@ StatusOr<AsOfView> AsOfStores::Get(const store::KeyValueReader& live, const AsOf
   LOK_ASSIGN_OR_RETURN(log::PartitionOffsets live_positions, ReadPositions(live));
   LOK_ASSIGN_OR_RETURN(int64_t live_max_occurred, ReadMaxOccurred(live));
   log::PartitionOffsets end = live_positions;
-  if (request.known_at_ms) {
+  if (request.cut) {
+    end = *request.cut;
+  } else if (request.known_at_ms) {
     LOK_ASSIGN_OR_RETURN(std::unique_ptr<log::LogReader> reader, config_.new_reader());
     StatusOr<log::PartitionOffsets> cut = reader->OffsetsAfterTime(*request.known_at_ms);
     if (!cut.ok() && cut.status().code() == StatusCode::kNotFound) {
@@ -141,13 +145,21 @@ StatusOr<AsOfView> AsOfStores::Get(const store::KeyValueReader& live, const AsOf
     key += std::to_string(partition) + ":" + std::to_string(offset) + ",";
   }
   key += "|" + std::to_string(occurred_before);
+  std::string now_key;
+  if (!request.known_at_ms && !request.cut) {
+    for (const std::string& name : names) now_key += name + ",";
+    now_key += "|now|" + std::to_string(occurred_before);
+  }
 
   std::shared_ptr<Entry> entry;
-  bool build = false;
   {
     std::unique_lock lock(mutex_);
-    auto found = std::find_if(cache_.begin(), cache_.end(),
-                              [&](const std::shared_ptr<Entry>& e) { return e->key == key; });
+    const auto now = std::chrono::steady_clock::now();
+    auto found = std::find_if(cache_.begin(), cache_.end(), [&](const std::shared_ptr<Entry>& e) {
+      if (e->key == key) return true;
+      return !now_key.empty() && e->now_key == now_key && e->ready && e->error.ok() &&
+             now - e->created <= config_.reuse_for_now;
+    });
     if (found != cache_.end()) {
       entry = *found;
       cache_.erase(found);
@@ -160,10 +172,10 @@ StatusOr<AsOfView> AsOfStores::Get(const store::KeyValueReader& live, const AsOf
     }
     entry = std::make_shared<Entry>();
     entry->key = key;
+    entry->now_key = now_key;
+    entry->created = now;
     cache_.push_front(entry);
-    build = true;
   }
-  (void)build;
   StatusOr<std::shared_ptr<Entry>> built = Build(key, request, end, models);
   std::lock_guard lock(mutex_);
   if (built.ok()) {

@@ -47,6 +47,9 @@ struct AsOfRequest {
   std::optional<int64_t> known_at_ms;
   std::optional<int64_t> occurred_before_ms;
   std::vector<std::string> models;  // projection names the answer reads
+  // The exact log prefix, instead of known_at_ms's cut or the live positions
+  // (restatements compare two answers over cuts they computed).
+  std::optional<log::PartitionOffsets> cut;
 };
 
 // A read model as of a request.
@@ -68,6 +71,11 @@ struct AsOfConfig {
   // The checkpoints of the store queries read now; may return nullptr.
   std::function<CheckpointKeeper*()> checkpoints;
   std::chrono::seconds deadline{900};
+  // A request without knownAt ("known now") may be answered by a build of
+  // the same models and asOf made up to this long ago, though the live
+  // store has moved on since (its `covered` offsets say how far it goes).
+  // Under continuous ingestion every request would otherwise rebuild.
+  std::chrono::seconds reuse_for_now{300};
 };
 
 class AsOfStores {

@@ -242,6 +242,25 @@ TEST_F(AsOfTest, PassesOverStretchesThatOnlyHoldLaterEventsAndCachesAnswers) {
 
   EXPECT_EQ(as_of.Get(*snapshot, {std::nullopt, occurred_before, {"nope"}}).status().code(),
             StatusCode::kInvalidArgument);
+
+  // "Known now" while the live store moves on (here: a store at other
+  // positions stands for it): the recent build answers, saying what it covers.
+  Node other = Build("other", std::vector<Timed>(events.begin(), events.begin() + 100), 50,
+                     std::nullopt);
+  auto moved = other.store->Snapshot();
+  auto reused = as_of.Get(*moved, {std::nullopt, occurred_before, {"funnel"}});
+  ASSERT_TRUE(reused.ok()) << reused.status().ToString();
+  EXPECT_TRUE(reused->from_cache);
+  EXPECT_EQ(reused->covered, view->covered);
+  // Not with knownAt, which pins the cut; nor once the reuse window is over.
+  config.cache_dir = (root_ / "cache-2").string();
+  config.reuse_for_now = std::chrono::seconds(0);
+  AsOfStores strict(config);
+  ASSERT_TRUE(strict.Get(*snapshot, {std::nullopt, occurred_before, {"funnel"}}).ok());
+  auto rebuilt = strict.Get(*moved, {std::nullopt, occurred_before, {"funnel"}});
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status().ToString();
+  EXPECT_FALSE(rebuilt->from_cache);
+  EXPECT_NE(rebuilt->covered, view->covered);
 }
 
 }  // namespace

@@ -161,6 +161,7 @@ Status LokService::Open(const ServiceConfig& config) {
   engine::AsOfConfig as_of_config;
   as_of_config.cache_dir = config.data_dir + "/as-of-cache";
   as_of_config.cache_entries = config.as_of_cache_entries;
+  as_of_config.reuse_for_now = config.as_of_reuse;
   as_of_config.new_reader = reader_factory("as-of");
   as_of_config.topic = config.topic;
   as_of_config.projections = projections;

@@ -77,6 +77,7 @@ struct ServiceConfig {
   // asOf/knownAt queries are cached.
   engine::CheckpointPolicy checkpoints;
   size_t as_of_cache_entries = 4;
+  std::chrono::seconds as_of_reuse{300};  // engine::AsOfConfig::reuse_for_now
   // Overrides a projection's code version by name (tests of the version
   // check; lokd --projection-version NAME=N). Empty: the code's versions.
   std::map<std::string, int> projection_versions;
