@@ -122,8 +122,8 @@ async function load<T>(
 }
 
 function funnelParams(by?: Breakdown): Record<string, string | undefined> {
-  const { from, to, salesperson, region, product } = view.filters;
-  return { from, to, salesperson, region, product, by };
+  const { from, to, salesperson, region, product, knownAt } = view.filters;
+  return { from, to, salesperson, region, product, by, knownAt };
 }
 
 function loadFunnel(): Promise<Answer<FunnelResponse> | undefined> {
@@ -156,7 +156,11 @@ function loadConcentration(): Promise<unknown> {
   const notes: string[] = [];
   if (view.filters.from) notes.push("“From” does not apply: concentration covers the 12 months ending with “To”.");
   if (ignored.length > 0) notes.push(`Concentration is computed for one scope at a time; ${ignored.join(" and ")} not applied.`);
-  const params: Record<string, string | undefined> = { asOf: to, limit: String(CONCENTRATION_CLIENTS) };
+  const params: Record<string, string | undefined> = {
+    asOf: to,
+    knownAt: view.filters.knownAt,
+    limit: String(CONCENTRATION_CLIENTS),
+  };
   if (scope) params[scope[0]] = scope[1];
   return load<ConcentrationResponse>("concentration", panels.concentration, "/v1/concentration", params, ({ data }) => {
     concentrationPanel.render(data, notes.join(" "));
@@ -165,7 +169,7 @@ function loadConcentration(): Promise<unknown> {
 
 function loadRetention(): Promise<unknown> {
   const { to, salesperson, region, product } = view.filters;
-  const params = { asOf: to, salesperson, region, limit: String(RETENTION_LIMIT) };
+  const params = { asOf: to, knownAt: view.filters.knownAt, salesperson, region, limit: String(RETENTION_LIMIT) };
   return load<RetentionResponse>("retention", panels.retention, "/v1/retention", params, ({ data }) => {
     retentionPanel.render(data);
     const entries = data.entries ?? [];
@@ -183,7 +187,7 @@ function loadRetention(): Promise<unknown> {
 function loadCard(): Promise<unknown> {
   const clientId = view.client;
   if (!clientId) return Promise.resolve();
-  return load<ClientCard>("card", panels.card, clientPath(clientId), { asOf: view.filters.to }, ({ data }) => {
+  return load<ClientCard>("card", panels.card, clientPath(clientId), { asOf: view.filters.to, knownAt: view.filters.knownAt }, ({ data }) => {
     renderClientCard(data, byId("card-body"), byId("card-title"));
     getJson<HistoryResponse>(`${clientPath(clientId)}/history`, { order: "desc", limit: "50" })
       .then(({ data: history }) => renderTimeline(history, data.currency || "USD"))
@@ -242,7 +246,14 @@ async function loadFilterOptions(): Promise<void> {
 function filtersFromForm(): ViewState["filters"] {
   const data = new FormData(form);
   const value = (name: string) => String(data.get(name) ?? "").trim();
-  return { from: value("from"), to: value("to"), salesperson: value("salesperson"), region: value("region"), product: value("product") };
+  return {
+    from: value("from"),
+    to: value("to"),
+    salesperson: value("salesperson"),
+    region: value("region"),
+    product: value("product"),
+    knownAt: value("knownAt"),
+  };
 }
 
 form.addEventListener("change", () => {
@@ -253,7 +264,7 @@ form.addEventListener("change", () => {
 });
 form.addEventListener("reset", (event) => {
   event.preventDefault();
-  navigate({ ...view, filters: { from: "", to: "", salesperson: "", region: "", product: "" } }, "push");
+  navigate({ ...view, filters: { from: "", to: "", salesperson: "", region: "", product: "", knownAt: "" } }, "push");
   syncForm();
   void refreshAll();
 });
@@ -353,7 +364,13 @@ function noteOffsets(funnel: Answer<FunnelResponse> | undefined): boolean {
     lastOffsets = key;
     lastChange = new Date().toLocaleTimeString();
   }
-  setLive(`Live · ${formatCount(logPosition(funnel.data.offsets))} events in the log · last change ${lastChange}`, "ok");
+  const known = view.filters.knownAt;
+  setLive(
+    known
+      ? `As known at the end of ${known} · ${formatCount(logPosition(funnel.data.offsets))} events received by then`
+      : `Live · ${formatCount(logPosition(funnel.data.offsets))} events in the log · last change ${lastChange}`,
+    "ok",
+  );
   return moved;
 }
 

@@ -1,9 +1,11 @@
 // The view's state lives in the URL so a view can be shared:
 //   /?from=2017-01-01&to=2017-12-31&salesperson=...&region=...&product=...&by=region&client=Initech
-// from/to/salesperson/region/product filter every panel; `by` is the breakdown
-// tab; `client` opens that client's card.
+// from/to/salesperson/region/product filter every panel; knownAt shows every
+// panel as the dashboard would have shown it at the end of that day (only the
+// events lokd had received by then); `by` is the breakdown tab; `client`
+// opens that client's card.
 
-export const FILTER_NAMES = ["from", "to", "salesperson", "region", "product"] as const;
+export const FILTER_NAMES = ["from", "to", "salesperson", "region", "product", "knownAt"] as const;
 export type FilterName = (typeof FILTER_NAMES)[number];
 export type Filters = Record<FilterName, string>;
 
@@ -30,6 +32,7 @@ export function readState(search: string): ViewState {
       salesperson: value("salesperson"),
       region: value("region"),
       product: value("product"),
+      knownAt: date("knownAt"),
     },
     by: (BREAKDOWNS as readonly string[]).includes(by) ? (by as Breakdown) : "salesperson",
     client: value("client"),

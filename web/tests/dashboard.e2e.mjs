@@ -224,6 +224,26 @@ test("a filter changes every number, lives in the URL and is shared by a link", 
   assert.equal(new URL(page.url()).search, "");
 });
 
+test("'known at' shows every panel as it stood: the day before the import nothing was known", async () => {
+  const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+  const then = await api(`/v1/funnel?knownAt=${yesterday}`);
+  assert.equal(then.knownAt, `${yesterday}T23:59:59.999Z`);
+  assert.ok(
+    then.stages.every((stage) => Number(stage.deals) === 0),
+    "lokd had received no event by the end of yesterday",
+  );
+  await page.goto(`${baseUrl}/?knownAt=${yesterday}`);
+  await page.waitForSelector("body[data-ready=true]", { timeout: WAIT_MS });
+  for (const stage of ["LEAD", "WON"]) {
+    await eventually(`known at ${yesterday}: ${stage} = 0`, async () => (await text(`[data-testid=deals-${stage}]`)) === count(0));
+  }
+  assert.equal(await page.inputValue("#filter-known-at"), yesterday);
+  await eventually("the status line says so", async () => (await text("#live")).startsWith(`As known at the end of ${yesterday}`));
+  await screenshot("03-known-at-yesterday");
+  await page.click("#filters-reset");
+  await expectFunnelOnPage(csvFunnel(() => true), "known now");
+});
+
 test("the retention queue lists regular clients with their reasons as of the 'to' date", async () => {
   const queue = await api("/v1/retention?asOf=2017-12-31&limit=50");
   assert.ok(queue.entries.length > 0, "lokd lists clients needing attention on 2017-12-31");
