@@ -176,7 +176,10 @@ StatusOr<AsOfView> AsOfStores::Get(const store::KeyValueReader& live, const AsOf
     entry->created = now;
     cache_.push_front(entry);
   }
-  StatusOr<std::shared_ptr<Entry>> built = Build(key, request, end, models);
+  StatusOr<std::shared_ptr<Entry>> built = [&] {
+    std::lock_guard one_at_a_time(build_mutex_);
+    return Build(key, request, end, models);
+  }();
   std::lock_guard lock(mutex_);
   if (built.ok()) {
     entry->store = (*built)->store;

@@ -102,6 +102,9 @@ class AsOfStores {
                                          std::vector<projections::Projection*> models);
 
   AsOfConfig config_;
+  // One build at a time: a build takes a core for seconds, and the node's
+  // live queries and projector need the rest.
+  std::mutex build_mutex_;
   mutable std::mutex mutex_;
   std::condition_variable built_;
   std::list<std::shared_ptr<Entry>> cache_;  // most recently used first
