@@ -4,6 +4,8 @@
 
 #include <charconv>
 
+#include "api/query_params.h"
+#include "base/civil_time.h"
 #include "engine/projector.h"
 #include "projections/history.h"
 
@@ -34,6 +36,7 @@ http::Response HandleHistory(const store::KeyValueReader& snapshot, const http::
   size_t limit = 100;
   std::string after;
   bool newest_first = false;
+  projections::HistoryBounds bounds;
   for (const auto& [name, value] : request.query) {
     if (name == "limit") {
       size_t parsed = 0;
@@ -44,18 +47,27 @@ http::Response HandleHistory(const store::KeyValueReader& snapshot, const http::
       limit = parsed;
     } else if (name == "after") {
       after = value;
+    } else if (name == "asOf") {
+      std::optional<int64_t> day = ParseDate(value);
+      if (!day) return http::JsonError(400, "asOf: must be a date YYYY-MM-DD, got '" + value + "'");
+      bounds.occurred_before_ms = (*day + 1) * 86400000;
+    } else if (name == "knownAt") {
+      StatusOr<int64_t> known_at = ParseKnownAt(value);
+      if (!known_at.ok()) return http::JsonError(400, known_at.status().message());
+      bounds.known_at_ms = *known_at;
     } else if (name == "order") {
       if (value != "asc" && value != "desc") {
         return http::JsonError(400, "order: must be asc or desc, got '" + value + "'");
       }
       newest_first = value == "desc";
     } else {
-      return http::JsonError(400, "unknown query parameter '" + name + "'; allowed: after, limit, order");
+      return http::JsonError(400, "unknown query parameter '" + name +
+                                      "'; allowed: after, asOf, knownAt, limit, order");
     }
   }
   auto history = projections::QueryHistory(
       snapshot, client ? projections::HistoryOf::kClient : projections::HistoryOf::kDeal, id, limit,
-      after, newest_first);
+      after, newest_first, bounds);
   if (!history.ok()) {
     return http::JsonError(history.status().code() == StatusCode::kInvalidArgument ? 400 : 500,
                            history.status().message());

@@ -1,5 +1,7 @@
 #include "projections/history.h"
 
+#include <algorithm>
+
 #include "base/key_encoding.h"
 #include "events/event_codec.h"
 
@@ -95,7 +97,8 @@ Status HistoryProjection::Apply(const lok::v1::Event& event, const EventPosition
 
 StatusOr<lok::v1::HistoryResponse> QueryHistory(const store::KeyValueReader& reader, HistoryOf of,
                                                 std::string_view id, size_t limit,
-                                                std::string_view after, bool newest_first) {
+                                                std::string_view after, bool newest_first,
+                                                const HistoryBounds& bounds) {
   const std::string prefix = IndexPrefix(of, id);
   std::optional<std::string> cursor;
   if (!after.empty()) {
@@ -112,37 +115,54 @@ StatusOr<lok::v1::HistoryResponse> QueryHistory(const store::KeyValueReader& rea
     begin.push_back('\0');  // strictly after the cursor's entry
   }
   if (cursor && newest_first) end = prefix + *cursor;  // strictly before it
+  if (bounds.occurred_before_ms) {
+    // The index is in occurred_at order: events at or after the bound sort
+    // at or after this key.
+    const int64_t ms = *bounds.occurred_before_ms;
+    const int64_t seconds = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+    std::string limit_key = prefix;
+    AppendOrderedInt64(limit_key, seconds);
+    AppendBigEndian32(limit_key, static_cast<uint32_t>((ms - seconds * 1000) * 1000000));
+    end = std::min(end, limit_key);
+  }
   lok::v1::HistoryResponse response;
   if (of == HistoryOf::kClient) {
     response.set_client_id(std::string(id));
   } else {
     response.set_deal_id(std::string(id));
   }
+  // The index keys in page order (all of them for newest-first, which
+  // reads the keys, not the events, to find its page).
+  std::vector<std::string> keys;
+  LOK_RETURN_IF_ERROR(reader.ScanRange(begin, end, [&](std::string_view key, std::string_view) {
+    keys.emplace_back(key.substr(prefix.size()));
+    // Without a record-time bound every key is an event of the page.
+    return newest_first || bounds.known_at_ms || keys.size() <= limit;
+  }));
+  if (newest_first) std::reverse(keys.begin(), keys.end());
   std::vector<std::string> suffixes;
   bool more = false;
-  if (newest_first) {
-    std::vector<std::string> all;
-    LOK_RETURN_IF_ERROR(reader.ScanRange(begin, end, [&](std::string_view key, std::string_view) {
-      all.emplace_back(key.substr(prefix.size()));
-      return true;
-    }));
-    more = all.size() > limit;
-    for (size_t taken = 0; taken < limit && !all.empty(); ++taken) {
-      suffixes.push_back(std::move(all.back()));
-      all.pop_back();
-    }
-  } else {
-    LOK_RETURN_IF_ERROR(reader.ScanRange(begin, end, [&](std::string_view key, std::string_view) {
-      if (suffixes.size() == limit) {
-        more = true;
-        return false;
+  for (const std::string& suffix : keys) {
+    if (suffix.size() != kSuffixSize) return DataLossError("history: unreadable index key");
+    const auto partition = static_cast<int32_t>(*ReadBigEndian32(suffix, 12));
+    const auto offset = static_cast<int64_t>(*ReadBigEndian64(suffix, 16));
+    lok::v1::HistoryEvent stored_entry;
+    if (bounds.known_at_ms) {
+      LOK_ASSIGN_OR_RETURN(std::optional<std::string> stored,
+                           reader.Get(EventKey(partition, offset)));
+      if (!stored || !stored_entry.ParseFromString(*stored)) {
+        return DataLossError("history: unreadable entry at " + std::to_string(partition) + "/" +
+                             std::to_string(offset));
       }
-      suffixes.emplace_back(key.substr(prefix.size()));
-      return true;
-    }));
+      if (stored_entry.record_time_ms() > *bounds.known_at_ms) continue;
+    }
+    if (suffixes.size() == limit) {
+      more = true;  // another event of the page's kind follows
+      break;
+    }
+    suffixes.push_back(suffix);
   }
   for (const std::string& suffix : suffixes) {
-    if (suffix.size() != kSuffixSize) return DataLossError("history: unreadable index key");
     const auto partition = static_cast<int32_t>(*ReadBigEndian32(suffix, 12));
     const auto offset = static_cast<int64_t>(*ReadBigEndian64(suffix, 16));
     LOK_ASSIGN_OR_RETURN(std::optional<std::string> stored,

@@ -35,8 +35,17 @@ enum class HistoryOf { kClient, kDeal };
 // page (empty: from the start). Newest-first reads the entity's index keys
 // (not its events) to find the page. Errors: kInvalidArgument for a
 // malformed cursor; kDataLoss for unreadable state.
+// The two timelines of as-of queries (docs/METRICS.md): only events that
+// occurred before `occurred_before_ms` and that the log received by
+// `known_at_ms` (record time). Unset: no bound.
+struct HistoryBounds {
+  std::optional<int64_t> occurred_before_ms;
+  std::optional<int64_t> known_at_ms;
+};
+
 StatusOr<lok::v1::HistoryResponse> QueryHistory(const store::KeyValueReader& reader, HistoryOf of,
                                                 std::string_view id, size_t limit,
-                                                std::string_view after, bool newest_first = false);
+                                                std::string_view after, bool newest_first = false,
+                                                const HistoryBounds& bounds = {});
 
 }  // namespace lok::projections
