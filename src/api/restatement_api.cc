@@ -86,32 +86,42 @@ StatusOr<std::vector<LateEvent>> ScanLate(const engine::ReaderFactory& new_reade
   return late;
 }
 
-// Collects the differences between two answers: `path` names each leaf, and
-// array elements carry their key field ("key", "stage", "month", ...) when
-// they have one.
-struct Change {
-  std::string metric;
-  std::string period;
-  boost::json::value old_value;
-  boost::json::value new_value;
-};
+using Change = RestatedNumber;
 
-std::string ElementName(const boost::json::value& element, size_t index) {
+// An array element's name: its identifying fields joined with '/' (a plan
+// row is "2025-05/ana", a stage "WON"), else its index; and the month it is
+// about, when one of them is a month.
+std::pair<std::string, std::string> ElementName(const boost::json::value& element, size_t index) {
+  static const std::regex kMonth("^[0-9]{4}-[0-9]{2}$");
+  std::string name;
+  std::string month;
   if (element.is_object()) {
-    for (const char* field : {"key", "stage", "month", "period", "scope", "clientId", "channel",
-                              "currency", "kind"}) {
-      const boost::json::value* name = element.as_object().if_contains(field);
-      if (name != nullptr && name->is_string() && !name->as_string().empty()) {
-        return std::string(name->as_string());
-      }
+    for (const char* field : {"key", "stage", "month", "period", "scope", "salesperson", "region",
+                              "product", "clientId", "channel", "kind"}) {
+      const boost::json::value* value = element.as_object().if_contains(field);
+      if (value == nullptr || !value->is_string() || value->as_string().empty()) continue;
+      const std::string text(value->as_string());
+      name += (name.empty() ? "" : "/") + text;
+      if (month.empty() && std::regex_match(text, kMonth)) month = text;
     }
   }
-  return std::to_string(index);
+  if (name.empty()) name = std::to_string(index);
+  return {name, month};
 }
 
 void Diff(const boost::json::value& old_value, const boost::json::value& new_value,
           const std::string& path, std::string period, std::vector<Change>& changes) {
-  static const std::regex kMonth("^[0-9]{4}-[0-9]{2}$");
+  // A row on one side only: its numbers go from or to null, one by one.
+  static const boost::json::value kEmptyObject = boost::json::object();
+  static const boost::json::value kEmptyArray = boost::json::array();
+  if (old_value.is_null() && (new_value.is_object() || new_value.is_array())) {
+    Diff(new_value.is_object() ? kEmptyObject : kEmptyArray, new_value, path, period, changes);
+    return;
+  }
+  if (new_value.is_null() && (old_value.is_object() || old_value.is_array())) {
+    Diff(old_value, old_value.is_object() ? kEmptyObject : kEmptyArray, path, period, changes);
+    return;
+  }
   if (old_value.is_object() && new_value.is_object()) {
     std::set<std::string> names;
     for (const auto& [name, unused] : old_value.as_object()) names.insert(std::string(name));
@@ -126,21 +136,29 @@ void Diff(const boost::json::value& old_value, const boost::json::value& new_val
     return;
   }
   if (old_value.is_array() && new_value.is_array()) {
-    std::map<std::string, std::pair<const boost::json::value*, const boost::json::value*>> byName;
+    struct Pair {
+      const boost::json::value* old_element = nullptr;
+      const boost::json::value* new_element = nullptr;
+      std::string month;
+    };
+    std::map<std::string, Pair> byName;
     std::vector<std::string> order;
     const auto add = [&](const boost::json::array& array, bool second) {
       for (size_t i = 0; i < array.size(); ++i) {
-        const std::string name = ElementName(array[i], i);
-        auto [it, inserted] = byName.try_emplace(name, nullptr, nullptr);
+        auto [name, month] = ElementName(array[i], i);
+        auto [it, inserted] = byName.try_emplace(name);
         if (inserted) order.push_back(name);
-        (second ? it->second.second : it->second.first) = &array[i];
+        (second ? it->second.new_element : it->second.old_element) = &array[i];
+        it->second.month = month;
       }
     };
     add(old_value.as_array(), false);
     add(new_value.as_array(), true);
     for (const std::string& name : order) {
-      const auto& [a, b] = byName[name];
-      const std::string element_period = std::regex_match(name, kMonth) ? name : period;
+      const Pair& pair = byName[name];
+      const boost::json::value* a = pair.old_element;
+      const boost::json::value* b = pair.new_element;
+      const std::string element_period = pair.month.empty() ? period : pair.month;
       Diff(a ? *a : boost::json::value(nullptr), b ? *b : boost::json::value(nullptr),
            path + "[" + name + "]", element_period, changes);
     }
@@ -310,6 +328,14 @@ http::Response HandleRestatements(const ApiContext& context, const http::Request
 }
 
 }  // namespace
+
+std::vector<RestatedNumber> DiffAnswers(const boost::json::value& old_answer,
+                                        const boost::json::value& new_answer,
+                                        const std::string& path) {
+  std::vector<RestatedNumber> changes;
+  Diff(old_answer, new_answer, path, "", changes);
+  return changes;
+}
 
 void RegisterRestatementRoutes(http::Server& server, const ApiContext& context) {
   server.Handle("GET", "/v1/restatements", [&context](const http::Request& request) {

@@ -18,9 +18,30 @@
 // partition and offset (the first `limit`, default 100, at most 1000).
 #pragma once
 
+#include <boost/json.hpp>
+#include <string>
+#include <vector>
+
 #include "api/query_api.h"
 
 namespace lok::api {
+
+// One number that differs between two answers.
+struct RestatedNumber {
+  std::string metric;  // path: "funnel.period.rows[2025-05].metrics.stages[WON].deals"
+  std::string period;  // the month the path is about ("2025-05"), or empty
+  boost::json::value old_value;  // null when the number did not exist
+  boost::json::value new_value;
+};
+
+// The leaves that differ between `old_answer` and `new_answer` (JSON answers
+// of the same endpoint), named from `path`. Array elements are matched by
+// their identifying fields (key, stage, month, period, scope, salesperson,
+// region, product, clientId, channel, kind, joined with '/'), else by
+// position; "offsets" are ignored.
+std::vector<RestatedNumber> DiffAnswers(const boost::json::value& old_answer,
+                                        const boost::json::value& new_answer,
+                                        const std::string& path);
 
 void RegisterRestatementRoutes(http::Server& server, const ApiContext& context);
 
