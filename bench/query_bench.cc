@@ -75,6 +75,7 @@ struct BenchConfig {
   int32_t partitions = 8;
   size_t batch_size = 2'000;
   uint64_t seed = 42;
+  int projector_nice = lok::service::ServiceConfig{}.projector_nice;
 };
 
 // What a kept data directory was loaded with, so --reuse can continue it.
@@ -482,8 +483,10 @@ lok::Status Run(const BenchConfig& config, const fs::path& dir, bool& requests_o
       "{} deals in flight, {} partitions, projector batch {}\n",
       head, tail_events, meta.clients, meta.seed, meta.deals_in_flight, config.partitions,
       config.batch_size);
-  fmt::print("              {} query threads, {} HTTP server threads, {} requests per endpoint\n",
-             config.threads, config.http_threads, config.requests);
+  fmt::print(
+      "              {} query threads, {} HTTP server threads, {} requests per endpoint, "
+      "projector nice {}\n",
+      config.threads, config.http_threads, config.requests, config.projector_nice);
   std::fflush(stdout);
 
   lok::bench::EventMix mix(
@@ -496,6 +499,7 @@ lok::Status Run(const BenchConfig& config, const fs::path& dir, bool& requests_o
   service_config.http_threads = config.http_threads;
   service_config.partitions = config.partitions;
   service_config.batch_size = config.batch_size;
+  service_config.projector_nice = config.projector_nice;
   LOK_ASSIGN_OR_RETURN(std::unique_ptr<lok::service::LokService> service,
                        lok::service::LokService::Start(service_config));
 
@@ -583,6 +587,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--batch-size", config.batch_size, "Records per projector batch")
       ->check(CLI::Range(size_t{1}, size_t{1'000'000}))
+      ->capture_default_str();
+  app.add_option("--projector-nice", config.projector_nice,
+                 "Nice value of the projector thread (lokd --projector-nice; 0: normal)")
+      ->check(CLI::Range(0, 19))
       ->capture_default_str();
   app.add_option("--seed", config.seed, "Seed of the event generator")->capture_default_str();
   auto* dir_option =

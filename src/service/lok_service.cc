@@ -47,6 +47,7 @@ Status LokService::Open(const ServiceConfig& config) {
 
   store::RocksStoreOptions store_options;
   store_options.sync_commits = config.sync_commits;
+  store_options.low_priority_compactions = config.projector_nice > 0;
   generations_ = std::make_unique<store::StoreGenerations>(config.data_dir);
   LOK_ASSIGN_OR_RETURN(int generation, generations_->Current());
   LOK_ASSIGN_OR_RETURN(std::unique_ptr<store::RocksStore> opened,
@@ -65,8 +66,8 @@ Status LokService::Open(const ServiceConfig& config) {
   engine::ProjectorOptions projector_options;
   projector_options.topic = config.topic;
   projector_options.max_batch = config.batch_size;
-  runner_ = std::make_unique<engine::ProjectorRunner>(*reader_, *writer_, projections,
-                                                      projector_options, metrics_);
+  runner_ = std::make_unique<engine::ProjectorRunner>(
+      *reader_, *writer_, projections, projector_options, metrics_, config.projector_nice);
 
   // Which read models were built by other code versions than this one's.
   const engine::ProjectionVersions versions =
