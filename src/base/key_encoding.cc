@@ -54,11 +54,15 @@ void AppendEscapedString(std::string& out, std::string_view value) {
 std::optional<std::string> ReadEscapedString(std::string_view bytes, size_t& position) {
   std::string value;
   while (position < bytes.size()) {
-    char byte = bytes[position++];
-    if (byte != '\0') {
-      value.push_back(byte);
-      continue;
+    // Copy up to the next 0x00 in one piece (keys are decoded by the
+    // thousand per query).
+    const size_t zero = bytes.find('\0', position);
+    if (zero == std::string_view::npos) {
+      position = bytes.size();
+      return std::nullopt;
     }
+    value.append(bytes.data() + position, zero - position);
+    position = zero + 1;
     if (position >= bytes.size()) return std::nullopt;
     char marker = bytes[position++];
     if (marker == '\x01') return value;

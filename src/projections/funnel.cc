@@ -511,7 +511,14 @@ Status ScanCellRange(const store::KeyValueReader& reader, std::string_view begin
   CellValues values{};
   LOK_RETURN_IF_ERROR(reader.ScanRange(begin, end, [&](std::string_view key,
                                                        std::string_view value) {
-    if (!DecodeCellKey(key, cell) || !DecodeCellValues(value, values)) {
+    if (!DecodeCellKey(key, cell)) {
+      corrupt = DataLossError("funnel: unreadable cell");
+      return false;
+    }
+    // Filtered out (a filter within the all-three family): the counters
+    // need not be decoded.
+    if (!Matches(cell, query)) return true;
+    if (!DecodeCellValues(value, values)) {
       corrupt = DataLossError("funnel: unreadable cell");
       return false;
     }
