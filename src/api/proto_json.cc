@@ -1,7 +1,6 @@
 #include "api/proto_json.h"
 
 #include <google/protobuf/descriptor.h>
-#include <google/protobuf/stubs/strutil.h>
 #include <google/protobuf/timestamp.pb.h>
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
@@ -248,9 +247,25 @@ class Printer {
     } else if (std::isinf(value)) {
       out_.append(value > 0 ? "\"Infinity\"" : "\"-Infinity\"");
     } else {
-      char buffer[google::protobuf::kDoubleToBufferSize];
-      out_.append(google::protobuf::DoubleToBuffer(value, buffer));
+      AppendShortest(value, 15, 17);
     }
+  }
+
+  // printf's "%.<digits>g", widened to `wide` digits when it does not read
+  // back as `value`: protobuf's DoubleToBuffer / FloatToBuffer, with
+  // std::to_chars (defined as printf's %g) instead of snprintf and strtod.
+  template <typename Float>
+  void AppendShortest(Float value, int digits, int wide) {
+    char buffer[48];
+    auto printed = std::to_chars(buffer, buffer + sizeof(buffer), value,
+                                 std::chars_format::general, digits);
+    Float parsed{};
+    std::from_chars(buffer, printed.ptr, parsed);
+    if (parsed != value) {
+      printed = std::to_chars(buffer, buffer + sizeof(buffer), value, std::chars_format::general,
+                              wide);
+    }
+    out_.append(buffer, printed.ptr);
   }
 
   void AppendFloat(float value) {
@@ -259,8 +274,7 @@ class Printer {
     } else if (std::isinf(value)) {
       out_.append(value > 0 ? "\"Infinity\"" : "\"-Infinity\"");
     } else {
-      char buffer[google::protobuf::kFloatToBufferSize];
-      out_.append(google::protobuf::FloatToBuffer(value, buffer));
+      AppendShortest(value, 6, 9);
     }
   }
 

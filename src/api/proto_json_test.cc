@@ -266,6 +266,19 @@ TEST(ProtoJsonTest, EmptyMessagesPrintEveryScalarAndEmptyLists) {
   EXPECT_NE(json.find("\"offsets\":{}"), std::string::npos) << json;
 }
 
+TEST(ProtoJsonTest, DoublesPrintAsProtobufPrintsThem) {
+  lok::v1::RetentionReason reason;
+  for (double value : {0.1, 1.0 / 3.0, 2.0 / 3.0, 1e-7, 1.5e-300, 5e-324, 123456789012345680.0,
+                       1e15, 1e16, 1e17, 0.30000000000000004, 3.9097186715333518,
+                       std::numeric_limits<double>::max(), -2.5, 100.0, 1234.5678}) {
+    reason.set_value(value);
+    reason.set_share(-value);
+    std::string fast;
+    ASSERT_TRUE(internal::AppendProtoJsonFastPath(reason, fast));
+    EXPECT_EQ(fast, LibraryJson(reason)) << value;
+  }
+}
+
 // Maps print by key; the library prints them in the map's hash order, so
 // compare the parsed documents.
 TEST(ProtoJsonTest, MapsWithSeveralEntriesPrintTheSameObject) {

@@ -826,12 +826,19 @@ StatusOr<lok::v1::RetentionResponse> QueryRetention(const store::KeyValueReader&
     const std::string* client_id = nullptr;
     size_t stored_index = 0;
   };
+  std::vector<std::string> keys;
+  keys.reserve(candidates.size());
+  for (const std::string& client_id : candidates) keys.push_back(SummaryKey(client_id));
+  // One batched read (the keys are sorted, as the candidates).
+  LOK_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> stored_values,
+                       reader.MultiGet(keys));
   std::vector<std::string> stored_summaries;
   stored_summaries.reserve(candidates.size());
   std::vector<Scored> scored;
   RetentionSummary summary;
+  size_t candidate_index = 0;
   for (const std::string& client_id : candidates) {
-    LOK_ASSIGN_OR_RETURN(std::optional<std::string> stored, reader.Get(SummaryKey(client_id)));
+    std::optional<std::string>& stored = stored_values[candidate_index++];
     if (!stored) continue;
     if (!DecodeRetentionSummary(*stored, summary)) {
       return DataLossError("retention: unreadable scoring summary for " + client_id);
