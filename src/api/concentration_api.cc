@@ -1,6 +1,5 @@
 #include "api/concentration_api.h"
 
-
 #include "api/proto_json.h"
 #include "api/query_params.h"
 #include "base/civil_time.h"

@@ -257,13 +257,13 @@ class Printer {
   template <typename Float>
   void AppendShortest(Float value, int digits, int wide) {
     char buffer[48];
-    auto printed = std::to_chars(buffer, buffer + sizeof(buffer), value,
-                                 std::chars_format::general, digits);
+    auto printed =
+        std::to_chars(buffer, buffer + sizeof(buffer), value, std::chars_format::general, digits);
     Float parsed{};
     std::from_chars(buffer, printed.ptr, parsed);
     if (parsed != value) {
-      printed = std::to_chars(buffer, buffer + sizeof(buffer), value, std::chars_format::general,
-                              wide);
+      printed =
+          std::to_chars(buffer, buffer + sizeof(buffer), value, std::chars_format::general, wide);
     }
     out_.append(buffer, printed.ptr);
   }

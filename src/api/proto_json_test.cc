@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
-
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -101,7 +100,7 @@ class RandomFiller {
         value.push_back(static_cast<char>(Pick(256)));
       } else {
         char c = static_cast<char>(0x20 + Pick(0x5f));  // ' ' .. '~'
-        if (c == '<' || c == '>') c = '/';                 // the library escapes these
+        if (c == '<' || c == '>') c = '/';              // the library escapes these
         value.push_back(c);
       }
     }
@@ -170,11 +169,12 @@ class RandomFiller {
         break;
       case FieldDescriptor::CPPTYPE_ENUM: {
         const auto* type = field->enum_type();
-        reflection->SetEnumValue(&message, field,
-                                 Pick(40) == 0 ? 97  // no name: printed as a number
-                                               : type->value(static_cast<int>(
-                                                     Pick(static_cast<uint64_t>(type->value_count()))))
-                                                     ->number());
+        reflection->SetEnumValue(
+            &message, field,
+            Pick(40) == 0
+                ? 97  // no name: printed as a number
+                : type->value(static_cast<int>(Pick(static_cast<uint64_t>(type->value_count()))))
+                      ->number());
         break;
       }
       case FieldDescriptor::CPPTYPE_STRING:
@@ -241,9 +241,8 @@ TEST(ProtoJsonTest, PrintsExactlyWhatTheLibraryPrintsForRandomAnswers) {
       RandomFiller(seed, /*unusual_strings=*/false).Fill(*message, 0);
       std::string fast;
       if (internal::AppendProtoJsonFastPath(*message, fast)) {
-        ASSERT_EQ(fast, LibraryJson(*message))
-            << message->GetTypeName() << " seed " << seed << "\n"
-            << message->DebugString();
+        ASSERT_EQ(fast, LibraryJson(*message)) << message->GetTypeName() << " seed " << seed << "\n"
+                                               << message->DebugString();
         ++fast_path;
       }
       ASSERT_EQ(FastJson(*message), LibraryJson(*message))

@@ -509,22 +509,22 @@ Status ScanCellRange(const store::KeyValueReader& reader, std::string_view begin
   Status corrupt = Status::Ok();
   CellKey cell;
   CellValues values{};
-  LOK_RETURN_IF_ERROR(reader.ScanRange(begin, end, [&](std::string_view key,
-                                                       std::string_view value) {
-    if (!DecodeCellKey(key, cell)) {
-      corrupt = DataLossError("funnel: unreadable cell");
-      return false;
-    }
-    // Filtered out (a filter within the all-three family): the counters
-    // need not be decoded.
-    if (!Matches(cell, query)) return true;
-    if (!DecodeCellValues(value, values)) {
-      corrupt = DataLossError("funnel: unreadable cell");
-      return false;
-    }
-    AddCell(cell, values, query, aggregation);
-    return true;
-  }));
+  LOK_RETURN_IF_ERROR(
+      reader.ScanRange(begin, end, [&](std::string_view key, std::string_view value) {
+        if (!DecodeCellKey(key, cell)) {
+          corrupt = DataLossError("funnel: unreadable cell");
+          return false;
+        }
+        // Filtered out (a filter within the all-three family): the counters
+        // need not be decoded.
+        if (!Matches(cell, query)) return true;
+        if (!DecodeCellValues(value, values)) {
+          corrupt = DataLossError("funnel: unreadable cell");
+          return false;
+        }
+        AddCell(cell, values, query, aggregation);
+        return true;
+      }));
   return corrupt;
 }
 

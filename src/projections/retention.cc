@@ -16,17 +16,17 @@
 namespace lok::projections {
 namespace {
 
+using internal::DatedAmount;
+using internal::DecodeRetentionSummary;
+using internal::EncodeRetentionSummary;
+using internal::RetentionSummary;
+using internal::SummarizeRetention;
 using lok::v1::ClientRetention;
 using lok::v1::Event;
 using lok::v1::Mark;
 using lok::v1::Money;
 using lok::v1::RetentionClient;
 using lok::v1::RetentionReason;
-using internal::DatedAmount;
-using internal::DecodeRetentionSummary;
-using internal::EncodeRetentionSummary;
-using internal::RetentionSummary;
-using internal::SummarizeRetention;
 
 constexpr std::string_view kClientPrefix = "retention/client/";
 constexpr std::string_view kSummaryPrefix = "retention/s/";
@@ -287,9 +287,10 @@ Evaluation Evaluate(const RetentionSummary& client, int64_t day, const Retention
   const Facts& facts = evaluation.facts;
   const std::string& currency = settings.currency;
   const RetentionWeights& weights = settings.weights;
-  evaluation.regular = static_cast<int64_t>(facts.wins.size()) >=
-                       std::max<int64_t>(settings.min_won_deals, 1);
-  for (const OpenDelay& delay : facts.open_delays) evaluation.overdue[delay.currency] += delay.minor;
+  evaluation.regular =
+      static_cast<int64_t>(facts.wins.size()) >= std::max<int64_t>(settings.min_won_deals, 1);
+  for (const OpenDelay& delay : facts.open_delays)
+    evaluation.overdue[delay.currency] += delay.minor;
   const int32_t cadence = CadenceDays(client, settings);
   evaluation.cadence = cadence;
   if (!evaluation.regular) return evaluation;
@@ -300,8 +301,7 @@ Evaluation Evaluate(const RetentionSummary& client, int64_t day, const Retention
     const int64_t beyond = day - (*facts.last_contact_day + cadence);
     if (beyond > 0) {
       Term& term = attention.emplace_back(
-          "contact_overdue",
-          std::min(static_cast<double>(beyond) / cadence, settings.contact_cap),
+          "contact_overdue", std::min(static_cast<double>(beyond) / cadence, settings.contact_cap),
           weights.contact_overdue);
       term.days = beyond;
       term.threshold_days = cadence;
@@ -328,8 +328,8 @@ Evaluation Evaluate(const RetentionSummary& client, int64_t day, const Retention
     const double age_part =
         std::min(static_cast<double>(max_days) / std::max(settings.payment_age_days, 1), 1.0);
     if (amount_part + age_part > 0) {
-      Term& term =
-          attention.emplace_back("payments_overdue", amount_part + age_part, weights.payments_overdue);
+      Term& term = attention.emplace_back("payments_overdue", amount_part + age_part,
+                                          weights.payments_overdue);
       term.days = max_days;
       term.amount = amount;
     }
@@ -367,8 +367,7 @@ Evaluation Evaluate(const RetentionSummary& client, int64_t day, const Retention
     const double share =
         std::min(static_cast<double>(client_revenue) / static_cast<double>(total), 1.0);
     Term& term = attention.emplace_back(
-        "client_weight",
-        std::min(share * static_cast<double>(clients), settings.client_weight_cap),
+        "client_weight", std::min(share * static_cast<double>(clients), settings.client_weight_cap),
         weights.client_weight);
     term.amount = client_revenue;
     term.share = share;

@@ -148,11 +148,12 @@ void SummarizeRetention(const lok::v1::RetentionClient& client, RetentionSummary
   summary.contact_days.assign(client.contact_days().begin(), client.contact_days().end());
   for (const auto& deal : client.deals()) {
     for (const auto& terminal : deal.terminals()) {
-      summary.outcomes.push_back({.day = DayOfSeconds(terminal.mark().occurred_at().seconds()),
-                                  .flag = terminal.won(),
-                                  .days_overdue = 0,
-                                  .minor = terminal.amount().minor(),
-                                  .currency = CurrencyIndex(terminal.amount().currency(), summary)});
+      summary.outcomes.push_back(
+          {.day = DayOfSeconds(terminal.mark().occurred_at().seconds()),
+           .flag = terminal.won(),
+           .days_overdue = 0,
+           .minor = terminal.amount().minor(),
+           .currency = CurrencyIndex(terminal.amount().currency(), summary)});
     }
     summary.deal_ends.push_back(static_cast<uint32_t>(summary.outcomes.size()));
   }

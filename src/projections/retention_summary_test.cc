@@ -154,8 +154,8 @@ TEST(RetentionSummaryTest, StoredSummariesScoreLikeTheFullState) {
   for (size_t start = 0; start < events.size(); start += 37) {
     store::Transaction transaction(store);
     for (size_t index = start; index < std::min(events.size(), start + 37); ++index) {
-      ASSERT_TRUE(projection.Apply(events[index], {0, static_cast<int64_t>(index), 0}, transaction)
-                      .ok());
+      ASSERT_TRUE(
+          projection.Apply(events[index], {0, static_cast<int64_t>(index), 0}, transaction).ok());
     }
     auto changes = transaction.Finish();
     ASSERT_TRUE(changes.ok());

@@ -146,10 +146,10 @@ StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& path,
   db_options.IncreaseParallelism(2);
   db_options.OptimizeLevelStyleCompaction();
   if (options.low_priority_compactions) {
-    LOK_RETURN_IF_ERROR(FromRocksStatus(
-        db_options.env->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW,
-                                                   rocksdb::CpuPriority::kLow),
-        "lower the compaction threads' CPU priority"));
+    LOK_RETURN_IF_ERROR(
+        FromRocksStatus(db_options.env->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW,
+                                                                   rocksdb::CpuPriority::kLow),
+                        "lower the compaction threads' CPU priority"));
   }
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
