@@ -75,6 +75,7 @@ struct BenchConfig {
   int32_t partitions = 8;
   size_t batch_size = 2'000;
   uint64_t seed = 42;
+  int projector_nice = lok::service::ServiceConfig{}.projector_nice;
 };
 
 // What a kept data directory was loaded with, so --reuse can continue it.
@@ -482,8 +483,10 @@ lok::Status Run(const BenchConfig& config, const fs::path& dir, bool& requests_o
       "{} deals in flight, {} partitions, projector batch {}\n",
       head, tail_events, meta.clients, meta.seed, meta.deals_in_flight, config.partitions,
       config.batch_size);
-  fmt::print("              {} query threads, {} HTTP server threads, {} requests per endpoint\n",
-             config.threads, config.http_threads, config.requests);
+  fmt::print(
+      "              {} query threads, {} HTTP server threads, {} requests per endpoint, "
+      "projector nice {}\n",
+      config.threads, config.http_threads, config.requests, config.projector_nice);
   std::fflush(stdout);
 
   lok::bench::EventMix mix(
@@ -496,6 +499,7 @@ lok::Status Run(const BenchConfig& config, const fs::path& dir, bool& requests_o
   service_config.http_threads = config.http_threads;
   service_config.partitions = config.partitions;
   service_config.batch_size = config.batch_size;
+  service_config.projector_nice = config.projector_nice;
   LOK_ASSIGN_OR_RETURN(std::unique_ptr<lok::service::LokService> service,
                        lok::service::LokService::Start(service_config));
 
@@ -512,12 +516,18 @@ lok::Status Run(const BenchConfig& config, const fs::path& dir, bool& requests_o
   fmt::print("peak RSS      {:.1f} MiB after the load phase\n", PeakRssMib());
   std::fflush(stdout);
 
+  // The tail is generated first: the queries' asOf is its last day, so that
+  // no event applied during the queries occurred after asOf (a later one
+  // would make every asOf query build an as-of read model instead of
+  // reading the live one, see docs/ARCHITECTURE.md "As-of answers").
+  DataFacts tail_facts;
+  std::vector<lok::log::OutgoingRecord> tail =
+      NextRecords(mix, static_cast<size_t>(tail_events), &tail_facts);
+  facts.last_seconds = std::max(facts.last_seconds, tail_facts.last_seconds);
   std::vector<Endpoint> endpoints = BuildEndpoints(facts);
   const std::string base = fmt::format("http://127.0.0.1:{}", service->port());
   LOK_RETURN_IF_ERROR(Probe(base, endpoints, config.skip_missing));
 
-  std::vector<lok::log::OutgoingRecord> tail =
-      NextRecords(mix, static_cast<size_t>(tail_events), nullptr);
   fmt::print("query phase   load average {} (at start)\n", LoadAverage());
   std::fflush(stdout);
   QueryPhase phase = RunQueries(*service, config, std::move(tail), head, endpoints);
@@ -583,6 +593,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--batch-size", config.batch_size, "Records per projector batch")
       ->check(CLI::Range(size_t{1}, size_t{1'000'000}))
+      ->capture_default_str();
+  app.add_option("--projector-nice", config.projector_nice,
+                 "Nice value of the projector thread (lokd --projector-nice; 0: normal)")
+      ->check(CLI::Range(0, 19))
       ->capture_default_str();
   app.add_option("--seed", config.seed, "Seed of the event generator")->capture_default_str();
   auto* dir_option =

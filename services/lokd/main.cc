@@ -33,6 +33,7 @@ struct Config {
   int http_read_timeout_seconds = 30;
   int http_threads = 2;
   bool sync_commits = false;
+  int projector_nice = lok::service::ServiceConfig{}.projector_nice;
   std::vector<std::string> kafka_properties;
   std::string log_level = "info";
   std::string reporting_currency = "USD";
@@ -146,6 +147,12 @@ int main(int argc, char** argv) {
   app.add_flag("--sync-commits", config.sync_commits,
                "fsync the store's WAL on every batch (survives power loss, not only crashes)")
       ->envname("LOK_SYNC_COMMITS");
+  app.add_option("--projector-nice", config.projector_nice,
+                 "Nice value of the projector thread (0-19; 0: normal priority). Above 0, HTTP "
+                 "queries win the CPU over catching up, and compactions run at nice 19")
+      ->envname("LOK_PROJECTOR_NICE")
+      ->check(CLI::Range(0, 19))
+      ->capture_default_str();
   app.add_option("--kafka-property", config.kafka_properties,
                  "A librdkafka setting KEY=VALUE, e.g. security.protocol=SASL_SSL (repeatable)")
       ->envname("LOK_KAFKA_PROPERTIES")
@@ -261,6 +268,7 @@ int main(int argc, char** argv) {
   service_config.as_of_cache_entries = config.as_of_cache_entries;
   service_config.as_of_reuse = std::chrono::seconds(config.as_of_reuse_seconds);
   service_config.sync_commits = config.sync_commits;
+  service_config.projector_nice = config.projector_nice;
   service_config.reporting_currency = config.reporting_currency;
   service_config.auth_file = config.auth_file;
   service_config.tls_cert_file = config.tls_cert;

@@ -1,7 +1,6 @@
 #include "api/client_card_api.h"
 
-#include <google/protobuf/util/json_util.h>
-
+#include "api/proto_json.h"
 #include "api/query_params.h"
 #include "base/civil_time.h"
 #include "engine/projector.h"
@@ -66,9 +65,9 @@ http::Response HandleClientCard(const store::KeyValueReader& snapshot, const htt
   for (const auto& [partition, offset] : *positions) (*card.mutable_offsets())[partition] = offset;
 
   http::Response response;
-  google::protobuf::util::JsonPrintOptions options;
-  options.always_print_primitive_fields = true;
-  (void)google::protobuf::util::MessageToJsonString(card, &response.body, options);
+  if (!AppendProtoJson(card, response.body)) {
+    return http::JsonError(500, "client card: cannot render the answer");
+  }
   return response;
 }
 

@@ -1,7 +1,6 @@
 #include "api/concentration_api.h"
 
-#include <google/protobuf/util/json_util.h>
-
+#include "api/proto_json.h"
 #include "api/query_params.h"
 #include "base/civil_time.h"
 #include "engine/projector.h"
@@ -35,10 +34,8 @@ StatusOr<ConcentrationWindow> ResolveWindow(const QueryParams& params, int64_t t
 }
 
 http::Response ProtoJson(const google::protobuf::Message& message) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.always_print_primitive_fields = true;
   http::Response response;
-  if (!google::protobuf::util::MessageToJsonString(message, &response.body, options).ok()) {
+  if (!AppendProtoJson(message, response.body)) {
     return http::JsonError(500, "concentration: the answer could not be rendered as JSON");
   }
   return response;

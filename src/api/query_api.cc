@@ -1,6 +1,5 @@
 #include "api/query_api.h"
 
-#include <google/protobuf/util/json_util.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/json.hpp>
@@ -9,6 +8,7 @@
 #include "api/admin_api.h"
 #include "api/client_card_api.h"
 #include "api/history_api.h"
+#include "api/proto_json.h"
 #include "api/query_params.h"
 #include "api/read_view.h"
 #include "api/static_files.h"
@@ -19,11 +19,10 @@ namespace lok::api {
 namespace {
 
 http::Response ProtoJson(const google::protobuf::Message& message) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.always_print_primitive_fields = true;
-  options.always_print_enums_as_ints = false;
   http::Response response;
-  (void)google::protobuf::util::MessageToJsonString(message, &response.body, options);
+  if (!AppendProtoJson(message, response.body)) {
+    return http::JsonError(500, "the answer could not be rendered as JSON");
+  }
   return response;
 }
 

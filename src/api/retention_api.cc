@@ -1,7 +1,6 @@
 #include "api/retention_api.h"
 
-#include <google/protobuf/util/json_util.h>
-
+#include "api/proto_json.h"
 #include "api/query_params.h"
 #include "base/civil_time.h"
 #include "engine/projector.h"
@@ -45,11 +44,10 @@ http::Response HandleRetention(const store::KeyValueReader& snapshot, const http
     (*queue->mutable_offsets())[partition] = offset;
   }
 
-  google::protobuf::util::JsonPrintOptions options;
-  options.always_print_primitive_fields = true;
   http::Response response;
-  auto printed = google::protobuf::util::MessageToJsonString(*queue, &response.body, options);
-  if (!printed.ok()) return http::JsonError(500, "retention: cannot render the answer");
+  if (!AppendProtoJson(*queue, response.body)) {
+    return http::JsonError(500, "retention: cannot render the answer");
+  }
   return response;
 }
 

@@ -51,21 +51,31 @@ void AppendEscapedString(std::string& out, std::string_view value) {
   out.push_back('\x01');
 }
 
+bool ReadEscapedStringInto(std::string_view bytes, size_t& position, std::string& out) {
+  out.clear();
+  while (position < bytes.size()) {
+    // Copy up to the next 0x00 in one piece (keys are decoded by the
+    // thousand per query).
+    const size_t zero = bytes.find('\0', position);
+    if (zero == std::string_view::npos) {
+      position = bytes.size();
+      return false;
+    }
+    out.append(bytes.data() + position, zero - position);
+    position = zero + 1;
+    if (position >= bytes.size()) return false;
+    const char marker = bytes[position++];
+    if (marker == '\x01') return true;
+    if (marker != '\xFF') return false;
+    out.push_back('\0');
+  }
+  return false;
+}
+
 std::optional<std::string> ReadEscapedString(std::string_view bytes, size_t& position) {
   std::string value;
-  while (position < bytes.size()) {
-    char byte = bytes[position++];
-    if (byte != '\0') {
-      value.push_back(byte);
-      continue;
-    }
-    if (position >= bytes.size()) return std::nullopt;
-    char marker = bytes[position++];
-    if (marker == '\x01') return value;
-    if (marker != '\xFF') return std::nullopt;
-    value.push_back('\0');
-  }
-  return std::nullopt;
+  if (!ReadEscapedStringInto(bytes, position, value)) return std::nullopt;
+  return value;
 }
 
 }  // namespace lok

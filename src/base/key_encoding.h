@@ -27,5 +27,9 @@ void AppendEscapedString(std::string& out, std::string_view value);
 // Decodes a string written by AppendEscapedString starting at `position`,
 // advancing it past the terminator; nullopt when the bytes are malformed.
 std::optional<std::string> ReadEscapedString(std::string_view bytes, size_t& position);
+// The same into `out` (replacing its contents, reusing its buffer: for loops
+// that decode thousands of keys). False when malformed; `out` is then
+// unspecified.
+bool ReadEscapedStringInto(std::string_view bytes, size_t& position, std::string& out);
 
 }  // namespace lok

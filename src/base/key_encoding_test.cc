@@ -55,6 +55,27 @@ TEST(KeyEncodingTest, MalformedEscapeReadsAsNullopt) {
   std::string bad("a\0\x02", 3);
   size_t position = 0;
   EXPECT_FALSE(ReadEscapedString(bad, position).has_value());
+  std::string out;
+  position = 0;
+  EXPECT_FALSE(ReadEscapedStringInto(bad, position, out));
+  position = 0;
+  EXPECT_FALSE(ReadEscapedStringInto(std::string_view("abc", 3), position, out));  // no end
+}
+
+TEST(KeyEncodingTest, ReadIntoReplacesTheTargetAndAdvances) {
+  std::string key;
+  AppendEscapedString(key, std::string("x\0y", 3));
+  AppendEscapedString(key, "");
+  AppendEscapedString(key, "last");
+  std::string out = "previous contents that are longer";
+  size_t position = 0;
+  ASSERT_TRUE(ReadEscapedStringInto(key, position, out));
+  EXPECT_EQ(out, std::string("x\0y", 3));
+  ASSERT_TRUE(ReadEscapedStringInto(key, position, out));
+  EXPECT_EQ(out, "");
+  ASSERT_TRUE(ReadEscapedStringInto(key, position, out));
+  EXPECT_EQ(out, "last");
+  EXPECT_EQ(position, key.size());
 }
 
 }  // namespace

@@ -1,15 +1,38 @@
 #include "engine/projector_runner.h"
 
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 namespace lok::engine {
+namespace {
+
+// Sets the calling thread's nice value (Linux: a per-thread attribute).
+// Raising it needs no privilege; a failure only costs query latency, so it
+// is logged, not returned.
+void SetThreadNice(int nice) {
+  if (nice == 0) return;
+  if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice) != 0) {
+    spdlog::warn("lok: cannot set the projector thread's nice value to {}: {}", nice,
+                 std::strerror(errno));
+  }
+}
+
+}  // namespace
 
 ProjectorRunner::ProjectorRunner(log::LogReader& reader, log::LogWriter& dead_letters,
                                  std::vector<projections::Projection*> projections,
-                                 ProjectorOptions options, ProjectorMetrics& metrics)
+                                 ProjectorOptions options, ProjectorMetrics& metrics,
+                                 int thread_nice)
     : reader_(reader),
       dead_letters_(dead_letters),
       projections_(std::move(projections)),
       options_(std::move(options)),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      thread_nice_(thread_nice) {}
 
 ProjectorRunner::~ProjectorRunner() { (void)Stop(); }
 
@@ -19,8 +42,10 @@ void ProjectorRunner::Start(std::shared_ptr<store::RocksStore> store) {
   store_ = std::move(store);
   projector_ = std::make_unique<Projector>(*store_, reader_, dead_letters_, projections_, options_,
                                            metrics_);
-  thread_ =
-      std::jthread([projector = projector_.get()](std::stop_token stop) { projector->Run(stop); });
+  thread_ = std::jthread([projector = projector_.get(), nice = thread_nice_](std::stop_token stop) {
+    SetThreadNice(nice);
+    projector->Run(stop);
+  });
 }
 
 std::shared_ptr<store::RocksStore> ProjectorRunner::Stop() {

@@ -25,10 +25,13 @@ namespace lok::engine {
 
 class ProjectorRunner {
  public:
-  // Everything passed by reference must outlive the runner.
+  // Everything passed by reference must outlive the runner. `thread_nice`
+  // (0-19) is the projector thread's nice value: above 0 the thread yields the
+  // CPU to normal-priority threads (lokd's HTTP queries) when the cores are
+  // busy, and still takes whatever they leave idle. 0: normal priority.
   ProjectorRunner(log::LogReader& reader, log::LogWriter& dead_letters,
                   std::vector<projections::Projection*> projections, ProjectorOptions options,
-                  ProjectorMetrics& metrics);
+                  ProjectorMetrics& metrics, int thread_nice = 0);
   ~ProjectorRunner();  // stops
 
   // Runs a projector over `store` in a new thread until Stop. A running one
@@ -53,6 +56,7 @@ class ProjectorRunner {
   std::vector<projections::Projection*> projections_;
   ProjectorOptions options_;
   ProjectorMetrics& metrics_;
+  const int thread_nice_;
 
   mutable std::mutex mutex_;
   std::shared_ptr<store::RocksStore> store_;

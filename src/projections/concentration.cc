@@ -1,9 +1,9 @@
 #include "projections/concentration.h"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
-#include <array>
 #include <functional>
 #include <map>
 #include <tuple>
@@ -634,14 +634,21 @@ StatusOr<lok::v1::ConcentrationClient> ClientRow(const store::KeyValueReader& re
   row.set_client_id(std::string(client));
   *row.mutable_revenue() = MoneyOf(revenue, currency);
   row.set_share(Share(revenue, total));
-  LOK_ASSIGN_OR_RETURN(int64_t overdue, ReadCounter(reader, ClientKey(client, kOverdue, currency)));
+  // The client's five counters in one batched read, keys in key order.
+  const std::vector<std::string> keys = {
+      ClientKey(client, kDiscountSum), ClientKey(client, kDaysLateSum),
+      ClientKey(client, kDelayedInvoices), ClientKey(client, kOverdue, currency),
+      ClientKey(client, kDiscountedDeals)};
+  LOK_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> values, reader.MultiGet(keys));
+  std::array<int64_t, 5> counters{};
+  for (size_t index = 0; index < counters.size(); ++index) {
+    if (!values[index]) continue;
+    LOK_ASSIGN_OR_RETURN(counters[index], store::DecodeCounter(*values[index]));
+  }
+  const auto [discount, days, delayed, overdue, deals] = counters;
   *row.mutable_overdue() = MoneyOf(overdue, currency);
-  LOK_ASSIGN_OR_RETURN(int64_t delayed, ReadCounter(reader, ClientKey(client, kDelayedInvoices)));
-  LOK_ASSIGN_OR_RETURN(int64_t days, ReadCounter(reader, ClientKey(client, kDaysLateSum)));
   row.set_delayed_invoices(delayed);
   row.set_average_days_late(Share(days, delayed));
-  LOK_ASSIGN_OR_RETURN(int64_t deals, ReadCounter(reader, ClientKey(client, kDiscountedDeals)));
-  LOK_ASSIGN_OR_RETURN(int64_t discount, ReadCounter(reader, ClientKey(client, kDiscountSum)));
   row.set_discounted_won_deals(deals);
   row.set_average_discount_bp(Share(discount, deals));
   return row;

@@ -164,12 +164,7 @@ bool DecodeCellKey(std::string_view key, CellKey& cell) {
   cell.mode = key[position++];
   cell.family = static_cast<Family>(key[position++]);
   cell.level = key[position++];
-  auto read_string = [&](std::string& out) {
-    std::optional<std::string> value = ReadEscapedString(key, position);
-    if (!value) return false;
-    out = std::move(*value);
-    return true;
-  };
+  auto read_string = [&](std::string& out) { return ReadEscapedStringInto(key, position, out); };
   cell.salesperson.clear();
   cell.region.clear();
   cell.product.clear();
@@ -383,7 +378,7 @@ using CellSums = CellValues;
 // Sums of the cells that pass the query's filters, overall and per row.
 struct Aggregation {
   CellSums total{};
-  std::map<std::string, CellSums> rows;
+  std::map<std::string, CellSums, std::less<>> rows;
   std::array<std::array<int64_t, 2>, kChannelSlots> channels{};  // leads, won
 };
 
@@ -492,7 +487,20 @@ void AddCell(const CellKey& cell, const CellValues& values, const FunnelQuery& q
     }
   };
   accumulate(aggregation.total);
-  if (query.by != FunnelBreakdown::kNone) accumulate(aggregation.rows[RowKey(cell, query.by)]);
+  if (query.by != FunnelBreakdown::kNone) {
+    // A dimension's row is looked up by the cell's own string (no copy per
+    // cell); months and quarters are formatted.
+    const std::string* dimension = query.by == FunnelBreakdown::kSalesperson ? &cell.salesperson
+                                   : query.by == FunnelBreakdown::kRegion    ? &cell.region
+                                   : query.by == FunnelBreakdown::kProduct   ? &cell.product
+                                                                             : nullptr;
+    auto row = dimension != nullptr ? aggregation.rows.find(std::string_view(*dimension))
+                                    : aggregation.rows.end();
+    if (row == aggregation.rows.end()) {
+      row = aggregation.rows.try_emplace(RowKey(cell, query.by)).first;
+    }
+    accumulate(row->second);
+  }
   for (size_t channel = 0; channel < kChannelSlots; ++channel) {
     aggregation.channels[channel][0] += values[kCellChannelLeads + channel];
     aggregation.channels[channel][1] += values[kCellChannelWon + channel];
@@ -509,15 +517,22 @@ Status ScanCellRange(const store::KeyValueReader& reader, std::string_view begin
   Status corrupt = Status::Ok();
   CellKey cell;
   CellValues values{};
-  LOK_RETURN_IF_ERROR(reader.ScanRange(begin, end, [&](std::string_view key,
-                                                       std::string_view value) {
-    if (!DecodeCellKey(key, cell) || !DecodeCellValues(value, values)) {
-      corrupt = DataLossError("funnel: unreadable cell");
-      return false;
-    }
-    AddCell(cell, values, query, aggregation);
-    return true;
-  }));
+  LOK_RETURN_IF_ERROR(
+      reader.ScanRange(begin, end, [&](std::string_view key, std::string_view value) {
+        if (!DecodeCellKey(key, cell)) {
+          corrupt = DataLossError("funnel: unreadable cell");
+          return false;
+        }
+        // Filtered out (a filter within the all-three family): the counters
+        // need not be decoded.
+        if (!Matches(cell, query)) return true;
+        if (!DecodeCellValues(value, values)) {
+          corrupt = DataLossError("funnel: unreadable cell");
+          return false;
+        }
+        AddCell(cell, values, query, aggregation);
+        return true;
+      }));
   return corrupt;
 }
 

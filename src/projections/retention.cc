@@ -7,16 +7,20 @@
 #include <tuple>
 #include <vector>
 
-#include <google/protobuf/arena.h>
-
 #include "base/civil_time.h"
 #include "base/key_encoding.h"
 #include "events/validation.h"
 #include "projections/mark.h"
+#include "projections/retention_summary.h"
 
 namespace lok::projections {
 namespace {
 
+using internal::DatedAmount;
+using internal::DecodeRetentionSummary;
+using internal::EncodeRetentionSummary;
+using internal::RetentionSummary;
+using internal::SummarizeRetention;
 using lok::v1::ClientRetention;
 using lok::v1::Event;
 using lok::v1::Mark;
@@ -25,6 +29,7 @@ using lok::v1::RetentionClient;
 using lok::v1::RetentionReason;
 
 constexpr std::string_view kClientPrefix = "retention/client/";
+constexpr std::string_view kSummaryPrefix = "retention/s/";
 constexpr std::string_view kIndexPrefix = "retention/q/";
 constexpr std::string_view kAggregatePrefix = "retention/agg/";
 constexpr char kRevenueCounter = 'r';
@@ -97,25 +102,37 @@ void NoteSalesperson(const std::string& salesperson, const Mark& mark, Retention
 // ---------------------------------------------------------------------------
 // What the state says on a day: only facts dated on or before it.
 
-// Facts point into the client state they were taken from (no copies: a
-// retention query evaluates hundreds of clients).
+// Facts point into the summary they were taken from (no copies: a retention
+// query evaluates hundreds of clients).
 struct Win {
   int64_t day = 0;
-  const Money* amount = nullptr;
+  int64_t minor = 0;
+  std::string_view currency;
 };
 
 struct OpenDelay {
-  std::string_view invoice_id;
   int64_t due_day = 0;  // the delay's day - its days_overdue
-  const Money* outstanding = nullptr;
+  int64_t minor = 0;    // outstanding
+  std::string_view currency;
 };
 
 struct Facts {
   std::optional<int64_t> last_contact_day;
-  std::vector<Win> wins;                   // ascending by day
-  std::map<std::string, int64_t> revenue;  // per currency
+  std::vector<Win> wins;                        // ascending by day
+  std::map<std::string_view, int64_t> revenue;  // per currency
   std::vector<OpenDelay> open_delays;
 };
+
+// The latest of `items[begin, end)` (ascending by mark) dated on or before
+// `day`; nullptr when none.
+const DatedAmount* LatestOnOrBefore(const std::vector<DatedAmount>& items, uint32_t begin,
+                                    uint32_t end, int64_t day) {
+  const DatedAmount* latest = nullptr;
+  for (uint32_t index = begin; index < end; ++index) {
+    if (items[index].day <= day) latest = &items[index];
+  }
+  return latest;
+}
 
 // The latest element of `events` (ascending by mark) dated on or before `day`.
 template <typename Field>
@@ -127,32 +144,35 @@ const typename Field::value_type* LatestOnOrBefore(const Field& events, int64_t 
   return latest;
 }
 
-Facts FactsAt(const RetentionClient& client, int64_t day) {
+Facts FactsAt(const RetentionSummary& client, int64_t day) {
   Facts facts;
-  const auto& days = client.contact_days();
+  const auto& days = client.contact_days;
   auto after = std::upper_bound(days.begin(), days.end(), day);
   if (after != days.begin()) facts.last_contact_day = *(after - 1);
-  for (const auto& deal : client.deals()) {
-    const auto* outcome = LatestOnOrBefore(deal.terminals(), day);
-    if (outcome == nullptr || !outcome->won()) continue;
-    facts.wins.push_back({DayOf(outcome->mark()), &outcome->amount()});
-    if (!outcome->amount().currency().empty()) {
-      facts.revenue[outcome->amount().currency()] += outcome->amount().minor();
-    }
+  uint32_t begin = 0;
+  for (uint32_t end : client.deal_ends) {
+    const DatedAmount* outcome = LatestOnOrBefore(client.outcomes, begin, end, day);
+    begin = end;
+    if (outcome == nullptr || !outcome->flag) continue;
+    const std::string_view currency = client.currencies[outcome->currency];
+    facts.wins.push_back({outcome->day, outcome->minor, currency});
+    if (!currency.empty()) facts.revenue[currency] += outcome->minor;
   }
   std::stable_sort(facts.wins.begin(), facts.wins.end(),
                    [](const Win& left, const Win& right) { return left.day < right.day; });
-  for (const auto& invoice : client.invoices()) {
-    const auto* latest = LatestOnOrBefore(invoice.payments(), day);
-    if (latest == nullptr || !latest->delayed()) continue;
+  begin = 0;
+  for (uint32_t end : client.invoice_ends) {
+    const DatedAmount* latest = LatestOnOrBefore(client.payments, begin, end, day);
+    begin = end;
+    if (latest == nullptr || !latest->flag) continue;
     facts.open_delays.push_back(
-        {invoice.invoice_id(), DayOf(latest->mark()) - latest->days_overdue(), &latest->amount()});
+        {latest->day - latest->days_overdue, latest->minor, client.currencies[latest->currency]});
   }
   return facts;
 }
 
-int32_t CadenceDays(const RetentionClient& client, const RetentionSettings& settings) {
-  auto found = settings.cadence_by_region.find(client.region());
+int32_t CadenceDays(const RetentionSummary& client, const RetentionSettings& settings) {
+  auto found = settings.cadence_by_region.find(client.region);
   const int32_t cadence =
       found != settings.cadence_by_region.end() ? found->second : settings.default_cadence_days;
   return std::max(cadence, 1);
@@ -178,19 +198,19 @@ std::pair<int64_t, int64_t> WindowRevenue(const std::vector<Win>& wins, std::str
   int64_t last = 0;
   int64_t previous = 0;
   for (const Win& win : wins) {
-    if (win.amount->currency() != currency) continue;
-    if (win.day > day - window && win.day <= day) last += win.amount->minor();
-    if (win.day > day - 2 * window && win.day <= day - window) previous += win.amount->minor();
+    if (win.currency != currency) continue;
+    if (win.day > day - window && win.day <= day) last += win.minor;
+    if (win.day > day - 2 * window && win.day <= day - window) previous += win.minor;
   }
   return {last, previous};
 }
 
 bool Declining(int64_t last, int64_t previous) { return previous > 0 && last < previous; }
 
-Money MoneyOf(int64_t minor, const std::string& currency) {
+Money MoneyOf(int64_t minor, std::string_view currency) {
   Money money;
   money.set_minor(minor);
-  money.set_currency(currency);
+  money.set_currency(std::string(currency));
   return money;
 }
 
@@ -233,59 +253,62 @@ StatusOr<Totals> ReadTotals(const store::KeyValueReader& reader) {
   return totals;
 }
 
-RetentionReason Reason(std::string term, double value, double weight) {
-  RetentionReason reason;
-  reason.set_term(std::move(term));
-  reason.set_value(value);
-  reason.set_weight(weight);
-  reason.set_contribution(value * weight);
-  return reason;
-}
+// One positive term of a score, before it becomes a RetentionReason.
+struct Term {
+  Term(std::string_view term_name, double term_value, double term_weight)
+      : name(term_name), value(term_value), weight(term_weight) {}
 
-// The client's retention on `day` in `settings.currency`, without the
-// invoice and contact lists.
-ClientRetention Evaluate(const RetentionClient& client, int64_t day,
-                         const RetentionSettings& settings, const Totals& totals) {
-  const Facts facts = FactsAt(client, day);
+  std::string_view name;
+  double value = 0;
+  double weight = 0;
+  int64_t days = 0;
+  double threshold_days = 0;
+  std::optional<int64_t> amount;    // in the query currency
+  std::optional<int64_t> baseline;  // likewise
+  double share = 0;
+};
+
+// A client's score on a day, in plain values: the queue scores hundreds of
+// candidates and renders only the best `limit` (RetentionOf).
+struct Evaluation {
+  Facts facts;
+  int32_t cadence = 1;
+  bool regular = false;
+  std::map<std::string_view, int64_t> overdue;  // open delays per currency
+  std::vector<Term> terms;                      // empty: no attention needed
+  double score = 0;
+};
+
+// The client's retention on `day` in `settings.currency`.
+Evaluation Evaluate(const RetentionSummary& client, int64_t day, const RetentionSettings& settings,
+                    const Totals& totals) {
+  Evaluation evaluation;
+  evaluation.facts = FactsAt(client, day);
+  const Facts& facts = evaluation.facts;
   const std::string& currency = settings.currency;
   const RetentionWeights& weights = settings.weights;
-  ClientRetention result;
-  result.set_client_id(client.client_id());
-  result.set_salesperson(client.salesperson());
-  result.set_region(client.region());
-  result.set_as_of(FormatDate(day));
-  result.set_currency(currency);
-  result.set_won_deals(static_cast<int64_t>(facts.wins.size()));
-  result.set_is_regular(static_cast<int64_t>(facts.wins.size()) >=
-                        std::max<int64_t>(settings.min_won_deals, 1));
-  for (const auto& [code, minor] : facts.revenue) *result.add_revenue() = MoneyOf(minor, code);
-  std::map<std::string, int64_t> overdue;
-  for (const OpenDelay& delay : facts.open_delays) {
-    overdue[delay.outstanding->currency()] += delay.outstanding->minor();
-  }
-  for (const auto& [code, minor] : overdue) *result.add_overdue() = MoneyOf(minor, code);
+  evaluation.regular =
+      static_cast<int64_t>(facts.wins.size()) >= std::max<int64_t>(settings.min_won_deals, 1);
+  for (const OpenDelay& delay : facts.open_delays)
+    evaluation.overdue[delay.currency] += delay.minor;
   const int32_t cadence = CadenceDays(client, settings);
-  if (facts.last_contact_day) {
-    result.set_last_contact(FormatDate(*facts.last_contact_day));
-    result.set_next_contact_due(FormatDate(*facts.last_contact_day + cadence));
-  }
-  if (!result.is_regular()) return result;
+  evaluation.cadence = cadence;
+  if (!evaluation.regular) return evaluation;
 
-  std::vector<RetentionReason> attention;
+  std::vector<Term>& attention = evaluation.terms;
   // contact_overdue
   if (facts.last_contact_day) {
     const int64_t beyond = day - (*facts.last_contact_day + cadence);
     if (beyond > 0) {
-      RetentionReason reason = Reason(
+      Term& term = attention.emplace_back(
           "contact_overdue", std::min(static_cast<double>(beyond) / cadence, settings.contact_cap),
           weights.contact_overdue);
-      reason.set_days(beyond);
-      reason.set_threshold_days(cadence);
-      attention.push_back(std::move(reason));
+      term.days = beyond;
+      term.threshold_days = cadence;
     }
   }
   // payments_overdue
-  const auto revenue_in = [&](const std::string& code) {
+  const auto revenue_in = [&](std::string_view code) {
     auto found = facts.revenue.find(code);
     return found == facts.revenue.end() ? int64_t{0} : found->second;
   };
@@ -295,7 +318,8 @@ ClientRetention Evaluate(const RetentionClient& client, int64_t day,
     for (const OpenDelay& delay : facts.open_delays) {
       max_days = std::max(max_days, day - delay.due_day);
     }
-    const int64_t amount = overdue.contains(currency) ? overdue[currency] : 0;
+    auto overdue_in = evaluation.overdue.find(currency);
+    const int64_t amount = overdue_in != evaluation.overdue.end() ? overdue_in->second : 0;
     const double amount_part =
         amount == 0 ? 0.0
         : client_revenue <= 0
@@ -304,11 +328,10 @@ ClientRetention Evaluate(const RetentionClient& client, int64_t day,
     const double age_part =
         std::min(static_cast<double>(max_days) / std::max(settings.payment_age_days, 1), 1.0);
     if (amount_part + age_part > 0) {
-      RetentionReason reason =
-          Reason("payments_overdue", amount_part + age_part, weights.payments_overdue);
-      reason.set_days(max_days);
-      *reason.mutable_amount() = MoneyOf(amount, currency);
-      attention.push_back(std::move(reason));
+      Term& term = attention.emplace_back("payments_overdue", amount_part + age_part,
+                                          weights.payments_overdue);
+      term.days = max_days;
+      term.amount = amount;
     }
   }
   // rhythm_broken
@@ -318,11 +341,10 @@ ClientRetention Evaluate(const RetentionClient& client, int64_t day,
     const int64_t since = day - facts.wins.back().day;
     const double excess = static_cast<double>(since) - threshold;
     if (excess > 0) {
-      RetentionReason reason = Reason(
+      Term& term = attention.emplace_back(
           "rhythm_broken", std::min(excess / median, settings.rhythm_cap), weights.rhythm_broken);
-      reason.set_days(since);
-      reason.set_threshold_days(threshold);
-      attention.push_back(std::move(reason));
+      term.days = since;
+      term.threshold_days = threshold;
     }
   }
   // revenue_declining
@@ -330,35 +352,66 @@ ClientRetention Evaluate(const RetentionClient& client, int64_t day,
     const auto [last, previous] =
         WindowRevenue(facts.wins, currency, day, settings.revenue_window_days);
     if (Declining(last, previous)) {
-      RetentionReason reason = Reason(
+      Term& term = attention.emplace_back(
           "revenue_declining", 1.0 - static_cast<double>(last) / static_cast<double>(previous),
           weights.revenue_declining);
-      *reason.mutable_amount() = MoneyOf(last, currency);
-      *reason.mutable_baseline_amount() = MoneyOf(previous, currency);
-      attention.push_back(std::move(reason));
+      term.amount = last;
+      term.baseline = previous;
     }
   }
-  if (attention.empty()) return result;
+  if (attention.empty()) return evaluation;
   // client_weight
   const int64_t total = totals.revenue.contains(currency) ? totals.revenue.at(currency) : 0;
   const int64_t clients = totals.clients.contains(currency) ? totals.clients.at(currency) : 0;
   if (client_revenue > 0 && total > 0 && clients > 0) {
     const double share =
         std::min(static_cast<double>(client_revenue) / static_cast<double>(total), 1.0);
-    RetentionReason reason = Reason(
+    Term& term = attention.emplace_back(
         "client_weight", std::min(share * static_cast<double>(clients), settings.client_weight_cap),
         weights.client_weight);
-    reason.set_share(share);
-    *reason.mutable_amount() = MoneyOf(client_revenue, currency);
-    attention.push_back(std::move(reason));
+    term.amount = client_revenue;
+    term.share = share;
   }
-  result.set_needs_attention(true);
   double score = 0;
-  for (RetentionReason& reason : attention) {
-    score += reason.contribution();
-    *result.add_reasons() = std::move(reason);
+  for (const Term& term : attention) score += term.value * term.weight;
+  evaluation.score = score;
+  return evaluation;
+}
+
+// The evaluation as an answer, without the invoice and contact lists.
+ClientRetention RetentionOf(const RetentionSummary& client, const Evaluation& evaluation,
+                            int64_t day, const RetentionSettings& settings) {
+  const Facts& facts = evaluation.facts;
+  const std::string& currency = settings.currency;
+  ClientRetention result;
+  result.set_client_id(std::string(client.client_id));
+  result.set_salesperson(std::string(client.salesperson));
+  result.set_region(std::string(client.region));
+  result.set_as_of(FormatDate(day));
+  result.set_currency(currency);
+  result.set_won_deals(static_cast<int64_t>(facts.wins.size()));
+  result.set_is_regular(evaluation.regular);
+  for (const auto& [code, minor] : facts.revenue) *result.add_revenue() = MoneyOf(minor, code);
+  for (const auto& [code, minor] : evaluation.overdue) *result.add_overdue() = MoneyOf(minor, code);
+  if (facts.last_contact_day) {
+    result.set_last_contact(FormatDate(*facts.last_contact_day));
+    result.set_next_contact_due(FormatDate(*facts.last_contact_day + evaluation.cadence));
   }
-  result.set_score(score);
+  if (evaluation.terms.empty()) return result;
+  result.set_needs_attention(true);
+  for (const Term& term : evaluation.terms) {
+    RetentionReason& reason = *result.add_reasons();
+    reason.set_term(std::string(term.name));
+    reason.set_value(term.value);
+    reason.set_weight(term.weight);
+    reason.set_contribution(term.value * term.weight);
+    reason.set_days(term.days);
+    reason.set_threshold_days(term.threshold_days);
+    if (term.amount) *reason.mutable_amount() = MoneyOf(*term.amount, currency);
+    if (term.baseline) *reason.mutable_baseline_amount() = MoneyOf(*term.baseline, currency);
+    reason.set_share(term.share);
+  }
+  result.set_score(evaluation.score);
   return result;
 }
 
@@ -384,7 +437,7 @@ struct Attention {
   std::optional<int64_t> start;
 };
 
-std::vector<Attention> AttentionOf(const RetentionClient& client,
+std::vector<Attention> AttentionOf(const RetentionSummary& client,
                                    const RetentionSettings& settings) {
   std::vector<Attention> result;
   const Facts facts = FactsAt(client, kForever);
@@ -412,16 +465,16 @@ std::vector<Attention> AttentionOf(const RetentionClient& client,
   // that end after the last win.
   const int64_t window = settings.revenue_window_days;
   std::set<int64_t> points;
-  std::set<std::string> currencies;
+  std::set<std::string_view> currencies;
   for (const Win& win : facts.wins) {
     points.insert({win.day, win.day + window, win.day + 2 * window});
-    currencies.insert(win.amount->currency());
+    currencies.insert(win.currency);
   }
   const int64_t last_win = facts.wins.back().day;
   std::optional<int64_t> open_start;
   for (auto point = points.begin(); point != points.end(); ++point) {
     bool positive = false;
-    for (const std::string& currency : currencies) {
+    for (std::string_view currency : currencies) {
       const auto [last, previous] = WindowRevenue(facts.wins, currency, *point, window);
       positive = positive || Declining(last, previous);
     }
@@ -435,27 +488,28 @@ std::vector<Attention> AttentionOf(const RetentionClient& client,
   return result;
 }
 
-IndexEntries IndexEntriesOf(const RetentionClient& client, const RetentionSettings& settings) {
+IndexEntries IndexEntriesOf(const RetentionSummary& client, int32_t partition,
+                            const RetentionSettings& settings) {
   IndexEntries entries;
-  std::vector<std::pair<char, std::string>> scopes = {{kScopeAll, ""}};
-  if (!client.salesperson().empty()) scopes.emplace_back(kScopeSalesperson, client.salesperson());
-  if (!client.region().empty()) scopes.emplace_back(kScopeRegion, client.region());
+  std::vector<std::pair<char, std::string_view>> scopes = {{kScopeAll, ""}};
+  if (!client.salesperson.empty()) scopes.emplace_back(kScopeSalesperson, client.salesperson);
+  if (!client.region.empty()) scopes.emplace_back(kScopeRegion, client.region);
   const std::vector<Attention> attentions = AttentionOf(client, settings);
   if (attentions.empty()) return entries;  // not regular
   for (const auto& [currency, minor] : FactsAt(client, kForever).revenue) {
     for (const auto& [scope, scope_value] : scopes) {
-      std::string key = ScopePrefix(client.partition(), scope, scope_value, kRevenueRank);
+      std::string key = ScopePrefix(partition, scope, scope_value, kRevenueRank);
       AppendEscapedString(key, currency);
       AppendOrderedInt64(key, -minor);
-      AppendEscapedString(key, client.client_id());
+      AppendEscapedString(key, client.client_id);
       entries[std::move(key)] = "";
     }
   }
   for (const Attention& attention : attentions) {
     for (const auto& [scope, scope_value] : scopes) {
-      std::string key = ScopePrefix(client.partition(), scope, scope_value, attention.term);
+      std::string key = ScopePrefix(partition, scope, scope_value, attention.term);
       AppendOrderedInt64(key, attention.day);
-      AppendEscapedString(key, client.client_id());
+      AppendEscapedString(key, client.client_id);
       std::string value;
       if (attention.start) AppendOrderedInt64(value, *attention.start);
       entries[std::move(key)] = std::move(value);
@@ -472,16 +526,15 @@ std::string AggregateKey(int32_t partition, char kind, std::string_view currency
   return key;
 }
 
-void AddContribution(const RetentionClient& client, int64_t sign, const RetentionSettings& settings,
-                     store::Transaction& transaction) {
+void AddContribution(const RetentionSummary& client, int32_t partition, int64_t sign,
+                     const RetentionSettings& settings, store::Transaction& transaction) {
   const Facts facts = FactsAt(client, kForever);
   for (const auto& [currency, minor] : facts.revenue) {
-    transaction.AddCounter(AggregateKey(client.partition(), kRevenueCounter, currency),
-                           sign * minor);
-    transaction.AddCounter(AggregateKey(client.partition(), kClientsCounter, currency), sign);
+    transaction.AddCounter(AggregateKey(partition, kRevenueCounter, currency), sign * minor);
+    transaction.AddCounter(AggregateKey(partition, kClientsCounter, currency), sign);
   }
   if (static_cast<int64_t>(facts.wins.size()) >= std::max<int64_t>(settings.min_won_deals, 1)) {
-    transaction.AddCounter(AggregateKey(client.partition(), kRegularCounter, ""), sign);
+    transaction.AddCounter(AggregateKey(partition, kRegularCounter, ""), sign);
   }
 }
 
@@ -503,6 +556,12 @@ std::string ClientKey(std::string_view client_id) {
   return key;
 }
 
+std::string SummaryKey(std::string_view client_id) {
+  std::string key(kSummaryPrefix);
+  key.append(client_id);
+  return key;
+}
+
 StatusOr<std::optional<RetentionClient>> ReadClient(const store::KeyValueReader& reader,
                                                     std::string_view client_id) {
   LOK_ASSIGN_OR_RETURN(std::optional<std::string> stored, reader.Get(ClientKey(client_id)));
@@ -512,20 +571,6 @@ StatusOr<std::optional<RetentionClient>> ReadClient(const store::KeyValueReader&
     return DataLossError("retention: unreadable client state for " + std::string(client_id));
   }
   return std::optional<RetentionClient>(std::move(client));
-}
-
-// Like ReadClient, parsed into `arena` (a query reads hundreds of clients:
-// one arena instead of an allocation per message). nullptr when absent.
-StatusOr<RetentionClient*> ReadClientOnArena(const store::KeyValueReader& reader,
-                                             std::string_view client_id,
-                                             google::protobuf::Arena& arena) {
-  LOK_ASSIGN_OR_RETURN(std::optional<std::string> stored, reader.Get(ClientKey(client_id)));
-  if (!stored) return nullptr;
-  auto* client = google::protobuf::Arena::CreateMessage<RetentionClient>(&arena);
-  if (!client->ParseFromString(*stored)) {
-    return DataLossError("retention: unreadable client state for " + std::string(client_id));
-  }
-  return client;
 }
 
 lok::v1::RetentionEntry EntryOf(ClientRetention&& retention) {
@@ -641,12 +686,22 @@ Status RetentionProjection::Apply(const Event& event, const EventPosition&,
   if (stored && serialized == *stored) return Status::Ok();
 
   IndexEntries old_entries;
+  RetentionSummary before_summary;
   if (stored) {
-    old_entries = IndexEntriesOf(before, settings_);
-    AddContribution(before, -1, settings_, transaction);
+    SummarizeRetention(before, before_summary);
+    old_entries = IndexEntriesOf(before_summary, before.partition(), settings_);
+    AddContribution(before_summary, before.partition(), -1, settings_, transaction);
   }
-  IndexEntries new_entries = IndexEntriesOf(after, settings_);
-  AddContribution(after, +1, settings_, transaction);
+  RetentionSummary after_summary;
+  SummarizeRetention(after, after_summary);
+  IndexEntries new_entries = IndexEntriesOf(after_summary, after.partition(), settings_);
+  AddContribution(after_summary, after.partition(), +1, settings_, transaction);
+  // The scoring summary: written when it changed (a contact changes the
+  // full state's recent contacts but not always the summary).
+  std::string summary = EncodeRetentionSummary(after_summary);
+  if (!stored || summary != EncodeRetentionSummary(before_summary)) {
+    transaction.Put(SummaryKey(event.client_id()), std::move(summary));
+  }
   for (const auto& [entry_key, value] : old_entries) {
     if (!new_entries.contains(entry_key)) transaction.Delete(entry_key);
   }
@@ -764,28 +819,51 @@ StatusOr<lok::v1::RetentionResponse> QueryRetention(const store::KeyValueReader&
     }
   }
 
-  std::vector<lok::v1::RetentionEntry> entries;
-  google::protobuf::ArenaOptions arena_options;
-  arena_options.start_block_size = 64 * 1024;
-  arena_options.max_block_size = 1024 * 1024;
-  google::protobuf::Arena arena(arena_options);
+  // Score every candidate from its summary; render only the best `limit`.
+  struct Scored {
+    double score = 0;
+    const std::string* client_id = nullptr;
+    size_t stored_index = 0;
+  };
+  std::vector<std::string> keys;
+  keys.reserve(candidates.size());
+  for (const std::string& client_id : candidates) keys.push_back(SummaryKey(client_id));
+  // One batched read (the keys are sorted, as the candidates).
+  LOK_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> stored_values,
+                       reader.MultiGet(keys));
+  std::vector<std::string> stored_summaries;
+  stored_summaries.reserve(candidates.size());
+  std::vector<Scored> scored;
+  RetentionSummary summary;
+  size_t candidate_index = 0;
   for (const std::string& client_id : candidates) {
-    LOK_ASSIGN_OR_RETURN(RetentionClient * client, ReadClientOnArena(reader, client_id, arena));
-    if (client == nullptr) continue;
-    if (query.salesperson && client->salesperson() != *query.salesperson) continue;
-    if (query.region && client->region() != *query.region) continue;
-    ClientRetention retention = Evaluate(*client, day, settings, totals);
-    if (retention.needs_attention()) entries.push_back(EntryOf(std::move(retention)));
+    std::optional<std::string>& stored = stored_values[candidate_index++];
+    if (!stored) continue;
+    if (!DecodeRetentionSummary(*stored, summary)) {
+      return DataLossError("retention: unreadable scoring summary for " + client_id);
+    }
+    if (query.salesperson && summary.salesperson != *query.salesperson) continue;
+    if (query.region && summary.region != *query.region) continue;
+    const Evaluation evaluation = Evaluate(summary, day, settings, totals);
+    if (evaluation.terms.empty()) continue;
+    scored.push_back({evaluation.score, &client_id, stored_summaries.size()});
+    stored_summaries.push_back(std::move(*stored));
   }
   response.set_candidates(static_cast<int64_t>(candidates.size()));
-  std::sort(entries.begin(), entries.end(), [](const auto& left, const auto& right) {
-    if (left.score() != right.score()) return left.score() > right.score();
-    return left.client_id() < right.client_id();
+  std::sort(scored.begin(), scored.end(), [](const Scored& left, const Scored& right) {
+    if (left.score != right.score) return left.score > right.score;
+    return *left.client_id < *right.client_id;
   });
-  if (entries.size() > static_cast<size_t>(std::max<int64_t>(query.limit, 0))) {
-    entries.resize(static_cast<size_t>(query.limit));
+  if (scored.size() > static_cast<size_t>(std::max<int64_t>(query.limit, 0))) {
+    scored.resize(static_cast<size_t>(query.limit));
   }
-  for (auto& entry : entries) *response.add_entries() = std::move(entry);
+  for (const Scored& best : scored) {
+    if (!DecodeRetentionSummary(stored_summaries[best.stored_index], summary)) {
+      return DataLossError("retention: unreadable scoring summary for " + *best.client_id);
+    }
+    *response.add_entries() =
+        EntryOf(RetentionOf(summary, Evaluate(summary, day, settings, totals), day, settings));
+  }
   return response;
 }
 
@@ -795,7 +873,10 @@ StatusOr<ClientRetention> QueryClientRetention(const store::KeyValueReader& read
   LOK_ASSIGN_OR_RETURN(std::optional<RetentionClient> client, ReadClient(reader, client_id));
   if (!client) return NotFoundError("client '" + std::string(client_id) + "': no retention events");
   LOK_ASSIGN_OR_RETURN(Totals totals, ReadTotals(reader));
-  ClientRetention result = Evaluate(*client, as_of_day, settings, totals);
+  RetentionSummary summary;
+  SummarizeRetention(*client, summary);
+  ClientRetention result =
+      RetentionOf(summary, Evaluate(summary, as_of_day, settings, totals), as_of_day, settings);
   result.set_contacts_count(client->contacts_count());
   for (const auto& contact : client->recent_contacts()) {
     if (DayOf(contact.mark()) > as_of_day) continue;

@@ -7,6 +7,10 @@
 //   retention/client/<client_id>          lok.v1.RetentionClient (all dated facts
 //                                         the terms need, so a past asOf is exact
 //                                         for them)
+//   retention/s/<client_id>               the client's scoring summary: the dated
+//                                         facts of the terms only, compact
+//                                         (retention_summary.h); what the queue
+//                                         reads per candidate
 //   retention/q/<partition:be32><scope><term><day:ordered64><client>
 //                                         the attention index (see below)
 //   retention/agg/<partition:be32>r<cur>  Σ won revenue in <cur> (minor units)
@@ -25,7 +29,9 @@
 // day says the term is positive on asOf, takes a bounded number of the
 // longest-due clients per term, adds the regular clients with the most
 // revenue in the query currency (retention/q/<partition><scope>w<currency>
-// <-revenue:ordered64><client>), and computes their exact scores.
+// <-revenue:ordered64><client>), and computes their exact scores from their
+// scoring summaries (the card computes it from the same summary of the full
+// state).
 //
 // Thread-safety: RetentionProjection is stateless apart from its settings;
 // the query functions only read.
@@ -79,6 +85,8 @@ class RetentionProjection : public Projection {
  public:
   explicit RetentionProjection(RetentionSettings settings = {}) : settings_(std::move(settings)) {}
   std::string_view Name() const override { return "retention"; }
+  // 2: the scoring summaries (retention/s/...).
+  int Version() const override { return 2; }
   Status Apply(const lok::v1::Event& event, const EventPosition& position,
                store::Transaction& transaction) override;
 

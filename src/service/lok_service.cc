@@ -48,6 +48,7 @@ Status LokService::Open(const ServiceConfig& config) {
 
   store::RocksStoreOptions store_options;
   store_options.sync_commits = config.sync_commits;
+  store_options.low_priority_compactions = config.projector_nice > 0;
   generations_ = std::make_unique<store::StoreGenerations>(config.data_dir);
   LOK_ASSIGN_OR_RETURN(int generation, generations_->Current());
   LOK_ASSIGN_OR_RETURN(std::unique_ptr<store::RocksStore> opened,
@@ -71,8 +72,8 @@ Status LokService::Open(const ServiceConfig& config) {
                                        const engine::CommittedBatch& batch) {
     if (engine::CheckpointKeeper* keeper = KeeperFor(store.path())) keeper->AfterCommit(store, batch);
   };
-  runner_ = std::make_unique<engine::ProjectorRunner>(*reader_, *writer_, projections,
-                                                      projector_options, metrics_);
+  runner_ = std::make_unique<engine::ProjectorRunner>(
+      *reader_, *writer_, projections, projector_options, metrics_, config.projector_nice);
 
   // Which read models were built by other code versions than this one's.
   const engine::ProjectionVersions versions =

@@ -59,6 +59,10 @@ struct ServiceConfig {
   int32_t partitions = 8;
   size_t batch_size = 2000;
   bool sync_commits = false;
+  // Queries before catch-up: the projector thread's nice value (0-19; 0 =
+  // normal priority). Above 0 it also runs RocksDB's compactions at nice 19.
+  // The projector then takes only the CPU that HTTP requests leave idle.
+  int projector_nice = 10;
   std::string reporting_currency = "USD";
   std::array<double, 3> stage_probability = {0.10, 0.25, 0.50};
   double client_share_alert = 0.20;

@@ -29,6 +29,10 @@ class PinnedSnapshot : public KeyValueReader {
       const override {
     return snapshot_->ScanRangeSeeking(begin, end, visit);
   }
+  StatusOr<std::vector<std::optional<std::string>>> MultiGet(
+      const std::vector<std::string>& keys) const override {
+    return snapshot_->MultiGet(keys);
+  }
 
  private:
   std::shared_ptr<RocksStore> store_;  // declared first: destroyed last

@@ -7,6 +7,7 @@
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "store/rocks_status.h"
@@ -21,6 +22,22 @@ StatusOr<std::optional<std::string>> GetWith(rocksdb::DB& db, const rocksdb::Rea
   if (status.IsNotFound()) return std::optional<std::string>();
   LOK_RETURN_IF_ERROR(FromRocksStatus(status, "store get"));
   return std::optional<std::string>(std::move(value));
+}
+
+StatusOr<std::vector<std::optional<std::string>>> MultiGetWith(
+    rocksdb::DB& db, const rocksdb::ReadOptions& options, const std::vector<std::string>& keys) {
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<rocksdb::PinnableSlice> pinned(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  db.MultiGet(options, db.DefaultColumnFamily(), keys.size(), slices.data(), pinned.data(),
+              statuses.data(), std::is_sorted(keys.begin(), keys.end()));
+  std::vector<std::optional<std::string>> values(keys.size());
+  for (size_t index = 0; index < keys.size(); ++index) {
+    if (statuses[index].IsNotFound()) continue;
+    LOK_RETURN_IF_ERROR(FromRocksStatus(statuses[index], "store multiget"));
+    values[index] = pinned[index].ToString();
+  }
+  return values;
 }
 
 Status ScanWith(rocksdb::DB& db, rocksdb::ReadOptions options, std::string_view prefix,
@@ -112,6 +129,12 @@ class RocksStore::SnapshotReader : public KeyValueReader {
     options.snapshot = snapshot_;
     return ScanRangeSeekingWith(db_, options, begin, end, visit);
   }
+  StatusOr<std::vector<std::optional<std::string>>> MultiGet(
+      const std::vector<std::string>& keys) const override {
+    rocksdb::ReadOptions options;
+    options.snapshot = snapshot_;
+    return MultiGetWith(db_, options, keys);
+  }
 
  private:
   rocksdb::DB& db_;
@@ -124,6 +147,12 @@ StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& path,
   db_options.create_if_missing = true;
   db_options.IncreaseParallelism(2);
   db_options.OptimizeLevelStyleCompaction();
+  if (options.low_priority_compactions) {
+    LOK_RETURN_IF_ERROR(
+        FromRocksStatus(db_options.env->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW,
+                                                                   rocksdb::CpuPriority::kLow),
+                        "lower the compaction threads' CPU priority"));
+  }
   rocksdb::BlockBasedTableOptions table;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   // Data blocks only: index and filter blocks stay in the table readers'

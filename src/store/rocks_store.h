@@ -26,6 +26,13 @@ struct RocksStoreOptions {
   // models' hot cells and indexes stay in memory instead of being read and
   // decompressed from SST files on every query.
   size_t block_cache_bytes = size_t{256} << 20;
+  // Run RocksDB's compaction threads at the lowest CPU priority (nice 19), so
+  // they take the CPU only when queries and the projector leave it idle.
+  // Flushes keep normal priority (a starved flush would stall every write).
+  // Process-wide: the compaction pool is shared by every database of the
+  // default environment (the embedded log's too), and it is never raised
+  // again in this process.
+  bool low_priority_compactions = false;
 };
 
 class RocksStore : public KeyValueReader {

@@ -96,6 +96,17 @@ Status KeyValueReader::ScanRangeSeeking(
   }
 }
 
+StatusOr<std::vector<std::optional<std::string>>> KeyValueReader::MultiGet(
+    const std::vector<std::string>& keys) const {
+  std::vector<std::optional<std::string>> values;
+  values.reserve(keys.size());
+  for (const std::string& key : keys) {
+    LOK_ASSIGN_OR_RETURN(std::optional<std::string> value, Get(key));
+    values.push_back(std::move(value));
+  }
+  return values;
+}
+
 StatusOr<std::optional<std::string>> Transaction::ReadBase(std::string_view key) const {
   StatusOr<std::optional<std::string>> value = base_.Get(key);
   if (!value.ok() && read_error_.ok()) read_error_ = value.status();

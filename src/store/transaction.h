@@ -50,6 +50,13 @@ class KeyValueReader {
   virtual Status ScanRangeSeeking(
       std::string_view begin, std::string_view end,
       const std::function<ScanStep(std::string_view key, std::string_view value)>& visit) const;
+
+  // The values of `keys` (nullopt when absent), in the order given. Faster
+  // than one Get per key on RocksDB when the keys are sorted (a query that
+  // reads hundreds of states). This default calls Get per key.
+  // Errors: storage failures.
+  virtual StatusOr<std::vector<std::optional<std::string>>> MultiGet(
+      const std::vector<std::string>& keys) const;
 };
 
 // What a commit writes: each key's new value, or nullopt to delete it.

@@ -1,0 +1,322 @@
+#include "api/proto_json.h"
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/timestamp.pb.h>
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <utility>
+#include <vector>
+
+namespace lok::api {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+// The range google.protobuf.Timestamp allows in JSON (0001-01-01 to 9999-12-31).
+constexpr int64_t kMinTimestampSeconds = -62135596800;
+constexpr int64_t kMaxTimestampSeconds = 253402300799;
+
+// Prints one message; false at the first value the fast path does not cover
+// (the caller then discards `out` and falls back to the library).
+class Printer {
+ public:
+  explicit Printer(std::string& out) : out_(out) {}
+
+  bool PrintMessage(const Message& message) {
+    const Descriptor* descriptor = message.GetDescriptor();
+    if (descriptor->file()->name().starts_with("google/protobuf/")) {
+      if (descriptor->full_name() != "google.protobuf.Timestamp") return false;
+      return PrintTimestamp(message);
+    }
+    const Reflection* reflection = message.GetReflection();
+    out_.push_back('{');
+    bool first = true;
+    // The library's order: fields in declaration order, except that a set
+    // Timestamp or a set member of a oneof (proto3 `optional` too) comes
+    // after all of them, by field number (its tree of defaults has no slot
+    // for those, so it appends them as it meets them in the serialised bytes).
+    std::vector<const FieldDescriptor*> appended;
+    for (int index = 0; index < descriptor->field_count(); ++index) {
+      const FieldDescriptor* field = descriptor->field(index);
+      if (!field->is_repeated() && field->has_presence()) {
+        if (!reflection->HasField(message, field)) continue;
+        const bool timestamp = field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
+                               field->message_type()->full_name() == "google.protobuf.Timestamp";
+        const bool oneof_scalar = field->containing_oneof() != nullptr &&
+                                  field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE;
+        if (timestamp || oneof_scalar) {
+          appended.push_back(field);
+          continue;
+        }
+      }
+      if (!PrintField(message, field, first)) return false;
+    }
+    std::sort(appended.begin(), appended.end(),
+              [](const FieldDescriptor* left, const FieldDescriptor* right) {
+                return left->number() < right->number();
+              });
+    for (const FieldDescriptor* field : appended) {
+      if (!PrintField(message, field, first)) return false;
+    }
+    out_.push_back('}');
+    return true;
+  }
+
+ private:
+  // `"name":value`, after a comma unless `first`.
+  bool PrintField(const Message& message, const FieldDescriptor* field, bool& first) {
+    const Reflection* reflection = message.GetReflection();
+    if (!first) out_.push_back(',');
+    first = false;
+    out_.push_back('"');
+    out_.append(field->json_name());  // lower camel case: ASCII letters and digits
+    out_.append("\":");
+    if (field->is_map()) return PrintMap(message, field);
+    if (!field->is_repeated()) return PrintValue(message, field, -1);
+    out_.push_back('[');
+    const int size = reflection->FieldSize(message, field);
+    for (int item = 0; item < size; ++item) {
+      if (item > 0) out_.push_back(',');
+      if (!PrintValue(message, field, item)) return false;
+    }
+    out_.push_back(']');
+    return true;
+  }
+
+  // The value of `field` (item `index` of a repeated field; -1: singular).
+  bool PrintValue(const Message& message, const FieldDescriptor* field, int index) {
+    const Reflection* reflection = message.GetReflection();
+    const bool repeated = index >= 0;
+    switch (field->cpp_type()) {
+      case FieldDescriptor::CPPTYPE_INT32:
+        AppendInteger(repeated ? reflection->GetRepeatedInt32(message, field, index)
+                               : reflection->GetInt32(message, field));
+        return true;
+      case FieldDescriptor::CPPTYPE_UINT32:
+        AppendInteger(repeated ? reflection->GetRepeatedUInt32(message, field, index)
+                               : reflection->GetUInt32(message, field));
+        return true;
+      case FieldDescriptor::CPPTYPE_INT64:
+        out_.push_back('"');
+        AppendInteger(repeated ? reflection->GetRepeatedInt64(message, field, index)
+                               : reflection->GetInt64(message, field));
+        out_.push_back('"');
+        return true;
+      case FieldDescriptor::CPPTYPE_UINT64:
+        out_.push_back('"');
+        AppendInteger(repeated ? reflection->GetRepeatedUInt64(message, field, index)
+                               : reflection->GetUInt64(message, field));
+        out_.push_back('"');
+        return true;
+      case FieldDescriptor::CPPTYPE_DOUBLE:
+        AppendDouble(repeated ? reflection->GetRepeatedDouble(message, field, index)
+                              : reflection->GetDouble(message, field));
+        return true;
+      case FieldDescriptor::CPPTYPE_FLOAT:
+        AppendFloat(repeated ? reflection->GetRepeatedFloat(message, field, index)
+                             : reflection->GetFloat(message, field));
+        return true;
+      case FieldDescriptor::CPPTYPE_BOOL:
+        out_.append((repeated ? reflection->GetRepeatedBool(message, field, index)
+                              : reflection->GetBool(message, field))
+                        ? "true"
+                        : "false");
+        return true;
+      case FieldDescriptor::CPPTYPE_ENUM: {
+        const int number = repeated ? reflection->GetRepeatedEnumValue(message, field, index)
+                                    : reflection->GetEnumValue(message, field);
+        const auto* value = field->enum_type()->FindValueByNumber(number);
+        if (value == nullptr) return false;
+        return AppendString(value->name());
+      }
+      case FieldDescriptor::CPPTYPE_STRING: {
+        if (field->type() == FieldDescriptor::TYPE_BYTES) return false;  // base64: the library
+        std::string scratch;
+        const std::string& value =
+            repeated ? reflection->GetRepeatedStringReference(message, field, index, &scratch)
+                     : reflection->GetStringReference(message, field, &scratch);
+        return AppendString(value);
+      }
+      case FieldDescriptor::CPPTYPE_MESSAGE:
+        return PrintMessage(repeated ? reflection->GetRepeatedMessage(message, field, index)
+                                     : reflection->GetMessage(message, field));
+    }
+    return false;
+  }
+
+  // A map, by key. (The library prints the map's hash order, which changes
+  // from one message to the next; JSON objects have no order.)
+  bool PrintMap(const Message& message, const FieldDescriptor* field) {
+    const Reflection* reflection = message.GetReflection();
+    const FieldDescriptor* key_field = field->message_type()->map_key();
+    const FieldDescriptor* value_field = field->message_type()->map_value();
+    const int size = reflection->FieldSize(message, field);
+    std::vector<std::pair<std::string, const Message*>> entries;
+    entries.reserve(static_cast<size_t>(size));
+    for (int index = 0; index < size; ++index) {
+      const Message& entry = reflection->GetRepeatedMessage(message, field, index);
+      const Reflection* entry_reflection = entry.GetReflection();
+      std::string key;
+      switch (key_field->cpp_type()) {
+        case FieldDescriptor::CPPTYPE_INT32:
+          key = std::to_string(entry_reflection->GetInt32(entry, key_field));
+          break;
+        case FieldDescriptor::CPPTYPE_INT64:
+          key = std::to_string(entry_reflection->GetInt64(entry, key_field));
+          break;
+        case FieldDescriptor::CPPTYPE_UINT32:
+          key = std::to_string(entry_reflection->GetUInt32(entry, key_field));
+          break;
+        case FieldDescriptor::CPPTYPE_UINT64:
+          key = std::to_string(entry_reflection->GetUInt64(entry, key_field));
+          break;
+        case FieldDescriptor::CPPTYPE_BOOL:
+          key = entry_reflection->GetBool(entry, key_field) ? "true" : "false";
+          break;
+        case FieldDescriptor::CPPTYPE_STRING:
+          key = entry_reflection->GetString(entry, key_field);
+          break;
+        default:
+          return false;
+      }
+      entries.emplace_back(std::move(key), &entry);
+    }
+    const bool numeric = key_field->cpp_type() != FieldDescriptor::CPPTYPE_STRING &&
+                         key_field->cpp_type() != FieldDescriptor::CPPTYPE_BOOL;
+    std::sort(entries.begin(), entries.end(), [numeric](const auto& left, const auto& right) {
+      if (numeric && left.first.size() != right.first.size()) {
+        // Decimal integers: shorter first unless negative.
+        const bool left_negative = left.first[0] == '-';
+        const bool right_negative = right.first[0] == '-';
+        if (left_negative != right_negative) return left_negative;
+        return left_negative ? left.first.size() > right.first.size()
+                             : left.first.size() < right.first.size();
+      }
+      if (numeric && left.first[0] == '-' && right.first[0] == '-') return left.first > right.first;
+      return left.first < right.first;
+    });
+    out_.push_back('{');
+    bool first = true;
+    for (const auto& [key, entry] : entries) {
+      if (!first) out_.push_back(',');
+      first = false;
+      if (!AppendString(key)) return false;
+      out_.push_back(':');
+      if (!PrintValue(*entry, value_field, -1)) return false;
+    }
+    out_.push_back('}');
+    return true;
+  }
+
+  bool PrintTimestamp(const Message& message) {
+    google::protobuf::Timestamp timestamp;
+    if (const auto* generated = dynamic_cast<const google::protobuf::Timestamp*>(&message)) {
+      timestamp = *generated;
+    } else {
+      timestamp.CopyFrom(message);
+    }
+    if (timestamp.seconds() < kMinTimestampSeconds || timestamp.seconds() > kMaxTimestampSeconds ||
+        timestamp.nanos() < 0 || timestamp.nanos() > 999'999'999) {
+      return false;
+    }
+    out_.push_back('"');
+    out_.append(google::protobuf::util::TimeUtil::ToString(timestamp));
+    out_.push_back('"');
+    return true;
+  }
+
+  template <typename Integer>
+  void AppendInteger(Integer value) {
+    char buffer[24];
+    const auto [end, error] = std::to_chars(buffer, buffer + sizeof(buffer), value);
+    out_.append(buffer, end);
+  }
+
+  // As the library: NaN and infinities as quoted names, the rest with
+  // SimpleDtoa (15 significant digits, 17 when 15 do not round-trip).
+  void AppendDouble(double value) {
+    if (std::isnan(value)) {
+      out_.append("\"NaN\"");
+    } else if (std::isinf(value)) {
+      out_.append(value > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+    } else {
+      AppendShortest(value, 15, 17);
+    }
+  }
+
+  // printf's "%.<digits>g", widened to `wide` digits when it does not read
+  // back as `value`: protobuf's DoubleToBuffer / FloatToBuffer, with
+  // std::to_chars (defined as printf's %g) instead of snprintf and strtod.
+  template <typename Float>
+  void AppendShortest(Float value, int digits, int wide) {
+    char buffer[48];
+    auto printed =
+        std::to_chars(buffer, buffer + sizeof(buffer), value, std::chars_format::general, digits);
+    Float parsed{};
+    std::from_chars(buffer, printed.ptr, parsed);
+    if (parsed != value) {
+      printed =
+          std::to_chars(buffer, buffer + sizeof(buffer), value, std::chars_format::general, wide);
+    }
+    out_.append(buffer, printed.ptr);
+  }
+
+  void AppendFloat(float value) {
+    if (std::isnan(value)) {
+      out_.append("\"NaN\"");
+    } else if (std::isinf(value)) {
+      out_.append(value > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+    } else {
+      AppendShortest(value, 6, 9);
+    }
+  }
+
+  // Printable ASCII only: the library escapes control characters, '<', '>',
+  // DEL and some Unicode ranges in its own way, so those go to it.
+  bool AppendString(const std::string& value) {
+    out_.push_back('"');
+    for (const char c : value) {
+      const auto byte = static_cast<unsigned char>(c);
+      if (byte < 0x20 || byte >= 0x7f || c == '<' || c == '>') return false;
+      if (c == '"' || c == '\\') out_.push_back('\\');
+      out_.push_back(c);
+    }
+    out_.push_back('"');
+    return true;
+  }
+
+  std::string& out_;
+};
+
+}  // namespace
+
+namespace internal {
+
+bool AppendProtoJsonFastPath(const Message& message, std::string& out) {
+  const size_t start = out.size();
+  Printer printer(out);
+  if (printer.PrintMessage(message)) return true;
+  out.resize(start);
+  return false;
+}
+
+}  // namespace internal
+
+bool AppendProtoJson(const Message& message, std::string& out) {
+  if (internal::AppendProtoJsonFastPath(message, out)) return true;
+  google::protobuf::util::JsonPrintOptions options;
+  options.always_print_primitive_fields = true;
+  std::string printed;
+  if (!google::protobuf::util::MessageToJsonString(message, &printed, options).ok()) return false;
+  out.append(printed);
+  return true;
+}
+
+}  // namespace lok::api
