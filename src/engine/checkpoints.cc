@@ -91,7 +91,11 @@ std::optional<CheckpointInfo> SelectBase(const std::vector<CheckpointInfo>& chec
   std::optional<CheckpointInfo> best;
   for (const CheckpointInfo& checkpoint : checkpoints) {
     if (!CoveredBy(checkpoint.positions, end)) continue;
-    if (checkpoint.max_occurred_ms >= occurred_before_ms) continue;
+    // Without a business-time bound any checkpoint inside the cut serves,
+    // even one whose latest occurred_at is unknown (INT64_MAX).
+    if (occurred_before_ms != INT64_MAX && checkpoint.max_occurred_ms >= occurred_before_ms) {
+      continue;
+    }
     if (!best || checkpoint.records > best->records) best = checkpoint;
   }
   return best;

@@ -25,6 +25,10 @@ TEST(CheckpointsTest, TheBaseIsTheLargestInsideBothBounds) {
   EXPECT_EQ(SelectBase(checkpoints, {{0, 100}}, INT64_MAX), std::nullopt)
       << "a partition absent from the cut is at offset 0";
   EXPECT_EQ(SelectBase(checkpoints, {{0, 100}, {1, 100}}, 100), std::nullopt);
+  // A store from before max_occurred was kept: unknown serves knownAt only.
+  const std::vector<CheckpointInfo> unknown = {At(4, {{0, 10}}, INT64_MAX)};
+  EXPECT_EQ(SelectBase(unknown, {{0, 10}}, INT64_MAX)->id, 4);
+  EXPECT_EQ(SelectBase(unknown, {{0, 10}}, 1000), std::nullopt);
 }
 
 TEST(CheckpointsTest, KeepsAtMostKeepSpreadOverTheLogAndReloadsThem) {
