@@ -8,20 +8,14 @@
 #include <cstring>
 
 namespace lok::engine {
-namespace {
 
-// Sets the calling thread's nice value (Linux: a per-thread attribute).
-// Raising it needs no privilege; a failure only costs query latency, so it
-// is logged, not returned.
 void SetThreadNice(int nice) {
   if (nice == 0) return;
   if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice) != 0) {
-    spdlog::warn("lok: cannot set the projector thread's nice value to {}: {}", nice,
+    spdlog::warn("lok: cannot set a background thread's nice value to {}: {}", nice,
                  std::strerror(errno));
   }
 }
-
-}  // namespace
 
 ProjectorRunner::ProjectorRunner(log::LogReader& reader, log::LogWriter& dead_letters,
                                  std::vector<projections::Projection*> projections,

@@ -23,6 +23,12 @@
 
 namespace lok::engine {
 
+// Sets the calling thread's nice value (Linux: a per-thread attribute), for
+// the background threads that should yield the CPU to queries (the projector,
+// a rebuild). Raising it needs no privilege; a failure only costs query
+// latency, so it is logged, not returned. 0: unchanged.
+void SetThreadNice(int nice);
+
 class ProjectorRunner {
  public:
   // Everything passed by reference must outlive the runner. `thread_nice`

@@ -140,7 +140,10 @@ Status Rebuilder::Start(std::vector<std::string> names, std::string reason) {
   started_ = std::chrono::steady_clock::now();
   spdlog::info("rebuild: building store generation {} ({}) beside generation {}: {}", generation,
                fmt::join(progress_.projections, ", "), current, progress_.reason);
-  thread_ = std::jthread([this, selected](std::stop_token stop) { Run(stop, selected); });
+  thread_ = std::jthread([this, selected](std::stop_token stop) {
+    SetThreadNice(config_.thread_nice);
+    Run(stop, selected);
+  });
   return Status::Ok();
 }
 

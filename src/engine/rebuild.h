@@ -80,6 +80,9 @@ struct RebuildConfig {
   // new store); a partial rebuild's store holds only some models until its
   // switch, so it takes none.
   ReplayHooks full_rebuild_hooks;
+  // The rebuild thread's nice value (as the live projector's, lokd
+  // --projector-nice): queries keep the CPU while it replays.
+  int thread_nice = 0;
   // Stop the live projector once the rebuild is within this many records.
   int64_t switch_gap = 20000;
 };

@@ -158,6 +158,7 @@ Status LokService::Open(const ServiceConfig& config) {
   rebuild_config.topic = config.topic;
   rebuild_config.store_options = store_options;
   rebuild_config.full_rebuild_hooks.on_commit = projector_options.on_commit;
+  rebuild_config.thread_nice = config.projector_nice;
   rebuilder_ = std::make_unique<engine::Rebuilder>(std::move(rebuild_config));
   engine::AsOfConfig as_of_config;
   as_of_config.cache_dir = config.data_dir + "/as-of-cache";
