@@ -142,7 +142,8 @@ TEST_F(AsOfIntegrationTest, BothTimelinesAndARestatementForALateWin) {
   std::stable_sort(events.begin(), events.end(),
                    [](const Timed& a, const Timed& b) { return a.received_ms < b.received_ms; });
 
-  log::KafkaConfig kafka{.brokers = brokers_};
+  log::KafkaConfig kafka;
+  kafka.brokers = brokers_;
   ASSERT_TRUE(log::CreateTopic(kafka, topic_, 2, std::chrono::seconds(30)).ok());
   auto writer = log::KafkaLogWriter::Create(kafka);
   ASSERT_TRUE(writer.ok()) << writer.status().ToString();

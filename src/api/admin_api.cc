@@ -1,11 +1,10 @@
 #include "api/admin_api.h"
 
-#include <google/protobuf/util/time_util.h>
-
 #include <boost/json.hpp>
 
 #include <mutex>
 
+#include "api/query_params.h"
 #include "engine/projector.h"
 
 namespace lok::api {
@@ -155,8 +154,7 @@ boost::json::object CheckpointJson(const engine::CheckpointInfo& info) {
   for (const auto& [partition, offset] : info.positions) positions[std::to_string(partition)] = offset;
   const auto instant = [](int64_t ms) -> boost::json::value {
     if (ms == INT64_MIN || ms == INT64_MAX) return nullptr;  // none / unknown
-    return boost::json::string(google::protobuf::util::TimeUtil::ToString(
-        google::protobuf::util::TimeUtil::MillisecondsToTimestamp(ms)));
+    return boost::json::string(FormatInstant(ms));
   };
   return {{"id", info.id},
           {"records", info.records},

@@ -124,6 +124,11 @@ StatusOr<int64_t> ParseKnownAt(std::string_view value) {
   return google::protobuf::util::TimeUtil::TimestampToMilliseconds(instant);
 }
 
+std::string FormatInstant(int64_t ms) {
+  return google::protobuf::util::TimeUtil::ToString(
+      google::protobuf::util::TimeUtil::MillisecondsToTimestamp(ms));
+}
+
 StatusOr<projections::FunnelMode> FunnelModeOf(const QueryParams& params) {
   auto mode = params.extra.find("mode");
   if (mode == params.extra.end() || mode->second == "cohort") {

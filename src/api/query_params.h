@@ -76,6 +76,10 @@ StatusOr<QueryParams> ParseQueryParams(const http::Request& request, const Param
 // Errors: kInvalidArgument naming knownAt and the rule.
 StatusOr<int64_t> ParseKnownAt(std::string_view value);
 
+// `ms` since the epoch as an RFC 3339 instant (UTC), as answers print
+// knownAt and record times.
+std::string FormatInstant(int64_t ms);
+
 // The funnel's `mode` extra parameter: cohort (also when absent) or period.
 // Errors: kInvalidArgument naming the parameter and its values.
 StatusOr<projections::FunnelMode> FunnelModeOf(const QueryParams& params);

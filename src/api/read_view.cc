@@ -1,7 +1,5 @@
 #include "api/read_view.h"
 
-#include <google/protobuf/util/time_util.h>
-
 #include <boost/json.hpp>
 
 #include "api/query_params.h"
@@ -11,11 +9,6 @@ namespace lok::api {
 namespace {
 
 constexpr int64_t kMsPerDay = 86400000;
-
-std::string FormatInstant(int64_t ms) {
-  return google::protobuf::util::TimeUtil::ToString(
-      google::protobuf::util::TimeUtil::MillisecondsToTimestamp(ms));
-}
 
 }  // namespace
 

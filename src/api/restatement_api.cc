@@ -19,14 +19,8 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-constexpr int64_t kMsPerDay = 86400000;
 constexpr size_t kEventsPerChange = 20;
 
-std::string Instant(int64_t ms) { return TimeUtil::ToString(TimeUtil::MillisecondsToTimestamp(ms)); }
-
-int64_t OccurredMs(const lok::v1::Event& event) {
-  return event.occurred_at().seconds() * 1000 + event.occurred_at().nanos() / 1000000;
-}
 
 std::string TypeOf(const lok::v1::Event& event) {
   const auto* oneof = event.GetDescriptor()->FindOneofByName("payload");
@@ -73,7 +67,7 @@ StatusOr<std::vector<LateEvent>> ScanLate(const engine::ReaderFactory& new_reade
       next[record.partition] = record.offset + 1;
       StatusOr<lok::v1::Event> event = engine::DecodeRecord(record);
       if (!event.ok() || !events::Validate(*event).ok()) continue;  // dead-lettered, not counted
-      if (OccurredMs(*event) > at_ms) continue;
+      if (TimeUtil::TimestampToMilliseconds(event->occurred_at()) > at_ms) continue;
       LateEvent entry;
       entry.position.partition = record.partition;
       entry.position.offset = record.offset;
@@ -312,9 +306,9 @@ http::Response HandleRestatements(const ApiContext& context, const http::Request
                       {"clientId", event.event.client_id()},
                       {"dealId", event.event.deal_id()},
                       {"occurredAt", TimeUtil::ToString(event.event.occurred_at())},
-                      {"receivedAt", Instant(event.position.timestamp_ms)}});
+                      {"receivedAt", FormatInstant(event.position.timestamp_ms)}});
   }
-  boost::json::object body{{"since", Instant(*since)},
+  boost::json::object body{{"since", FormatInstant(*since)},
                            {"cut", Offsets(*cut)},
                            {"offsets", Offsets(*now)},
                            {"lateEventCount", static_cast<int64_t>(late->size())},

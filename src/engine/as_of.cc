@@ -1,5 +1,6 @@
 #include "engine/as_of.h"
 
+#include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -10,31 +11,11 @@ namespace lok::engine {
 namespace {
 
 namespace fs = std::filesystem;
-
-int64_t Sum(const log::PartitionOffsets& positions) {
-  int64_t sum = 0;
-  for (const auto& [partition, offset] : positions) sum += offset;
-  return sum;
-}
-
-int64_t OffsetOf(const log::PartitionOffsets& positions, int32_t partition) {
-  auto found = positions.find(partition);
-  return found == positions.end() ? 0 : found->second;
-}
+using google::protobuf::util::TimeUtil;
 
 // Equal as prefixes of the log: an absent partition is offset 0.
 bool SamePrefix(const log::PartitionOffsets& a, const log::PartitionOffsets& b) {
-  for (const auto& [partition, offset] : a) {
-    if (OffsetOf(b, partition) != offset) return false;
-  }
-  for (const auto& [partition, offset] : b) {
-    if (OffsetOf(a, partition) != offset) return false;
-  }
-  return true;
-}
-
-int64_t OccurredMs(const lok::v1::Event& event) {
-  return event.occurred_at().seconds() * 1000 + event.occurred_at().nanos() / 1000000;
+  return CoveredBy(a, b) && CoveredBy(b, a);
 }
 
 }  // namespace
@@ -251,7 +232,7 @@ StatusOr<std::shared_ptr<AsOfStores::Entry>> AsOfStores::Build(
   ReplayHooks hooks;
   if (request.occurred_before_ms) {
     hooks.include = [occurred_before](const lok::v1::Event& event, const log::Record&) {
-      return OccurredMs(event) < occurred_before;
+      return TimeUtil::TimestampToMilliseconds(event.occurred_at()) < occurred_before;
     };
   }
   log::PartitionOffsets current = base ? base->positions : log::PartitionOffsets{};
@@ -292,7 +273,7 @@ StatusOr<std::shared_ptr<AsOfStores::Entry>> AsOfStores::Build(
   entry->build_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   spdlog::info("as-of: built [{}] from {} records of a checkpoint, replayed {} of {} in {:.2f} s",
-               key, entry->base_records, entry->records_replayed, Sum(end) - entry->base_records,
+               key, entry->base_records, entry->records_replayed, log::RecordCount(end) - entry->base_records,
                entry->build_seconds);
   return entry;
 }

@@ -181,7 +181,7 @@ TEST_F(AsOfTest, EveryBoundGivesTheStateOfExactlyTheEventsItKeeps) {
       Node expected = Build("reference-" + std::to_string(reference++), kept, 500, std::nullopt);
 
       auto live_snapshot = live.store->Snapshot();
-      auto view = as_of.Get(*live_snapshot, {known_at, occurred_before, {"funnel", "concentration", "retention"}});
+      auto view = as_of.Get(*live_snapshot, {known_at, occurred_before, {"funnel", "concentration", "retention"}, std::nullopt});
       ASSERT_TRUE(view.ok()) << view.status().ToString();
       const bool bounded = known_at.has_value() || occurred_before.has_value();
       EXPECT_EQ(view->store != nullptr, bounded);
@@ -218,7 +218,7 @@ TEST_F(AsOfTest, PassesOverStretchesThatOnlyHoldLaterEventsAndCachesAnswers) {
   // between checkpoints that hold no late win are passed over unread.
   const int64_t occurred_before = kStartMs + 10 * kDayMs;
   auto snapshot = live.store->Snapshot();
-  auto view = as_of.Get(*snapshot, {std::nullopt, occurred_before, {"funnel"}});
+  auto view = as_of.Get(*snapshot, {std::nullopt, occurred_before, {"funnel"}, std::nullopt});
   ASSERT_TRUE(view.ok()) << view.status().ToString();
   int64_t total = 0;
   for (const auto& [partition, offset] : view->covered) total += offset;
@@ -233,14 +233,14 @@ TEST_F(AsOfTest, PassesOverStretchesThatOnlyHoldLaterEventsAndCachesAnswers) {
   Node expected = Build("reference", kept, 500, std::nullopt);
   EXPECT_EQ(DigestModel(*view->store, funnel_)->sha256, DigestModel(*expected.store, funnel_)->sha256);
 
-  auto again = as_of.Get(*snapshot, {std::nullopt, occurred_before, {"funnel"}});
+  auto again = as_of.Get(*snapshot, {std::nullopt, occurred_before, {"funnel"}, std::nullopt});
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(again->from_cache);
   EXPECT_EQ(again->store, view->store);
   EXPECT_EQ(as_of.builds(), 1);
   EXPECT_EQ(as_of.hits(), 1);
 
-  EXPECT_EQ(as_of.Get(*snapshot, {std::nullopt, occurred_before, {"nope"}}).status().code(),
+  EXPECT_EQ(as_of.Get(*snapshot, {std::nullopt, occurred_before, {"nope"}, std::nullopt}).status().code(),
             StatusCode::kInvalidArgument);
 
   // "Known now" while the live store moves on (here: a store at other
@@ -248,7 +248,7 @@ TEST_F(AsOfTest, PassesOverStretchesThatOnlyHoldLaterEventsAndCachesAnswers) {
   Node other = Build("other", std::vector<Timed>(events.begin(), events.begin() + 100), 50,
                      std::nullopt);
   auto moved = other.store->Snapshot();
-  auto reused = as_of.Get(*moved, {std::nullopt, occurred_before, {"funnel"}});
+  auto reused = as_of.Get(*moved, {std::nullopt, occurred_before, {"funnel"}, std::nullopt});
   ASSERT_TRUE(reused.ok()) << reused.status().ToString();
   EXPECT_TRUE(reused->from_cache);
   EXPECT_EQ(reused->covered, view->covered);
@@ -256,8 +256,8 @@ TEST_F(AsOfTest, PassesOverStretchesThatOnlyHoldLaterEventsAndCachesAnswers) {
   config.cache_dir = (root_ / "cache-2").string();
   config.reuse_for_now = std::chrono::seconds(0);
   AsOfStores strict(config);
-  ASSERT_TRUE(strict.Get(*snapshot, {std::nullopt, occurred_before, {"funnel"}}).ok());
-  auto rebuilt = strict.Get(*moved, {std::nullopt, occurred_before, {"funnel"}});
+  ASSERT_TRUE(strict.Get(*snapshot, {std::nullopt, occurred_before, {"funnel"}, std::nullopt}).ok());
+  auto rebuilt = strict.Get(*moved, {std::nullopt, occurred_before, {"funnel"}, std::nullopt});
   ASSERT_TRUE(rebuilt.ok()) << rebuilt.status().ToString();
   EXPECT_FALSE(rebuilt->from_cache);
   EXPECT_NE(rebuilt->covered, view->covered);

@@ -24,12 +24,6 @@ int64_t NowMs() {
       .count();
 }
 
-int64_t Sum(const log::PartitionOffsets& positions) {
-  int64_t sum = 0;
-  for (const auto& [partition, offset] : positions) sum += offset;
-  return sum;
-}
-
 std::string ToJson(const CheckpointInfo& info) {
   boost::json::object positions;
   for (const auto& [partition, offset] : info.positions) {
@@ -64,8 +58,23 @@ StatusOr<CheckpointInfo> FromJson(const std::string& text, const std::string& pa
   } catch (const std::exception&) {
     return bad();
   }
-  info.records = Sum(info.positions);
+  info.records = log::RecordCount(info.positions);
   return info;
+}
+
+// Writes `info`'s description into `dir` (to a temporary file, then renamed
+// over, so a reader sees the old or the new one whole).
+Status WriteDescription(const std::string& dir, const CheckpointInfo& info) {
+  const std::string path = (fs::path(dir) / (std::to_string(info.id) + ".json")).string();
+  {
+    std::ofstream out(path + ".tmp", std::ios::trunc);
+    out << ToJson(info);
+    if (!out.flush()) return UnavailableError("checkpoint description " + path + ": write failed");
+  }
+  std::error_code error;
+  fs::rename(path + ".tmp", path, error);
+  if (error) return UnavailableError("checkpoint description " + path + ": " + error.message());
+  return Status::Ok();
 }
 
 }  // namespace
@@ -213,20 +222,12 @@ StatusOr<CheckpointInfo> CheckpointKeeper::TakeCheckpoint(store::RocksStore& sto
     fs::remove_all(info.dir, ignored);
     return described;
   }
-  info.records = Sum(info.positions);
+  info.records = log::RecordCount(info.positions);
   std::lock_guard lock(mutex_);
   info.min_occurred_since_previous_ms =
       from_projector && since_known_ ? std::min(min_occurred_since_, INT64_MAX - 1) : INT64_MIN;
   // The description last: a checkpoint without one is removed at the next Open.
-  const std::string path = (fs::path(dir_) / (std::to_string(info.id) + ".json")).string();
-  {
-    std::ofstream out(path + ".tmp", std::ios::trunc);
-    out << ToJson(info);
-    if (!out.flush()) return UnavailableError("checkpoint description " + path + ": write failed");
-  }
-  std::error_code error;
-  fs::rename(path + ".tmp", path, error);
-  if (error) return UnavailableError("checkpoint description " + path + ": " + error.message());
+  LOK_RETURN_IF_ERROR(WriteDescription(dir_, info));
   checkpoints_.push_back(info);
   std::sort(checkpoints_.begin(), checkpoints_.end(),
             [](const CheckpointInfo& a, const CheckpointInfo& b) { return a.records < b.records; });
@@ -262,13 +263,10 @@ void CheckpointKeeper::ThinLocked() {
       next.min_occurred_since_previous_ms =
           std::min(removed.min_occurred_since_previous_ms, next.min_occurred_since_previous_ms);
     }
-    const std::string next_path = (fs::path(dir_) / (std::to_string(next.id) + ".json")).string();
-    {
-      std::ofstream out(next_path + ".tmp", std::ios::trunc);
-      out << ToJson(next);
+    if (Status written = WriteDescription(dir_, next); !written.ok()) {
+      spdlog::warn("checkpoints: {}", written.ToString());
     }
     std::error_code error;
-    fs::rename(next_path + ".tmp", next_path, error);
     fs::remove((fs::path(dir_) / (std::to_string(removed.id) + ".json")), error);
     fs::remove_all(removed.dir, error);
     checkpoints_.erase(checkpoints_.begin() + static_cast<std::ptrdiff_t>(victim));

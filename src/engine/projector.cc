@@ -1,5 +1,6 @@
 #include "engine/projector.h"
 
+#include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 
 #include <condition_variable>
@@ -48,10 +49,6 @@ log::OutgoingRecord DeadLetter(const std::string& topic, const log::Record& reco
   letter.headers.push_back(
       {std::string(log::kDeadLetterOffsetHeader), std::to_string(record.offset)});
   return letter;
-}
-
-int64_t TimestampMs(const google::protobuf::Timestamp& time) {
-  return time.seconds() * 1000 + time.nanos() / 1000000;
 }
 
 int64_t NowMs() {
@@ -247,7 +244,8 @@ Status Projector::ProcessBatch(std::vector<log::Record> records) {
       continue;
     }
     if (options_.include && !options_.include(*event, record)) continue;
-    const int64_t occurred_ms = TimestampMs(event->occurred_at());
+    const int64_t occurred_ms =
+        google::protobuf::util::TimeUtil::TimestampToMilliseconds(event->occurred_at());
     committed_batch.min_occurred_ms = std::min(committed_batch.min_occurred_ms, occurred_ms);
     committed_batch.max_occurred_ms = std::max(committed_batch.max_occurred_ms, occurred_ms);
     const std::string& client_id = event->client_id();

@@ -15,12 +15,6 @@ namespace {
 constexpr std::chrono::seconds kRoundDeadline{3600};
 constexpr size_t kCopyBatchKeys = 10000;
 
-int64_t Sum(const log::PartitionOffsets& offsets) {
-  int64_t sum = 0;
-  for (const auto& [partition, offset] : offsets) sum += offset;
-  return sum;
-}
-
 // Copies every key under `prefix` from `from` to `to`, in commits of at most
 // kCopyBatchKeys keys.
 Status CopyPrefix(const store::KeyValueReader& from, store::RocksStore& to,
@@ -76,7 +70,7 @@ ProjectionVersions VersionsOf(const std::vector<projections::Projection*>& proje
 StatusOr<std::vector<std::string>> StaleProjections(const store::KeyValueReader& reader,
                                                     const ProjectionVersions& versions) {
   LOK_ASSIGN_OR_RETURN(log::PartitionOffsets positions, ReadPositions(reader));
-  const bool consumed = Sum(positions) > 0;
+  const bool consumed = log::RecordCount(positions) > 0;
   std::vector<std::string> stale;
   for (const auto& [name, version] : versions) {
     LOK_ASSIGN_OR_RETURN(std::optional<std::string> stored,
@@ -206,7 +200,7 @@ Status Rebuilder::RunSteps(std::stop_token stop,
   auto replay_to = [&](const log::PartitionOffsets& target) -> Status {
     {
       std::lock_guard lock(mutex_);
-      progress_.records_target = Sum(target);
+      progress_.records_target = log::RecordCount(target);
     }
     const int64_t base = replayed;
     // A fresh reader per round: see AsOfStores::Build on re-assigning a
@@ -229,7 +223,7 @@ Status Rebuilder::RunSteps(std::stop_token stop,
     LOK_ASSIGN_OR_RETURN(log::PartitionOffsets target, ReadPositions(*config_.live->Snapshot()));
     LOK_RETURN_IF_ERROR(replay_to(target));
     LOK_ASSIGN_OR_RETURN(log::PartitionOffsets now, ReadPositions(*config_.live->Snapshot()));
-    if (Sum(now) - Sum(target) <= config_.switch_gap) break;
+    if (log::RecordCount(now) - log::RecordCount(target) <= config_.switch_gap) break;
   }
 
   // 2. Stop the live projector and catch up to exactly its positions.

@@ -61,6 +61,13 @@ struct Position {
 // Next offset to read, per partition.
 using PartitionOffsets = std::map<int32_t, int64_t>;
 
+// The records a prefix of the log holds: the sum of its next offsets.
+inline int64_t RecordCount(const PartitionOffsets& offsets) {
+  int64_t count = 0;
+  for (const auto& [partition, offset] : offsets) count += offset;
+  return count;
+}
+
 // Thread-safe: Append may be called from several threads at once.
 class LogWriter {
  public:

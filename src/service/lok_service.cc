@@ -68,9 +68,11 @@ Status LokService::Open(const ServiceConfig& config) {
   projector_options.topic = config.topic;
   projector_options.max_batch = config.batch_size;
   checkpoint_policy_ = config.checkpoints;
-  projector_options.on_commit = [this](store::RocksStore& store,
+  projector_options.on_commit = [this](store::RocksStore& written,
                                        const engine::CommittedBatch& batch) {
-    if (engine::CheckpointKeeper* keeper = KeeperFor(store.path())) keeper->AfterCommit(store, batch);
+    if (engine::CheckpointKeeper* keeper = KeeperFor(written.path())) {
+      keeper->AfterCommit(written, batch);
+    }
   };
   runner_ = std::make_unique<engine::ProjectorRunner>(
       *reader_, *writer_, projections, projector_options, metrics_, config.projector_nice);
