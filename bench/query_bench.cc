@@ -11,12 +11,19 @@
 // 1. Load: starts the node and appends the first (1 - tail fraction) of the
 //    events (bench/event_mix.h) in chunks of 10,000, then waits until the
 //    projector has applied them all. Prints the append and projection rates.
-// 2. Query: a feeder thread appends the tail in chunks of 1,000 while
+// 2. Query: a feeder thread appends the tail in chunks of 1,000 (all at once,
+//    or paced at --feed-rate events/s, stopping when the queries end) while
 //    --threads threads send GET requests round-robin over the endpoints until
-//    each has --requests answers. Each request is timed around http::Fetch
-//    (a fresh loopback connection per request, as lokctl does).
-// 3. Prints count, p50, p90, p99 and max per endpoint, and how much the
-//    projector applied during the query phase.
+//    each has --requests answers. Closed loop by default: each thread sends
+//    its next request when the previous one is answered, so the threads keep
+//    the node saturated. With --rate R the load is open: request i is due at
+//    start + i/R and is timed from that due time, so a request that waits for
+//    a free thread counts its wait (no coordinated omission). Each request is
+//    timed around http::Fetch (a fresh loopback connection per request, as
+//    lokctl does).
+// 3. Prints count, p50, p90, p99 and max per endpoint, how much the projector
+//    applied during the query phase and the largest backlog it had (records
+//    appended but not yet applied, sampled every 100 ms).
 // Exits 1 when a request fails or answers anything but 200 (a 404 is skipped
 // with a note under --skip-missing), or when an operation errs.
 //
@@ -66,6 +73,8 @@ struct BenchConfig {
   int64_t clients = 1'000'000;
   double tail_fraction = 0.05;
   int threads = 4;
+  double rate = 0;       // requests/s over all threads; 0: closed loop
+  double feed_rate = 0;  // tail events/s; 0: the whole tail at once
   int64_t requests = 2'000;  // per endpoint
   int http_threads = 2;
   std::string dir;    // empty: a fresh temporary directory
@@ -315,6 +324,14 @@ lok::Status Probe(const std::string& base, std::vector<Endpoint>& endpoints, boo
   return lok::Status::Ok();
 }
 
+// Paced feeding appends a chunk every 100 ms (or 1,000 events when that is
+// less often), each at its due time from the start of the phase.
+size_t TailChunk(const BenchConfig& config) {
+  return config.feed_rate > 0
+             ? std::clamp<size_t>(static_cast<size_t>(config.feed_rate / 10), 1, kTailChunk)
+             : kTailChunk;
+}
+
 struct QueryPhase {
   double seconds = 0;
   int64_t appended = 0;
@@ -324,6 +341,7 @@ struct QueryPhase {
   std::optional<double> caught_up_seconds;
   int64_t applied = 0;        // by the projector during the query phase
   int64_t behind_at_end = 0;  // records appended but not yet applied when queries ended
+  int64_t max_backlog = 0;    // the most records appended and not yet applied, sampled
   std::string load_average_end;
   std::vector<Failure> failures;
 };
@@ -354,10 +372,17 @@ QueryPhase RunQueries(lok::service::LokService& service, const BenchConfig& conf
     return service.metrics().applied() - applied_start < tail_appended.load();
   };
   const auto start = Clock::now();
+  const size_t chunk_size = TailChunk(config);
   std::thread feeder([&] {
     const auto feed_start = Clock::now();
-    for (size_t offset = 0; offset < tail.size(); offset += kTailChunk) {
-      const size_t end = std::min(tail.size(), offset + kTailChunk);
+    for (size_t offset = 0; offset < tail.size() && !queries_done.load();
+         offset += chunk_size) {
+      if (config.feed_rate > 0) {
+        std::this_thread::sleep_until(
+            feed_start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+                             static_cast<double>(offset) / config.feed_rate)));
+      }
+      const size_t end = std::min(tail.size(), offset + chunk_size);
       std::vector<lok::log::OutgoingRecord> chunk(
           std::make_move_iterator(tail.begin() + static_cast<std::ptrdiff_t>(offset)),
           std::make_move_iterator(tail.begin() + static_cast<std::ptrdiff_t>(end)));
@@ -370,11 +395,22 @@ QueryPhase RunQueries(lok::service::LokService& service, const BenchConfig& conf
       tail_appended += static_cast<int64_t>(end - offset);
     }
     phase.append_seconds = Seconds(Clock::now() - feed_start);
+    if (config.feed_rate > 0) return;  // the monitor below reports the backlog
     while (!queries_done.load()) {
       if (!applying()) {
         phase.caught_up_seconds = Seconds(Clock::now() - start);
         return;
       }
+      std::this_thread::sleep_for(kPollInterval);
+    }
+  });
+
+  // Samples the backlog every 100 ms until the queries end.
+  std::thread monitor([&] {
+    while (!queries_done.load()) {
+      const int64_t backlog =
+          tail_appended.load() - (service.metrics().applied() - applied_start);
+      phase.max_backlog = std::max(phase.max_backlog, backlog);
       std::this_thread::sleep_for(kPollInterval);
     }
   });
@@ -392,8 +428,14 @@ QueryPhase RunQueries(lok::service::LokService& service, const BenchConfig& conf
         }
         Endpoint& endpoint =
             *active[static_cast<size_t>(ticket % static_cast<int64_t>(active.size()))];
+        auto request_start = Clock::now();
+        if (config.rate > 0) {
+          request_start = start + std::chrono::duration_cast<Clock::duration>(
+                                      std::chrono::duration<double>(
+                                          static_cast<double>(ticket) / config.rate));
+          std::this_thread::sleep_until(request_start);
+        }
         const bool while_applying = applying();
-        const auto request_start = Clock::now();
         auto response = lok::http::Fetch("GET", base + endpoint.target);
         const double milliseconds =
             std::chrono::duration<double, std::milli>(Clock::now() - request_start).count();
@@ -416,6 +458,7 @@ QueryPhase RunQueries(lok::service::LokService& service, const BenchConfig& conf
   phase.load_average_end = LoadAverage();
   queries_done = true;
   feeder.join();
+  monitor.join();
   phase.appended = tail_appended.load();
   auto positions = lok::engine::ReadPositions(service.store());
   if (positions.ok()) {
@@ -487,6 +530,11 @@ lok::Status Run(const BenchConfig& config, const fs::path& dir, bool& requests_o
       "              {} query threads, {} HTTP server threads, {} requests per endpoint, "
       "projector nice {}\n",
       config.threads, config.http_threads, config.requests, config.projector_nice);
+  fmt::print("              load: {}; tail: {}\n",
+             config.rate > 0 ? fmt::format("open, {:.0f} requests/s", config.rate)
+                             : std::string("closed loop (each thread back to back)"),
+             config.feed_rate > 0 ? fmt::format("paced at {:.0f} events/s", config.feed_rate)
+                                  : std::string("appended at once"));
   std::fflush(stdout);
 
   lok::bench::EventMix mix(
@@ -536,10 +584,14 @@ lok::Status Run(const BenchConfig& config, const fs::path& dir, bool& requests_o
   fmt::print("query phase   {:.2f} s, load average {} (at end)\n", phase.seconds,
              phase.load_average_end);
   fmt::print("tail          {} events appended in {:.2f} s (chunks of {})\n", phase.appended,
-             phase.append_seconds, kTailChunk);
+             phase.append_seconds, TailChunk(config));
+  fmt::print("backlog       at most {} records appended and not yet applied (sampled every {} ms)\n",
+             phase.max_backlog, kPollInterval.count());
   fmt::print("applied       {} events during the query phase, {:.0f} events/s; ", phase.applied,
              static_cast<double>(phase.applied) / phase.seconds);
-  if (phase.caught_up_seconds) {
+  if (config.feed_rate > 0) {
+    fmt::print("{} appended and not yet applied when the queries ended\n", phase.behind_at_end);
+  } else if (phase.caught_up_seconds) {
     fmt::print("the projector caught up {:.1f} s into the {:.1f} s phase\n",
                *phase.caught_up_seconds, phase.seconds);
   } else {
@@ -581,6 +633,16 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--threads", config.threads, "Concurrent query threads")
       ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  app.add_option("--rate", config.rate,
+                 "Open load: requests per second over all threads, each timed from its due "
+                 "time (0: closed loop, each thread back to back)")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
+  app.add_option("--feed-rate", config.feed_rate,
+                 "Append the tail at this many events per second during the queries (0: all "
+                 "at once)")
+      ->check(CLI::Range(0.0, 1e7))
       ->capture_default_str();
   app.add_option("--requests", config.requests, "Requests per endpoint")
       ->check(CLI::Range(int64_t{1}, int64_t{10'000'000}))
