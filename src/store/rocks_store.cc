@@ -147,6 +147,12 @@ StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& path,
   db_options.create_if_missing = true;
   db_options.IncreaseParallelism(2);
   db_options.OptimizeLevelStyleCompaction();
+  // A whole-key Bloom filter per memtable: most point reads (the projector's
+  // read-modify-writes, the queries' Gets) are for keys that live in SST
+  // files, and without it each one first searched every memtable's skiplist
+  // (~25 % of the projector's CPU at 10M events, mostly key comparisons).
+  db_options.memtable_whole_key_filtering = true;
+  db_options.memtable_prefix_bloom_size_ratio = 0.02;
   if (options.low_priority_compactions) {
     LOK_RETURN_IF_ERROR(
         FromRocksStatus(db_options.env->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW,
