@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config ccache git curl
-  librdkafka-dev librocksdb-dev
+  librdkafka-dev librocksdb-dev libjemalloc-dev
   libprotobuf-dev protobuf-compiler
   libboost1.81-all-dev libboost-json1.81-dev libboost-url1.81-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
