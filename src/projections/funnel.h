@@ -11,21 +11,25 @@
 // State (all under "funnel/"):
 //   deal/<deal_id>                 lok.v1.FunnelDeal
 //   client/<client>\0\1<deal_id>   index of a client's deals
-//   cell/<mode><family><level>...  a counter vector (see kCell* in funnel.cc)
+//   cell/<mode><family><level><dimensions><time><currency>
+//       a counter vector (see kCell* in funnel.cc)
 //       mode = 'c' cohort (deals by the day their lead started) or 'p' period
-//       (stage entries by the day they happened); level = 'd' day or 'm'
-//       month; family = which dimensions the cell keeps: 't' none, 's'
-//       salesperson, 'r' region, 'd' product (these three lead with the
-//       dimension's value), 'a' all three. Leads and won deals per lead
+//       (stage entries by the day they happened); level = 'd' day, 'w'
+//       8-day block of a month (days 1-8, 9-16, 17-24, 25-end), 'm' month or
+//       'y' year; family = which dimensions the cell keeps (its key leads
+//       with their values, in this order): 't' none, 's' salesperson, 'r'
+//       region, 'd' product, 'e' salesperson+region, 'f' salesperson+product,
+//       'g' region+product, 'a' all three. Leads and won deals per lead
 //       channel are slots of every cell, not a key dimension.
 //   target/<month><salesperson><region><product>   lok.v1.TargetState
 // Each deal event updates the cells by contribution(new deal) −
 // contribution(old deal), so the cells depend only on the set of events.
 // A query reads the smallest family keeping every dimension it filters or
-// breaks down by: the month cells of whole months in its window and the day
-// cells of the partial months at its edges. Its cost grows with the window's
-// months and the values of those dimensions (all combinations only when it
-// combines two dimensions), never with the number of deals or events.
+// breaks down by: the year cells of whole years in its window, then month,
+// block and day cells for its ragged edges (a breakdown by month or quarter
+// reads no year cells). Its cost grows with the number of those cells and
+// the values of the dimensions it breaks down by, never with the number of
+// deals or events.
 #pragma once
 
 #include <array>
@@ -41,6 +45,9 @@ namespace lok::projections {
 class FunnelProjection : public Projection {
  public:
   std::string_view Name() const override { return "funnel"; }
+  // 2: pair families, year and 8-day block levels, dimensions leading every
+  // cell key.
+  int Version() const override { return 2; }
   Status Apply(const lok::v1::Event& event, const EventPosition& position,
                store::Transaction& transaction) override;
   // Target versions without their record times.
