@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -986,6 +987,21 @@ std::string FunnelProjection::DigestForm(std::string_view key, std::string_view 
 
 StatusOr<lok::v1::FunnelResponse> QueryFunnel(const store::KeyValueReader& reader,
                                               const FunnelQuery& query) {
+  // A store without a version record (tests, scratch stores) is taken as
+  // current; one built by an older version has cells these scans misread.
+  LOK_ASSIGN_OR_RETURN(std::optional<std::string> version,
+                       reader.Get(std::string(kVersionRecordPrefix) + "funnel"));
+  if (version) {
+    int built_with = 0;
+    const auto parsed =
+        std::from_chars(version->data(), version->data() + version->size(), built_with);
+    if (parsed.ec != std::errc() || built_with < kFunnelCellLayoutVersion) {
+      return UnavailableError("funnel: the read model was built by funnel version " + *version +
+                              ", whose cells this version (" +
+                              std::to_string(kFunnelCellLayoutVersion) +
+                              ") cannot read; it is being rebuilt (GET /readyz)");
+    }
+  }
   const bool period = query.mode == FunnelMode::kPeriod;
   Aggregation main;
   LOK_RETURN_IF_ERROR(Aggregate(reader, query, period, /*window=*/true, main));

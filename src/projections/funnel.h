@@ -42,12 +42,16 @@
 
 namespace lok::projections {
 
+// The version whose cell layout the queries read.
+inline constexpr int kFunnelCellLayoutVersion = 2;
+
 class FunnelProjection : public Projection {
  public:
   std::string_view Name() const override { return "funnel"; }
   // 2: pair families, year and 8-day block levels, dimensions leading every
-  // cell key.
-  int Version() const override { return 2; }
+  // cell key. QueryFunnel refuses a store whose recorded funnel version is
+  // older (its cells have the old layout: lokd is rebuilding them).
+  int Version() const override { return kFunnelCellLayoutVersion; }
   Status Apply(const lok::v1::Event& event, const EventPosition& position,
                store::Transaction& transaction) override;
   // Target versions without their record times.
@@ -113,7 +117,9 @@ int64_t WeightedPipeline(const std::array<int64_t, 3>& open_offer_amounts,
                          const std::array<double, 3>& stage_probability);
 
 // Answers a funnel query from the read model. Errors: storage failures,
-// kDataLoss for unreadable state.
+// kDataLoss for unreadable state, kUnavailable when the store records a
+// funnel version older than kFunnelCellLayoutVersion (cells of an older
+// layout, which lokd rebuilds in the background after an upgrade).
 StatusOr<lok::v1::FunnelResponse> QueryFunnel(const store::KeyValueReader& reader,
                                               const FunnelQuery& query);
 

@@ -629,5 +629,24 @@ TEST(FunnelAnalyticsTest, EveryQueryShapeEqualsTheAnswerFromTheDeals) {
   EXPECT_GT(nonempty, compared / 2);  // most slices hold deals
 }
 
+TEST(FunnelAnalyticsTest, AStoreBuiltByAnOlderCellLayoutIsRefusedNotMisread) {
+  store::MemoryStore store = ProjectInto(JanuaryBook());
+  const std::string record = std::string(kVersionRecordPrefix) + "funnel";
+  store::ChangeSet old_layout;
+  old_layout.writes[record] = "1";
+  store.Commit(old_layout);
+  auto refused = QueryFunnel(store, FunnelQuery{});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(refused.status().message().find("version 1"), std::string::npos)
+      << refused.status().message();
+  store::ChangeSet current;
+  current.writes[record] = std::to_string(kFunnelCellLayoutVersion);
+  store.Commit(current);
+  auto answered = QueryFunnel(store, FunnelQuery{});
+  ASSERT_TRUE(answered.ok()) << answered.status().ToString();
+  EXPECT_EQ(answered->stages(0).deals(), 10);
+}
+
 }  // namespace
 }  // namespace lok::projections
