@@ -114,7 +114,31 @@ constexpr char kDay = 'd';
 constexpr char kBlock = 'w';  // days 1-8, 9-16, 17-24 and 25-end of a month
 constexpr char kMonth = 'm';
 constexpr char kYear = 'y';
-constexpr std::array<char, 4> kLevels = {kDay, kBlock, kMonth, kYear};
+
+// The levels a family keeps, coarsest first (every family keeps days and
+// months). Each (family, level) costs about as much to write as any other
+// (a batch of events spans a few days, so each level gets one cell per
+// dimension combination), so the finer families keep fewer levels: the
+// totals and single dimensions keep all four (all-time answers from ~20
+// year cells); the pairs no years (a query combining two dimensions over
+// all time reads month cells, a few hundred); all three only days and
+// months (such queries filter on most dimensions and are rare).
+std::span<const char> LevelsOf(Family family) {
+  static constexpr std::array<char, 4> kAll = {kYear, kMonth, kBlock, kDay};
+  static constexpr std::array<char, 3> kNoYears = {kMonth, kBlock, kDay};
+  static constexpr std::array<char, 2> kMonthsAndDays = {kMonth, kDay};
+  switch (DimensionsOf(family)) {
+    case 0:
+    case kSalespersonBit:
+    case kRegionBit:
+    case kProductBit:
+      return kAll;
+    case kSalespersonBit | kRegionBit | kProductBit:
+      return kMonthsAndDays;
+    default:
+      return kNoYears;
+  }
+}
 constexpr int64_t kBlockDays = 8;
 constexpr int64_t kBlocksPerMonth = 4;
 
@@ -232,17 +256,6 @@ std::string FamilyPrefix(char mode, Family family, char level) {
   key.push_back(mode);
   key.push_back(static_cast<char>(family));
   key.push_back(level);
-  return key;
-}
-
-std::string EncodeCellKey(const CellKey& cell) {
-  std::string key = FamilyPrefix(cell.mode, cell.family, cell.level);
-  const int bits = DimensionsOf(cell.family);
-  if (bits & kSalespersonBit) AppendEscapedString(key, cell.salesperson);
-  if (bits & kRegionBit) AppendEscapedString(key, cell.region);
-  if (bits & kProductBit) AppendEscapedString(key, cell.product);
-  AppendOrderedInt64(key, cell.time);
-  AppendEscapedString(key, cell.currency);
   return key;
 }
 
@@ -510,16 +523,17 @@ void AppendRanges(std::optional<int64_t> from, std::optional<int64_t> to,
   }
 }
 
-// The cells covering [from, to] exactly: year cells for its whole years,
-// month and block cells for the whole months and blocks at its edges, day
-// cells for the rest. `whole_months`: no cell spans more than a month (for
-// breakdowns by month or quarter).
-std::vector<CellRange> RangesFor(std::optional<int64_t> from, std::optional<int64_t> to,
-                                 bool whole_months) {
-  static constexpr std::array<char, 4> kCoarsestFirst = {kYear, kMonth, kBlock, kDay};
+// The cells of `family` covering [from, to] exactly: year cells for its
+// whole years, month and block cells for the whole months and blocks at its
+// edges, day cells for the rest (of the levels the family keeps).
+// `whole_months`: no cell spans more than a month (for breakdowns by month
+// or quarter).
+std::vector<CellRange> RangesFor(Family family, std::optional<int64_t> from,
+                                 std::optional<int64_t> to, bool whole_months) {
+  std::span<const char> levels = LevelsOf(family);
+  if (whole_months && levels.front() == kYear) levels = levels.subspan(1);
   std::vector<CellRange> ranges;
-  AppendRanges(from, to,
-               std::span<const char>(kCoarsestFirst).subspan(whole_months ? 1 : 0), ranges);
+  AppendRanges(from, to, levels, ranges);
   return ranges;
 }
 
@@ -622,7 +636,7 @@ Status ScanFamily(const store::KeyValueReader& reader, char mode, Family family,
   CellKey cell;
   CellValues values{};
   std::array<std::string*, 3> cell_values{};
-  for (const CellRange& range : RangesFor(from, to, whole_months)) {
+  for (const CellRange& range : RangesFor(family, from, to, whole_months)) {
     const std::string prefix = FamilyPrefix(mode, family, range.level);
     // Start at the leading filters' values (and the range's first time when
     // every dimension is filtered); end past the prefix they share.
@@ -962,13 +976,26 @@ Status FunnelProjection::Apply(const Event& event, const EventPosition& position
   AddContribution(after, +1, deltas);
   // Spread each changed day entry over every family and level; entries
   // the event left unchanged (old and new contributions cancel) write nothing.
+  // The keys (24 per entry) are built in one buffer, as DecodeCellKey reads
+  // them.
   std::vector<int64_t> values(kCellSize);
+  std::string cell_key;
   for (const auto& [day_cell, delta] : deltas) {
     if (AllZero(delta)) continue;
     values.assign(delta.begin(), delta.end());
     for (Family family : kFamilies) {
-      for (char level : kLevels) {
-        transaction.AddCounterVector(EncodeCellKey(CellOf(day_cell, family, level)), values);
+      const int bits = DimensionsOf(family);
+      for (char level : LevelsOf(family)) {
+        cell_key.assign(kCellPrefix);
+        cell_key.push_back(day_cell.mode);
+        cell_key.push_back(static_cast<char>(family));
+        cell_key.push_back(level);
+        if (bits & kSalespersonBit) AppendEscapedString(cell_key, day_cell.salesperson);
+        if (bits & kRegionBit) AppendEscapedString(cell_key, day_cell.region);
+        if (bits & kProductBit) AppendEscapedString(cell_key, day_cell.product);
+        AppendOrderedInt64(cell_key, UnitOfDay(level, day_cell.day));
+        AppendEscapedString(cell_key, day_cell.currency);
+        transaction.AddCounterVector(cell_key, values);
       }
     }
   }
