@@ -199,8 +199,8 @@ TEST_P(RebuildIntegrationTest, ProjectionVersionChangeAtStartRebuildsThatModelIn
   const std::vector<boost::json::object> before = Answers();
   const boost::json::object digests_before = Digests();
 
-  // The same code, but the funnel claims version 2: its model was built by 1.
-  StartLokd({"--projection-version", "funnel=2"});
+  // The same code, but the funnel claims version 3: its model was built by 2.
+  StartLokd({"--projection-version", "funnel=3"});
   boost::json::object ready = JsonOf(http::Fetch("GET", lokd_->url() + "/readyz"));
   if (const auto* rebuilding = ready.if_contains("rebuilding")) {
     EXPECT_EQ(rebuilding->at("reason"), "projection version changed");
@@ -217,7 +217,7 @@ TEST_P(RebuildIntegrationTest, ProjectionVersionChangeAtStartRebuildsThatModelIn
   EXPECT_FALSE(ready.contains("rebuilding")) << boost::json::serialize(ready);
 
   // Started again with the same version: nothing to rebuild.
-  StartLokd({"--projection-version", "funnel=2"});
+  StartLokd({"--projection-version", "funnel=3"});
   EXPECT_EQ(RebuildStatus().at("state"), "idle");
   EXPECT_EQ(Metric(lokd_->url(), "lok_store_generation"), 1);
   // An unknown projection name is refused at start.

@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "projections/projection.h"
 #include "engine/projector_runner.h"
 #include "engine/verify.h"
 #include "store/live_store.h"
@@ -45,7 +46,7 @@
 
 namespace lok::engine {
 
-inline constexpr std::string_view kVersionPrefix = "_meta/version/";
+inline constexpr std::string_view kVersionPrefix = projections::kVersionRecordPrefix;
 // Keys outside the read models that the live node writes besides the
 // projector (dead-letter re-drives) and that a rebuild carries over.
 inline constexpr std::string_view kRedriveMarkPrefix = "_dlq_redriven/";

@@ -246,7 +246,8 @@ TEST_F(RebuildTest, RebuildingOneModelCopiesTheOthersAndKeepsEveryDigest) {
   std::unique_ptr<store::KeyValueReader> after = live_->Snapshot();
   EXPECT_EQ(Digests(*after), before);
   EXPECT_EQ(*after->Get(std::string(kRedriveMarkPrefix) + "x"), std::optional<std::string>("mark"));
-  EXPECT_EQ(*after->Get(std::string(kVersionPrefix) + "funnel"), std::optional<std::string>("1"));
+  EXPECT_EQ(*after->Get(std::string(kVersionPrefix) + "funnel"),
+            std::optional<std::string>(std::to_string(projections::kFunnelCellLayoutVersion)));
 }
 
 TEST_F(RebuildTest, AFailedRebuildLeavesTheLiveStoreCurrentAndRemovesItsDirectory) {

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cmath>
 #include <limits>
 #include <map>
+#include <span>
 #include <tuple>
 
 #include "base/civil_time.h"
@@ -54,20 +56,140 @@ constexpr char kPeriod = 'p';
 // Which dimensions a cell keeps. Every deal's contribution goes to one cell of
 // each family; a query reads the smallest family that keeps every dimension
 // it filters or breaks down by, so the common queries read a few cells per
-// month instead of one per (salesperson, region, product) combination.
+// period instead of one per (salesperson, region, product) combination.
 enum class Family : char {
   kTotal = 't',        // none of salesperson, region, product
   kSalesperson = 's',  // one dimension each
   kRegion = 'r',
   kProduct = 'd',
-  kAll = 'a',  // all three: queries that combine dimensions
+  kSalespersonRegion = 'e',  // two dimensions each
+  kSalespersonProduct = 'f',
+  kRegionProduct = 'g',
+  kAll = 'a',  // all three
 };
-constexpr std::array<Family, 5> kFamilies = {Family::kTotal, Family::kSalesperson, Family::kRegion,
-                                             Family::kProduct, Family::kAll};
+constexpr std::array<Family, 8> kFamilies = {
+    Family::kTotal,         Family::kSalesperson,         Family::kRegion,
+    Family::kProduct,       Family::kSalespersonRegion,   Family::kSalespersonProduct,
+    Family::kRegionProduct, Family::kAll};
 
-// How long a cell's time covers.
+// The dimensions a family keeps, as bits: 1 salesperson, 2 region, 4 product.
+// Its keys hold them in that order.
+constexpr int kSalespersonBit = 1;
+constexpr int kRegionBit = 2;
+constexpr int kProductBit = 4;
+int DimensionsOf(Family family) {
+  switch (family) {
+    case Family::kTotal:
+      return 0;
+    case Family::kSalesperson:
+      return kSalespersonBit;
+    case Family::kRegion:
+      return kRegionBit;
+    case Family::kProduct:
+      return kProductBit;
+    case Family::kSalespersonRegion:
+      return kSalespersonBit | kRegionBit;
+    case Family::kSalespersonProduct:
+      return kSalespersonBit | kProductBit;
+    case Family::kRegionProduct:
+      return kRegionBit | kProductBit;
+    case Family::kAll:
+      return kSalespersonBit | kRegionBit | kProductBit;
+  }
+  return 0;
+}
+Family FamilyOfDimensions(int dimensions) {
+  for (Family family : kFamilies) {
+    if (DimensionsOf(family) == dimensions) return family;
+  }
+  return Family::kAll;
+}
+
+// How long a cell's time covers. A cell's time is its unit's number: the day
+// since the epoch, the month's block (month * 4 + block), the month since
+// 1970-01, the year since 1970. Each unit is a union of whole units of the
+// finer levels, so a window is whole years, then whole months, blocks and
+// days at its ragged edges (RangesFor).
 constexpr char kDay = 'd';
+constexpr char kBlock = 'w';  // days 1-8, 9-16, 17-24 and 25-end of a month
 constexpr char kMonth = 'm';
+constexpr char kYear = 'y';
+
+// The levels a family keeps, coarsest first (every family keeps days and
+// months). Each (family, level) costs about as much to write as any other
+// (a batch of events spans a few days, so each level gets one cell per
+// dimension combination), so the finer families keep fewer levels: the
+// totals and single dimensions keep all four (all-time answers from ~20
+// year cells); the pairs no years (a query combining two dimensions over
+// all time reads month cells, a few hundred); all three only days and
+// months (such queries filter on most dimensions and are rare).
+std::span<const char> LevelsOf(Family family) {
+  static constexpr std::array<char, 4> kAll = {kYear, kMonth, kBlock, kDay};
+  static constexpr std::array<char, 3> kNoYears = {kMonth, kBlock, kDay};
+  static constexpr std::array<char, 2> kMonthsAndDays = {kMonth, kDay};
+  switch (DimensionsOf(family)) {
+    case 0:
+    case kSalespersonBit:
+    case kRegionBit:
+    case kProductBit:
+      return kAll;
+    case kSalespersonBit | kRegionBit | kProductBit:
+      return kMonthsAndDays;
+    default:
+      return kNoYears;
+  }
+}
+constexpr int64_t kBlockDays = 8;
+constexpr int64_t kBlocksPerMonth = 4;
+
+int64_t FloorDiv(int64_t value, int64_t divisor) {
+  return value / divisor - (value % divisor < 0 ? 1 : 0);
+}
+
+// The unit of `level` that `day` falls in.
+int64_t UnitOfDay(char level, int64_t day) {
+  const int32_t month = MonthOfDay(day);
+  switch (level) {
+    case kBlock:
+      return int64_t{month} * kBlocksPerMonth +
+             std::min((day - FirstDayOfMonth(month)) / kBlockDays, kBlocksPerMonth - 1);
+    case kMonth:
+      return month;
+    case kYear:
+      return FloorDiv(month, 12);
+    default:
+      return day;
+  }
+}
+
+// The first day of a unit of `level`.
+int64_t FirstDayOfUnit(char level, int64_t unit) {
+  switch (level) {
+    case kBlock:
+      return FirstDayOfMonth(static_cast<int32_t>(FloorDiv(unit, kBlocksPerMonth))) +
+             (unit - FloorDiv(unit, kBlocksPerMonth) * kBlocksPerMonth) * kBlockDays;
+    case kMonth:
+      return FirstDayOfMonth(static_cast<int32_t>(unit));
+    case kYear:
+      return FirstDayOfMonth(static_cast<int32_t>(unit * 12));
+    default:
+      return unit;
+  }
+}
+
+// The month a unit of a level finer than a year falls in.
+int32_t MonthOfUnit(char level, int64_t unit) {
+  switch (level) {
+    case kBlock:
+      return static_cast<int32_t>(FloorDiv(unit, kBlocksPerMonth));
+    case kMonth:
+      return static_cast<int32_t>(unit);
+    case kYear:
+      return static_cast<int32_t>(unit * 12);
+    default:
+      return MonthOfDay(unit);
+  }
+}
 
 size_t StageIndex(Stage stage) { return static_cast<size_t>(stage) - 1; }
 
@@ -96,40 +218,37 @@ std::string ClientDealKey(std::string_view client_id, std::string_view deal_id) 
 // cell already holds exactly one instance's share, and leaving the partition
 // out of the key makes a query read 1/partitions as many cells.
 //
-// Key layouts, after "funnel/cell/<mode><family><level>":
-//   t (total)            <time><currency>
-//   s, r, d (one dim.)   <dimension><time><currency>
-//   a (all)              <time><currency><salesperson><region><product>
+// Key layout, after "funnel/cell/<mode><family><level>":
+//   <salesperson><region><product><time><currency>
+// keeping only the family's dimensions (escaped strings; none for family t).
 // The lead channel is not a key dimension: each cell counts leads and won
 // deals per channel in its own slots, which is all the inbound section needs.
-// A single-dimension family leads with the dimension, so a filter on it reads
-// one contiguous range per level, and a breakdown by it hops from one value's
-// window to the next (see ScanFamily).
+// Leading with the dimensions makes a filter on them one contiguous range
+// per level, and a breakdown by one hop from one value's window to the next
+// (see ScanFamily).
 struct CellKey {
   char mode = kCohort;
   Family family = Family::kAll;
   char level = kDay;
-  int64_t time = 0;  // a day or a month
+  int64_t time = 0;  // the unit of `level`: a day, block, month or year
   std::string currency;
   std::string salesperson;
   std::string region;
   std::string product;
+  // Set by DecodeCellKey: where each kept dimension's escaped value ends in
+  // the key, in key order, and how many there are.
+  std::array<size_t, 3> dimension_end{};
+  int dimensions = 0;
 };
 
-// The one dimension a single-dimension family keeps; nullptr for the others.
-std::string* LeadingDimension(CellKey& cell) {
-  switch (cell.family) {
-    case Family::kSalesperson:
-      return &cell.salesperson;
-    case Family::kRegion:
-      return &cell.region;
-    case Family::kProduct:
-      return &cell.product;
-    case Family::kTotal:
-    case Family::kAll:
-      return nullptr;
-  }
-  return nullptr;
+// The family's dimensions of `cell`, in key order; returns how many.
+int DimensionValues(CellKey& cell, std::array<std::string*, 3>& values) {
+  const int bits = DimensionsOf(cell.family);
+  size_t count = 0;
+  if (bits & kSalespersonBit) values[count++] = &cell.salesperson;
+  if (bits & kRegionBit) values[count++] = &cell.region;
+  if (bits & kProductBit) values[count++] = &cell.product;
+  return static_cast<int>(count);
 }
 
 std::string FamilyPrefix(char mode, Family family, char level) {
@@ -140,23 +259,6 @@ std::string FamilyPrefix(char mode, Family family, char level) {
   return key;
 }
 
-const std::string* LeadingDimension(const CellKey& cell) {
-  return LeadingDimension(const_cast<CellKey&>(cell));
-}
-
-std::string EncodeCellKey(const CellKey& cell) {
-  std::string key = FamilyPrefix(cell.mode, cell.family, cell.level);
-  if (const std::string* dimension = LeadingDimension(cell)) AppendEscapedString(key, *dimension);
-  AppendOrderedInt64(key, cell.time);
-  AppendEscapedString(key, cell.currency);
-  if (cell.family == Family::kAll) {
-    AppendEscapedString(key, cell.salesperson);
-    AppendEscapedString(key, cell.region);
-    AppendEscapedString(key, cell.product);
-  }
-  return key;
-}
-
 // Decodes `key` into `cell` (reusing its strings); false when malformed.
 bool DecodeCellKey(std::string_view key, CellKey& cell) {
   if (!key.starts_with(kCellPrefix) || key.size() < kCellPrefix.size() + 3) return false;
@@ -164,22 +266,20 @@ bool DecodeCellKey(std::string_view key, CellKey& cell) {
   cell.mode = key[position++];
   cell.family = static_cast<Family>(key[position++]);
   cell.level = key[position++];
-  auto read_string = [&](std::string& out) { return ReadEscapedStringInto(key, position, out); };
   cell.salesperson.clear();
   cell.region.clear();
   cell.product.clear();
-  if (std::string* dimension = LeadingDimension(cell)) {
-    if (!read_string(*dimension)) return false;
+  std::array<std::string*, 3> values{};
+  cell.dimensions = DimensionValues(cell, values);
+  for (int index = 0; index < cell.dimensions; ++index) {
+    if (!ReadEscapedStringInto(key, position, *values[static_cast<size_t>(index)])) return false;
+    cell.dimension_end[static_cast<size_t>(index)] = position;
   }
   std::optional<int64_t> time = ReadOrderedInt64(key, position);
   if (!time) return false;
   cell.time = *time;
   position += 8;
-  if (!read_string(cell.currency)) return false;
-  if (cell.family == Family::kAll &&
-      !(read_string(cell.salesperson) && read_string(cell.region) && read_string(cell.product))) {
-    return false;
-  }
+  if (!ReadEscapedStringInto(key, position, cell.currency)) return false;
   return position == key.size();
 }
 
@@ -315,13 +415,12 @@ CellKey CellOf(const DayCell& day_cell, Family family, char level) {
   cell.mode = day_cell.mode;
   cell.family = family;
   cell.level = level;
-  cell.time = level == kDay ? day_cell.day : MonthOfDay(day_cell.day);
+  cell.time = UnitOfDay(level, day_cell.day);
   cell.currency = day_cell.currency;
-  if (family == Family::kAll || family == Family::kSalesperson) {
-    cell.salesperson = day_cell.salesperson;
-  }
-  if (family == Family::kAll || family == Family::kRegion) cell.region = day_cell.region;
-  if (family == Family::kAll || family == Family::kProduct) cell.product = day_cell.product;
+  const int bits = DimensionsOf(family);
+  if (bits & kSalespersonBit) cell.salesperson = day_cell.salesperson;
+  if (bits & kRegionBit) cell.region = day_cell.region;
+  if (bits & kProductBit) cell.product = day_cell.product;
   return cell;
 }
 
@@ -384,38 +483,57 @@ struct Aggregation {
 
 struct CellRange {
   char level;
-  int64_t first;
-  int64_t last;  // inclusive
+  int64_t first;  // units of `level`
+  int64_t last;   // inclusive
 };
 
-// The month cells of whole months inside [from, to] and the day cells of the
-// partial months at its edges.
-std::vector<CellRange> RangesFor(std::optional<int64_t> from, std::optional<int64_t> to) {
+// Appends the cells of [from, to] (days; nullopt: unbounded) to `ranges`
+// using `levels` (coarsest first, ending with days): the whole units of the
+// coarsest level inside the window, and the ragged edges on either side from
+// the finer levels.
+void AppendRanges(std::optional<int64_t> from, std::optional<int64_t> to,
+                  std::span<const char> levels, std::vector<CellRange>& ranges) {
   constexpr int64_t kFar = int64_t{1} << 40;
-  const int64_t from_day = from.value_or(-kFar);
-  const int64_t to_day = to.value_or(kFar);
+  const char level = levels.front();
+  if (level == kDay) {
+    ranges.push_back({kDay, from.value_or(-kFar), to.value_or(kFar)});
+    return;
+  }
   const int64_t first_full = !from ? -kFar
-                             : FirstDayOfMonth(MonthOfDay(from_day)) == from_day
-                                 ? MonthOfDay(from_day)
-                                 : MonthOfDay(from_day) + 1;
+                             : FirstDayOfUnit(level, UnitOfDay(level, *from)) == *from
+                                 ? UnitOfDay(level, *from)
+                                 : UnitOfDay(level, *from) + 1;
   const int64_t last_full = !to ? kFar
-                            : FirstDayOfMonth(MonthOfDay(to_day) + 1) - 1 == to_day
-                                ? MonthOfDay(to_day)
-                                : MonthOfDay(to_day) - 1;
-  std::vector<CellRange> ranges;
+                            : FirstDayOfUnit(level, UnitOfDay(level, *to) + 1) - 1 == *to
+                                ? UnitOfDay(level, *to)
+                                : UnitOfDay(level, *to) - 1;
+  const std::span<const char> finer = levels.subspan(1);
   if (first_full > last_full) {
-    ranges.push_back({kDay, from_day, to_day});
-    return ranges;
+    AppendRanges(from, to, finer, ranges);
+    return;
   }
   if (from) {
-    const int64_t before = FirstDayOfMonth(static_cast<int32_t>(first_full)) - 1;
-    if (before >= from_day) ranges.push_back({kDay, from_day, before});
+    const int64_t before = FirstDayOfUnit(level, first_full) - 1;
+    if (before >= *from) AppendRanges(from, before, finer, ranges);
   }
-  ranges.push_back({kMonth, first_full, last_full});
+  ranges.push_back({level, first_full, last_full});
   if (to) {
-    const int64_t after = FirstDayOfMonth(static_cast<int32_t>(last_full) + 1);
-    if (after <= to_day) ranges.push_back({kDay, after, to_day});
+    const int64_t after = FirstDayOfUnit(level, last_full + 1);
+    if (after <= *to) AppendRanges(after, to, finer, ranges);
   }
+}
+
+// The cells of `family` covering [from, to] exactly: year cells for its
+// whole years, month and block cells for the whole months and blocks at its
+// edges, day cells for the rest (of the levels the family keeps).
+// `whole_months`: no cell spans more than a month (for breakdowns by month
+// or quarter).
+std::vector<CellRange> RangesFor(Family family, std::optional<int64_t> from,
+                                 std::optional<int64_t> to, bool whole_months) {
+  std::span<const char> levels = LevelsOf(family);
+  if (whole_months && levels.front() == kYear) levels = levels.subspan(1);
+  std::vector<CellRange> ranges;
+  AppendRanges(from, to, levels, ranges);
   return ranges;
 }
 
@@ -425,27 +543,8 @@ Family FamilyFor(const FunnelQuery& query) {
   const bool salesperson = query.salesperson || query.by == FunnelBreakdown::kSalesperson;
   const bool region = query.region || query.by == FunnelBreakdown::kRegion;
   const bool product = query.product || query.by == FunnelBreakdown::kProduct;
-  const int dimensions = int{salesperson} + int{region} + int{product};
-  if (dimensions == 0) return Family::kTotal;
-  if (dimensions > 1) return Family::kAll;
-  return salesperson ? Family::kSalesperson : region ? Family::kRegion : Family::kProduct;
-}
-
-// The query's filter on a single-dimension family's dimension, if any.
-const std::optional<std::string>& FilterOn(Family family, const FunnelQuery& query) {
-  static const std::optional<std::string> kNone;
-  switch (family) {
-    case Family::kSalesperson:
-      return query.salesperson;
-    case Family::kRegion:
-      return query.region;
-    case Family::kProduct:
-      return query.product;
-    case Family::kTotal:
-    case Family::kAll:
-      return kNone;
-  }
-  return kNone;
+  return FamilyOfDimensions((salesperson ? kSalespersonBit : 0) | (region ? kRegionBit : 0) |
+                            (product ? kProductBit : 0));
 }
 
 bool Matches(const CellKey& cell, const FunnelQuery& query) {
@@ -455,8 +554,7 @@ bool Matches(const CellKey& cell, const FunnelQuery& query) {
 }
 
 std::string RowKey(const CellKey& cell, FunnelBreakdown by) {
-  const int32_t month =
-      cell.level == kMonth ? static_cast<int32_t>(cell.time) : MonthOfDay(cell.time);
+  const int32_t month = MonthOfUnit(cell.level, cell.time);
   switch (by) {
     case FunnelBreakdown::kSalesperson:
       return cell.salesperson;
@@ -511,83 +609,100 @@ bool DecodeCellValues(std::string_view bytes, CellValues& values) {
   return store::DecodeCounterVectorInto(bytes, values).ok();
 }
 
-// Adds the cells in [begin, end) to the aggregation.
-Status ScanCellRange(const store::KeyValueReader& reader, std::string_view begin,
-                     std::string_view end, const FunnelQuery& query, Aggregation& aggregation) {
-  Status corrupt = Status::Ok();
-  CellKey cell;
-  CellValues values{};
-  LOK_RETURN_IF_ERROR(
-      reader.ScanRange(begin, end, [&](std::string_view key, std::string_view value) {
-        if (!DecodeCellKey(key, cell)) {
-          corrupt = DataLossError("funnel: unreadable cell");
-          return false;
-        }
-        // Filtered out (a filter within the all-three family): the counters
-        // need not be decoded.
-        if (!Matches(cell, query)) return true;
-        if (!DecodeCellValues(value, values)) {
-          corrupt = DataLossError("funnel: unreadable cell");
-          return false;
-        }
-        AddCell(cell, values, query, aggregation);
-        return true;
-      }));
-  return corrupt;
-}
-
 // Adds the cells of one family (cohort or period) inside the window.
+//
+// One seeking scan per range of cells: the key leads with the family's
+// dimensions, so the scan starts at the first filter's value, and whenever a
+// key's dimension differs from its filter, or its time lies outside the
+// range, it seeks to the next key that can match (the filter's value, the
+// range's first time, or past the current dimension value). A filter on
+// every dimension of the family reads one contiguous range; a breakdown
+// reads one window per value present.
 Status ScanFamily(const store::KeyValueReader& reader, char mode, Family family,
                   std::optional<int64_t> from, std::optional<int64_t> to,
                   const FunnelQuery& query, Aggregation& aggregation) {
-  CellKey probe;
-  probe.family = family;
-  const bool leading_dimension = LeadingDimension(probe) != nullptr;
-  for (const CellRange& range : RangesFor(from, to)) {
+  // The query's filters on the family's dimensions, in key order.
+  std::array<const std::optional<std::string>*, 3> filters{};
+  int dimensions = 0;
+  {
+    const int bits = DimensionsOf(family);
+    if (bits & kSalespersonBit) filters[static_cast<size_t>(dimensions++)] = &query.salesperson;
+    if (bits & kRegionBit) filters[static_cast<size_t>(dimensions++)] = &query.region;
+    if (bits & kProductBit) filters[static_cast<size_t>(dimensions++)] = &query.product;
+  }
+  const bool whole_months =
+      query.by == FunnelBreakdown::kMonth || query.by == FunnelBreakdown::kQuarter;
+  using Step = store::KeyValueReader::ScanStep;
+  CellKey cell;
+  CellValues values{};
+  std::array<std::string*, 3> cell_values{};
+  for (const CellRange& range : RangesFor(family, from, to, whole_months)) {
     const std::string prefix = FamilyPrefix(mode, family, range.level);
-    auto time_key = [](std::string key, int64_t time) {
-      AppendOrderedInt64(key, time);
-      return key;
+    // Start at the leading filters' values (and the range's first time when
+    // every dimension is filtered); end past the prefix they share.
+    std::string begin = prefix;
+    int fixed = 0;
+    while (fixed < dimensions && *filters[static_cast<size_t>(fixed)]) {
+      AppendEscapedString(begin, **filters[static_cast<size_t>(fixed)]);
+      ++fixed;
+    }
+    std::string end = begin;
+    if (fixed == dimensions) {
+      AppendOrderedInt64(begin, range.first);
+      AppendOrderedInt64(end, range.last + 1);
+    } else if (fixed > 0) {
+      end.back() = '\x02';  // past every key of the filters' escaped values
+    } else {
+      end.back() = static_cast<char>(end.back() + 1);
+    }
+    // The escaped value that ends at `at` ends with 0x00 0x01; 0x00 0x02
+    // sorts after every key with this value there, before the next value's.
+    auto past = [](std::string_view key, size_t at) {
+      std::string seek(key.substr(0, at));
+      seek.back() = '\x02';
+      return Step{Step::Action::kSeek, std::move(seek)};
     };
-    if (!leading_dimension) {
-      LOK_RETURN_IF_ERROR(ScanCellRange(reader, time_key(prefix, range.first),
-                                        time_key(prefix, range.last + 1), query, aggregation));
-      continue;
-    }
-    if (const std::optional<std::string>& filter = FilterOn(family, query)) {
-      std::string dimension_prefix = prefix;
-      AppendEscapedString(dimension_prefix, *filter);
-      LOK_RETURN_IF_ERROR(ScanCellRange(reader, time_key(dimension_prefix, range.first),
-                                        time_key(dimension_prefix, range.last + 1), query,
-                                        aggregation));
-      continue;
-    }
-    // A breakdown by the family's dimension: one scan that, for each value
-    // present, seeks to the window's first cell, reads the window, then seeks
-    // past the value's remaining cells to the next value.
-    std::string prefix_end = prefix;
-    prefix_end.back() = static_cast<char>(prefix_end.back() + 1);
-    using Step = store::KeyValueReader::ScanStep;
     Status corrupt = Status::Ok();
-    CellKey cell;
-    CellValues values{};
     LOK_RETURN_IF_ERROR(reader.ScanRangeSeeking(
-        prefix, prefix_end, [&](std::string_view key, std::string_view value) -> Step {
-          if (!DecodeCellKey(key, cell) || !DecodeCellValues(value, values)) {
+        begin, end, [&](std::string_view key, std::string_view value) -> Step {
+          if (!DecodeCellKey(key, cell) || cell.family != family || cell.dimensions != dimensions) {
             corrupt = DataLossError("funnel: unreadable cell");
             return {Step::Action::kStop, {}};
           }
-          if (cell.time >= range.first && cell.time <= range.last) {
-            AddCell(cell, values, query, aggregation);
-            return {};
+          DimensionValues(cell, cell_values);
+          for (int index = 0; index < dimensions; ++index) {
+            const auto slot = static_cast<size_t>(index);
+            const std::optional<std::string>& filter = *filters[slot];
+            if (!filter) continue;
+            const int order = cell_values[slot]->compare(*filter);
+            if (order == 0) continue;
+            const size_t kept = index == 0 ? prefix.size() : cell.dimension_end[slot - 1];
+            if (order < 0) {
+              std::string seek(key.substr(0, kept));
+              AppendEscapedString(seek, *filter);
+              return {Step::Action::kSeek, std::move(seek)};
+            }
+            if (index == 0) return {Step::Action::kStop, {}};
+            return past(key, kept);
           }
-          std::string dimension_prefix = prefix;
-          AppendEscapedString(dimension_prefix, *LeadingDimension(cell));
-          if (cell.time < range.first) return {Step::Action::kSeek, time_key(dimension_prefix, range.first)};
-          // The escaped value ends with 0x00 0x01; 0x00 0x02 sorts after
-          // every key of this value and before the next value's.
-          dimension_prefix.back() = '\x02';
-          return {Step::Action::kSeek, std::move(dimension_prefix)};
+          const size_t dimensions_end =
+              dimensions == 0 ? prefix.size()
+                              : cell.dimension_end[static_cast<size_t>(dimensions - 1)];
+          if (cell.time < range.first) {
+            std::string seek(key.substr(0, dimensions_end));
+            AppendOrderedInt64(seek, range.first);
+            return {Step::Action::kSeek, std::move(seek)};
+          }
+          if (cell.time > range.last) {
+            if (dimensions == 0) return {Step::Action::kStop, {}};
+            return past(key, dimensions_end);
+          }
+          if (!DecodeCellValues(value, values)) {
+            corrupt = DataLossError("funnel: unreadable cell");
+            return {Step::Action::kStop, {}};
+          }
+          AddCell(cell, values, query, aggregation);
+          return {};
         }));
     LOK_RETURN_IF_ERROR(corrupt);
   }
@@ -859,15 +974,28 @@ Status FunnelProjection::Apply(const Event& event, const EventPosition& position
   DayDeltas deltas;
   AddContribution(before, -1, deltas);
   AddContribution(after, +1, deltas);
-  // Spread each changed day entry over every family and both levels; entries
+  // Spread each changed day entry over every family and level; entries
   // the event left unchanged (old and new contributions cancel) write nothing.
+  // The keys (24 per entry) are built in one buffer, as DecodeCellKey reads
+  // them.
   std::vector<int64_t> values(kCellSize);
+  std::string cell_key;
   for (const auto& [day_cell, delta] : deltas) {
     if (AllZero(delta)) continue;
     values.assign(delta.begin(), delta.end());
     for (Family family : kFamilies) {
-      for (char level : {kDay, kMonth}) {
-        transaction.AddCounterVector(EncodeCellKey(CellOf(day_cell, family, level)), values);
+      const int bits = DimensionsOf(family);
+      for (char level : LevelsOf(family)) {
+        cell_key.assign(kCellPrefix);
+        cell_key.push_back(day_cell.mode);
+        cell_key.push_back(static_cast<char>(family));
+        cell_key.push_back(level);
+        if (bits & kSalespersonBit) AppendEscapedString(cell_key, day_cell.salesperson);
+        if (bits & kRegionBit) AppendEscapedString(cell_key, day_cell.region);
+        if (bits & kProductBit) AppendEscapedString(cell_key, day_cell.product);
+        AppendOrderedInt64(cell_key, UnitOfDay(level, day_cell.day));
+        AppendEscapedString(cell_key, day_cell.currency);
+        transaction.AddCounterVector(cell_key, values);
       }
     }
   }
@@ -886,6 +1014,21 @@ std::string FunnelProjection::DigestForm(std::string_view key, std::string_view 
 
 StatusOr<lok::v1::FunnelResponse> QueryFunnel(const store::KeyValueReader& reader,
                                               const FunnelQuery& query) {
+  // A store without a version record (tests, scratch stores) is taken as
+  // current; one built by an older version has cells these scans misread.
+  LOK_ASSIGN_OR_RETURN(std::optional<std::string> version,
+                       reader.Get(std::string(kVersionRecordPrefix) + "funnel"));
+  if (version) {
+    int built_with = 0;
+    const auto parsed =
+        std::from_chars(version->data(), version->data() + version->size(), built_with);
+    if (parsed.ec != std::errc() || built_with < kFunnelCellLayoutVersion) {
+      return UnavailableError("funnel: the read model was built by funnel version " + *version +
+                              ", whose cells this version (" +
+                              std::to_string(kFunnelCellLayoutVersion) +
+                              ") cannot read; it is being rebuilt (GET /readyz)");
+    }
+  }
   const bool period = query.mode == FunnelMode::kPeriod;
   Aggregation main;
   LOK_RETURN_IF_ERROR(Aggregate(reader, query, period, /*window=*/true, main));

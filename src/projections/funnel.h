@@ -11,21 +11,25 @@
 // State (all under "funnel/"):
 //   deal/<deal_id>                 lok.v1.FunnelDeal
 //   client/<client>\0\1<deal_id>   index of a client's deals
-//   cell/<mode><family><level>...  a counter vector (see kCell* in funnel.cc)
+//   cell/<mode><family><level><dimensions><time><currency>
+//       a counter vector (see kCell* in funnel.cc)
 //       mode = 'c' cohort (deals by the day their lead started) or 'p' period
-//       (stage entries by the day they happened); level = 'd' day or 'm'
-//       month; family = which dimensions the cell keeps: 't' none, 's'
-//       salesperson, 'r' region, 'd' product (these three lead with the
-//       dimension's value), 'a' all three. Leads and won deals per lead
+//       (stage entries by the day they happened); level = 'd' day, 'w'
+//       8-day block of a month (days 1-8, 9-16, 17-24, 25-end), 'm' month or
+//       'y' year; family = which dimensions the cell keeps (its key leads
+//       with their values, in this order): 't' none, 's' salesperson, 'r'
+//       region, 'd' product, 'e' salesperson+region, 'f' salesperson+product,
+//       'g' region+product, 'a' all three. Leads and won deals per lead
 //       channel are slots of every cell, not a key dimension.
 //   target/<month><salesperson><region><product>   lok.v1.TargetState
 // Each deal event updates the cells by contribution(new deal) −
 // contribution(old deal), so the cells depend only on the set of events.
 // A query reads the smallest family keeping every dimension it filters or
-// breaks down by: the month cells of whole months in its window and the day
-// cells of the partial months at its edges. Its cost grows with the window's
-// months and the values of those dimensions (all combinations only when it
-// combines two dimensions), never with the number of deals or events.
+// breaks down by: the year cells of whole years in its window, then month,
+// block and day cells for its ragged edges (a breakdown by month or quarter
+// reads no year cells). Its cost grows with the number of those cells and
+// the values of the dimensions it breaks down by, never with the number of
+// deals or events.
 #pragma once
 
 #include <array>
@@ -38,9 +42,16 @@
 
 namespace lok::projections {
 
+// The version whose cell layout the queries read.
+inline constexpr int kFunnelCellLayoutVersion = 2;
+
 class FunnelProjection : public Projection {
  public:
   std::string_view Name() const override { return "funnel"; }
+  // 2: pair families, year and 8-day block levels, dimensions leading every
+  // cell key. QueryFunnel refuses a store whose recorded funnel version is
+  // older (its cells have the old layout: lokd is rebuilding them).
+  int Version() const override { return kFunnelCellLayoutVersion; }
   Status Apply(const lok::v1::Event& event, const EventPosition& position,
                store::Transaction& transaction) override;
   // Target versions without their record times.
@@ -106,7 +117,9 @@ int64_t WeightedPipeline(const std::array<int64_t, 3>& open_offer_amounts,
                          const std::array<double, 3>& stage_probability);
 
 // Answers a funnel query from the read model. Errors: storage failures,
-// kDataLoss for unreadable state.
+// kDataLoss for unreadable state, kUnavailable when the store records a
+// funnel version older than kFunnelCellLayoutVersion (cells of an older
+// layout, which lokd rebuilds in the background after an upgrade).
 StatusOr<lok::v1::FunnelResponse> QueryFunnel(const store::KeyValueReader& reader,
                                               const FunnelQuery& query);
 

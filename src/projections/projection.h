@@ -20,6 +20,11 @@
 
 namespace lok::projections {
 
+// Where lokd records the version each read model was built with: this
+// prefix + the projection's Name(), the version as decimal text (see
+// engine/rebuild.h).
+inline constexpr std::string_view kVersionRecordPrefix = "_meta/version/";
+
 // Where an event sits in the log.
 struct EventPosition {
   int32_t partition = 0;
