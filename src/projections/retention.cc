@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <iterator>
+#include <limits>
 #include <set>
 #include <tuple>
 #include <vector>
@@ -123,11 +123,9 @@ struct OpenDelay {
 using CurrencyAmounts = std::vector<std::pair<std::string_view, int64_t>>;
 
 void AddAmount(std::string_view currency, int64_t minor, CurrencyAmounts& amounts) {
-  auto at = std::lower_bound(
-      amounts.begin(), amounts.end(), currency,
-      [](const std::pair<std::string_view, int64_t>& entry, std::string_view code) {
-        return entry.first < code;
-      });
+  auto at = std::lower_bound(amounts.begin(), amounts.end(), currency,
+                             [](const std::pair<std::string_view, int64_t>& entry,
+                                std::string_view code) { return entry.first < code; });
   if (at != amounts.end() && at->first == currency) {
     at->second += minor;
   } else {
@@ -146,9 +144,9 @@ int64_t AmountIn(const CurrencyAmounts& amounts, std::string_view currency) {
 // queue evaluates hundreds of clients with one Facts).
 struct Facts {
   std::optional<int64_t> last_contact_day;
-  std::vector<Win> wins;    // in deal order (not by day)
+  std::vector<Win> wins;     // in deal order (not by day)
   int64_t last_win_day = 0;  // the latest win's day (when there are wins)
-  CurrencyAmounts revenue;  // per currency
+  CurrencyAmounts revenue;   // per currency
   std::vector<OpenDelay> open_delays;
 };
 
@@ -221,7 +219,9 @@ int32_t CadenceDays(const RetentionSummary& client, const RetentionSettings& set
 double MedianIntervalDays(const std::vector<Win>& wins, std::vector<int64_t>& intervals) {
   intervals.clear();
   for (const Win& win : wins) intervals.push_back(win.day);
-  std::sort(intervals.begin(), intervals.end());
+  if (!std::is_sorted(intervals.begin(), intervals.end())) {
+    std::sort(intervals.begin(), intervals.end());
+  }
   for (size_t index = 0; index + 1 < intervals.size(); ++index) {
     intervals[index] = intervals[index + 1] - intervals[index];
   }
@@ -657,7 +657,6 @@ lok::v1::RetentionEntry EntryOf(ClientRetention&& retention) {
   return entry;
 }
 
-
 // ---------------------------------------------------------------------------
 // The queue's candidate walk.
 
@@ -681,7 +680,8 @@ struct CandidateLists {
 // prefix is never all 0xFF: it ends with an escaped string or a term).
 std::string PrefixEnd(std::string prefix) {
   while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xFF) prefix.pop_back();
-  if (!prefix.empty()) prefix.back() = static_cast<char>(static_cast<unsigned char>(prefix.back()) + 1);
+  if (!prefix.empty())
+    prefix.back() = static_cast<char>(static_cast<unsigned char>(prefix.back()) + 1);
   return prefix;
 }
 
