@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <limits>
 #include <set>
 #include <tuple>
@@ -116,10 +117,36 @@ struct OpenDelay {
   std::string_view currency;
 };
 
+// Amounts per currency in currency order (as a std::map would iterate): a
+// client has one or two currencies, so a sorted vector, reused from client
+// to client, beats a tree that allocates a node per currency.
+using CurrencyAmounts = std::vector<std::pair<std::string_view, int64_t>>;
+
+void AddAmount(std::string_view currency, int64_t minor, CurrencyAmounts& amounts) {
+  auto at = std::lower_bound(amounts.begin(), amounts.end(), currency,
+                             [](const std::pair<std::string_view, int64_t>& entry,
+                                std::string_view code) { return entry.first < code; });
+  if (at != amounts.end() && at->first == currency) {
+    at->second += minor;
+  } else {
+    amounts.insert(at, {currency, minor});
+  }
+}
+
+int64_t AmountIn(const CurrencyAmounts& amounts, std::string_view currency) {
+  for (const auto& [code, minor] : amounts) {
+    if (code == currency) return minor;
+  }
+  return 0;
+}
+
+// Reusable: FactsAt clears every field, keeping the vectors' capacity (the
+// queue evaluates hundreds of clients with one Facts).
 struct Facts {
   std::optional<int64_t> last_contact_day;
-  std::vector<Win> wins;                        // ascending by day
-  std::map<std::string_view, int64_t> revenue;  // per currency
+  std::vector<Win> wins;     // in deal order (not by day)
+  int64_t last_win_day = 0;  // the latest win's day (when there are wins)
+  CurrencyAmounts revenue;   // per currency
   std::vector<OpenDelay> open_delays;
 };
 
@@ -144,8 +171,12 @@ const typename Field::value_type* LatestOnOrBefore(const Field& events, int64_t 
   return latest;
 }
 
-Facts FactsAt(const RetentionSummary& client, int64_t day) {
-  Facts facts;
+void FactsAt(const RetentionSummary& client, int64_t day, Facts& facts) {
+  facts.last_contact_day.reset();
+  facts.wins.clear();
+  facts.last_win_day = 0;
+  facts.revenue.clear();
+  facts.open_delays.clear();
   const auto& days = client.contact_days;
   auto after = std::upper_bound(days.begin(), days.end(), day);
   if (after != days.begin()) facts.last_contact_day = *(after - 1);
@@ -155,11 +186,11 @@ Facts FactsAt(const RetentionSummary& client, int64_t day) {
     begin = end;
     if (outcome == nullptr || !outcome->flag) continue;
     const std::string_view currency = client.currencies[outcome->currency];
+    facts.last_win_day =
+        facts.wins.empty() ? outcome->day : std::max(facts.last_win_day, outcome->day);
     facts.wins.push_back({outcome->day, outcome->minor, currency});
-    if (!currency.empty()) facts.revenue[currency] += outcome->minor;
+    if (!currency.empty()) AddAmount(currency, outcome->minor, facts.revenue);
   }
-  std::stable_sort(facts.wins.begin(), facts.wins.end(),
-                   [](const Win& left, const Win& right) { return left.day < right.day; });
   begin = 0;
   for (uint32_t end : client.invoice_ends) {
     const DatedAmount* latest = LatestOnOrBefore(client.payments, begin, end, day);
@@ -168,6 +199,11 @@ Facts FactsAt(const RetentionSummary& client, int64_t day) {
     facts.open_delays.push_back(
         {latest->day - latest->days_overdue, latest->minor, client.currencies[latest->currency]});
   }
+}
+
+Facts FactsAt(const RetentionSummary& client, int64_t day) {
+  Facts facts;
+  FactsAt(client, day, facts);
   return facts;
 }
 
@@ -178,18 +214,35 @@ int32_t CadenceDays(const RetentionSummary& client, const RetentionSettings& set
   return std::max(cadence, 1);
 }
 
-// The median interval in days between consecutive won deals, at least 1.
-double MedianIntervalDays(const std::vector<Win>& wins) {
-  std::vector<int64_t> intervals;
-  for (size_t index = 1; index < wins.size(); ++index) {
-    intervals.push_back(wins[index].day - wins[index - 1].day);
+// The median interval in days between consecutive won deals (by day), at
+// least 1. REQUIRES: at least two wins. `intervals` is scratch space.
+double MedianIntervalDays(const std::vector<Win>& wins, std::vector<int64_t>& intervals) {
+  intervals.clear();
+  for (const Win& win : wins) intervals.push_back(win.day);
+  if (!std::is_sorted(intervals.begin(), intervals.end())) {
+    std::sort(intervals.begin(), intervals.end());
   }
-  std::sort(intervals.begin(), intervals.end());
+  for (size_t index = 0; index + 1 < intervals.size(); ++index) {
+    intervals[index] = intervals[index + 1] - intervals[index];
+  }
+  intervals.pop_back();
+  // The middle one (and, for an even count, the one before it) as a full
+  // sort would place them.
   const size_t middle = intervals.size() / 2;
+  const auto middle_at = intervals.begin() + static_cast<std::ptrdiff_t>(middle);
+  std::nth_element(intervals.begin(), middle_at, intervals.end());
+  if (intervals.size() % 2 == 0) {
+    std::nth_element(intervals.begin(), middle_at - 1, middle_at);
+  }
   const double median = intervals.size() % 2 == 1
                             ? static_cast<double>(intervals[middle])
                             : static_cast<double>(intervals[middle - 1] + intervals[middle]) / 2.0;
   return std::max(median, 1.0);
+}
+
+double MedianIntervalDays(const std::vector<Win>& wins) {
+  std::vector<int64_t> intervals;
+  return MedianIntervalDays(wins, intervals);
 }
 
 // Revenue in `currency` won in (day - window, day] and in the window before.
@@ -253,6 +306,23 @@ StatusOr<Totals> ReadTotals(const store::KeyValueReader& reader) {
   return totals;
 }
 
+// Σ revenue and clients with revenue in one currency: what client_weight needs.
+struct CurrencyTotals {
+  int64_t revenue = 0;
+  int64_t clients = 0;
+};
+
+CurrencyTotals TotalsIn(const Totals& totals, const std::string& currency) {
+  CurrencyTotals result;
+  if (auto found = totals.revenue.find(currency); found != totals.revenue.end()) {
+    result.revenue = found->second;
+  }
+  if (auto found = totals.clients.find(currency); found != totals.clients.end()) {
+    result.clients = found->second;
+  }
+  return result;
+}
+
 // One positive term of a score, before it becomes a RetentionReason.
 struct Term {
   Term(std::string_view term_name, double term_value, double term_weight)
@@ -269,31 +339,36 @@ struct Term {
 };
 
 // A client's score on a day, in plain values: the queue scores hundreds of
-// candidates and renders only the best `limit` (RetentionOf).
+// candidates and renders only the best `limit` (RetentionOf). Reusable:
+// Evaluate resets every field, keeping the vectors' capacity.
 struct Evaluation {
   Facts facts;
   int32_t cadence = 1;
   bool regular = false;
-  std::map<std::string_view, int64_t> overdue;  // open delays per currency
-  std::vector<Term> terms;                      // empty: no attention needed
+  CurrencyAmounts overdue;  // open delays per currency
+  std::vector<Term> terms;  // empty: no attention needed
   double score = 0;
+  std::vector<int64_t> intervals;  // scratch
 };
 
-// The client's retention on `day` in `settings.currency`.
-Evaluation Evaluate(const RetentionSummary& client, int64_t day, const RetentionSettings& settings,
-                    const Totals& totals) {
-  Evaluation evaluation;
-  evaluation.facts = FactsAt(client, day);
+// The client's retention on `day` in `settings.currency`, into `evaluation`.
+void Evaluate(const RetentionSummary& client, int64_t day, const RetentionSettings& settings,
+              const CurrencyTotals& totals, Evaluation& evaluation) {
+  FactsAt(client, day, evaluation.facts);
+  evaluation.overdue.clear();
+  evaluation.terms.clear();
+  evaluation.score = 0;
   const Facts& facts = evaluation.facts;
   const std::string& currency = settings.currency;
   const RetentionWeights& weights = settings.weights;
   evaluation.regular =
       static_cast<int64_t>(facts.wins.size()) >= std::max<int64_t>(settings.min_won_deals, 1);
-  for (const OpenDelay& delay : facts.open_delays)
-    evaluation.overdue[delay.currency] += delay.minor;
+  for (const OpenDelay& delay : facts.open_delays) {
+    AddAmount(delay.currency, delay.minor, evaluation.overdue);
+  }
   const int32_t cadence = CadenceDays(client, settings);
   evaluation.cadence = cadence;
-  if (!evaluation.regular) return evaluation;
+  if (!evaluation.regular) return;
 
   std::vector<Term>& attention = evaluation.terms;
   // contact_overdue
@@ -308,18 +383,13 @@ Evaluation Evaluate(const RetentionSummary& client, int64_t day, const Retention
     }
   }
   // payments_overdue
-  const auto revenue_in = [&](std::string_view code) {
-    auto found = facts.revenue.find(code);
-    return found == facts.revenue.end() ? int64_t{0} : found->second;
-  };
-  const int64_t client_revenue = revenue_in(currency);
+  const int64_t client_revenue = AmountIn(facts.revenue, currency);
   if (!facts.open_delays.empty()) {
     int64_t max_days = 0;
     for (const OpenDelay& delay : facts.open_delays) {
       max_days = std::max(max_days, day - delay.due_day);
     }
-    auto overdue_in = evaluation.overdue.find(currency);
-    const int64_t amount = overdue_in != evaluation.overdue.end() ? overdue_in->second : 0;
+    const int64_t amount = AmountIn(evaluation.overdue, currency);
     const double amount_part =
         amount == 0 ? 0.0
         : client_revenue <= 0
@@ -336,9 +406,9 @@ Evaluation Evaluate(const RetentionSummary& client, int64_t day, const Retention
   }
   // rhythm_broken
   if (facts.wins.size() >= 2) {
-    const double median = MedianIntervalDays(facts.wins);
+    const double median = MedianIntervalDays(facts.wins, evaluation.intervals);
     const double threshold = settings.rhythm_factor * median;
-    const int64_t since = day - facts.wins.back().day;
+    const int64_t since = day - facts.last_win_day;
     const double excess = static_cast<double>(since) - threshold;
     if (excess > 0) {
       Term& term = attention.emplace_back(
@@ -359,10 +429,10 @@ Evaluation Evaluate(const RetentionSummary& client, int64_t day, const Retention
       term.baseline = previous;
     }
   }
-  if (attention.empty()) return evaluation;
+  if (attention.empty()) return;
   // client_weight
-  const int64_t total = totals.revenue.contains(currency) ? totals.revenue.at(currency) : 0;
-  const int64_t clients = totals.clients.contains(currency) ? totals.clients.at(currency) : 0;
+  const int64_t total = totals.revenue;
+  const int64_t clients = totals.clients;
   if (client_revenue > 0 && total > 0 && clients > 0) {
     const double share =
         std::min(static_cast<double>(client_revenue) / static_cast<double>(total), 1.0);
@@ -375,7 +445,6 @@ Evaluation Evaluate(const RetentionSummary& client, int64_t day, const Retention
   double score = 0;
   for (const Term& term : attention) score += term.value * term.weight;
   evaluation.score = score;
-  return evaluation;
 }
 
 // The evaluation as an answer, without the invoice and contact lists.
@@ -457,7 +526,7 @@ std::vector<Attention> AttentionOf(const RetentionSummary& client,
     const double threshold = settings.rhythm_factor * MedianIntervalDays(facts.wins);
     // The first whole number of days since the last win above the threshold.
     result.push_back({kTermRhythm,
-                      facts.wins.back().day + static_cast<int64_t>(std::floor(threshold)) + 1,
+                      facts.last_win_day + static_cast<int64_t>(std::floor(threshold)) + 1,
                       std::nullopt});
   }
   // revenue_declining is constant between the days where a win enters or
@@ -470,7 +539,7 @@ std::vector<Attention> AttentionOf(const RetentionSummary& client,
     points.insert({win.day, win.day + window, win.day + 2 * window});
     currencies.insert(win.currency);
   }
-  const int64_t last_win = facts.wins.back().day;
+  const int64_t last_win = facts.last_win_day;
   std::optional<int64_t> open_start;
   for (auto point = points.begin(); point != points.end(); ++point) {
     bool positive = false;
@@ -588,6 +657,132 @@ lok::v1::RetentionEntry EntryOf(ClientRetention&& retention) {
   return entry;
 }
 
+// ---------------------------------------------------------------------------
+// The queue's candidate walk.
+
+// One entry taken from a term index or the revenue ranking: `order` is the
+// key's ordered int64 (due day, -end, or -revenue), so (order, client_id)
+// sorts like the key's suffix (both encodings keep the order).
+struct Taken {
+  int64_t order = 0;
+  std::string client_id;
+  bool operator<(const Taken& other) const {
+    return order != other.order ? order < other.order : client_id < other.client_id;
+  }
+};
+
+struct CandidateLists {
+  std::vector<Taken> revenue;
+  std::vector<Taken> terms[std::size(kTerms)];
+};
+
+// The smallest key greater than every key starting with `prefix` (the
+// prefix is never all 0xFF: it ends with an escaped string or a term).
+std::string PrefixEnd(std::string prefix) {
+  while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xFF) prefix.pop_back();
+  if (!prefix.empty())
+    prefix.back() = static_cast<char>(static_cast<unsigned char>(prefix.back()) + 1);
+  return prefix;
+}
+
+// Appends to `lists` what one partition's index of `scope` offers on `day`:
+// per term at most `per_term` clients due longest (decline: whose positive
+// interval holds `day`, after skipping at most 8 × per_term intervals that
+// start later), and the `per_term` clients with the most revenue in
+// `currency`. Clears `complete` when a term had more. One iterator walks
+// the four term indexes and the ranking (they are adjacent in key order),
+// seeking from one to the next. Errors: kDataLoss on an unreadable key;
+// storage errors.
+Status WalkCandidates(const store::KeyValueReader& reader, int32_t partition, char scope,
+                      std::string_view scope_value, std::string_view currency, int64_t day,
+                      size_t per_term, CandidateLists& lists, bool& complete) {
+  struct Stage {
+    char term = 0;
+    std::string prefix;
+    std::vector<Taken>* taken = nullptr;
+    size_t taken_here = 0;
+    size_t skipped = 0;
+  };
+  // In key order: c < d < h < p < w.
+  std::vector<Stage> stages;
+  for (char term : {kTermContact, kTermDecline, kTermRhythm, kTermPayments}) {
+    const size_t slot = static_cast<size_t>(std::find(std::begin(kTerms), std::end(kTerms), term) -
+                                            std::begin(kTerms));
+    stages.push_back({term, ScopePrefix(partition, scope, scope_value, term), &lists.terms[slot]});
+  }
+  {
+    std::string prefix = ScopePrefix(partition, scope, scope_value, kRevenueRank);
+    AppendEscapedString(prefix, currency);
+    stages.push_back({kRevenueRank, std::move(prefix), &lists.revenue});
+  }
+  Status corrupt = Status::Ok();
+  std::string client_id;
+  // Whether `stage` wants the entries after this one.
+  const auto visit_entry = [&](Stage& stage, std::string_view key, std::string_view value) {
+    const size_t prefix_size = stage.prefix.size();
+    size_t position = prefix_size + 8;
+    if (stage.term == kRevenueRank) {
+      if (stage.taken_here == per_term) return false;
+      if (!ReadEscapedStringInto(key, position, client_id)) {
+        corrupt = DataLossError("retention: unreadable index key");
+        return false;
+      }
+      ++stage.taken_here;
+      stage.taken->push_back({*ReadOrderedInt64(key, prefix_size), client_id});
+      return stage.taken_here < per_term;
+    }
+    std::optional<int64_t> key_day = ReadOrderedInt64(key, prefix_size);
+    if (!key_day || !ReadEscapedStringInto(key, position, client_id)) {
+      corrupt = DataLossError("retention: unreadable index key");
+      return false;
+    }
+    if (stage.term == kTermDecline) {
+      if (-*key_day <= day) return false;  // ended on or before asOf
+      std::optional<int64_t> start = ReadOrderedInt64(value, 0);
+      if (!start) {
+        corrupt = DataLossError("retention: unreadable index value");
+        return false;
+      }
+      if (*start > day) {  // starts after asOf (a past asOf)
+        if (++stage.skipped > 8 * per_term) {
+          complete = false;
+          return false;
+        }
+        return true;
+      }
+    } else if (*key_day > day) {
+      return false;
+    }
+    if (stage.taken_here == per_term) {
+      complete = false;
+      return false;
+    }
+    ++stage.taken_here;
+    stage.taken->push_back({*key_day, client_id});
+    return true;
+  };
+  using ScanStep = store::KeyValueReader::ScanStep;
+  size_t current = 0;
+  const auto seek_to = [](const std::string& prefix) {
+    return ScanStep{ScanStep::Action::kSeek, prefix};
+  };
+  LOK_RETURN_IF_ERROR(reader.ScanRangeSeeking(
+      stages.front().prefix, PrefixEnd(stages.back().prefix),
+      [&](std::string_view key, std::string_view value) {
+        // The stage `key` belongs to, or the next one after it.
+        while (current < stages.size() && !key.starts_with(stages[current].prefix)) {
+          if (key < stages[current].prefix) return seek_to(stages[current].prefix);
+          ++current;
+        }
+        if (current == stages.size()) return ScanStep{ScanStep::Action::kStop, {}};
+        if (visit_entry(stages[current], key, value)) return ScanStep{};
+        if (!corrupt.ok() || ++current == stages.size()) {
+          return ScanStep{ScanStep::Action::kStop, {}};
+        }
+        return seek_to(stages[current].prefix);
+      }));
+  return corrupt;
+}
 }  // namespace
 
 void FoldRetentionEvent(const Event& event, int32_t recent_contacts, RetentionClient& client) {
@@ -719,6 +914,7 @@ StatusOr<lok::v1::RetentionResponse> QueryRetention(const store::KeyValueReader&
                                                     const RetentionQuery& query,
                                                     const RetentionSettings& settings) {
   LOK_ASSIGN_OR_RETURN(Totals totals, ReadTotals(reader));
+  const CurrencyTotals totals_in = TotalsIn(totals, settings.currency);
   const int64_t day = query.as_of_day;
   lok::v1::RetentionResponse response;
   response.set_as_of(FormatDate(day));
@@ -726,13 +922,13 @@ StatusOr<lok::v1::RetentionResponse> QueryRetention(const store::KeyValueReader&
   response.set_complete(true);
 
   // Candidates: the client named by `client`, or per term the clients due
-  // longest, from the narrowest scope the filters allow.
-  std::set<std::string> candidates;
+  // longest, from the narrowest scope the filters allow (sorted, distinct).
+  std::vector<std::string> candidates;
   if (query.client) {
-    candidates.insert(*query.client);
+    candidates.push_back(*query.client);
   } else {
     char scope = kScopeAll;
-    std::string scope_value;
+    std::string_view scope_value;
     if (query.salesperson) {
       scope = kScopeSalesperson;
       scope_value = *query.salesperson;
@@ -742,127 +938,73 @@ StatusOr<lok::v1::RetentionResponse> QueryRetention(const store::KeyValueReader&
     }
     const size_t per_term =
         static_cast<size_t>(std::max<int64_t>(settings.candidates_per_term, 2 * query.limit));
-    Status corrupt = Status::Ok();
-    // The heaviest regular clients in the query currency.
-    {
-      std::vector<std::pair<std::string, std::string>> taken;
-      for (int32_t partition : totals.partitions) {
-        std::string prefix = ScopePrefix(partition, scope, scope_value, kRevenueRank);
-        AppendEscapedString(prefix, settings.currency);
-        size_t taken_here = 0;
-        LOK_RETURN_IF_ERROR(reader.ScanPrefix(prefix, [&](std::string_view key, std::string_view) {
-          size_t position = prefix.size() + 8;
-          std::optional<std::string> client_id = ReadEscapedString(key, position);
-          if (!client_id) {
-            corrupt = DataLossError("retention: unreadable index key");
-            return false;
-          }
-          taken.emplace_back(std::string(key.substr(prefix.size(), 8)), std::move(*client_id));
-          return ++taken_here < per_term;
-        }));
-        LOK_RETURN_IF_ERROR(corrupt);
-      }
-      std::sort(taken.begin(), taken.end());
-      if (taken.size() > per_term) taken.resize(per_term);
-      for (auto& [rank, client_id] : taken) candidates.insert(std::move(client_id));
+    CandidateLists lists;
+    bool complete = true;
+    for (int32_t partition : totals.partitions) {
+      LOK_RETURN_IF_ERROR(WalkCandidates(reader, partition, scope, scope_value, settings.currency,
+                                         day, per_term, lists, complete));
     }
-    for (char term : kTerms) {
-      // (key suffix, client): the suffix orders by due day (or by -end).
-      std::vector<std::pair<std::string, std::string>> taken;
-      for (int32_t partition : totals.partitions) {
-        const std::string prefix = ScopePrefix(partition, scope, scope_value, term);
-        size_t taken_here = 0;
-        size_t skipped = 0;
-        LOK_RETURN_IF_ERROR(
-            reader.ScanPrefix(prefix, [&](std::string_view key, std::string_view value) {
-              size_t position = prefix.size() + 8;
-              std::optional<int64_t> key_day = ReadOrderedInt64(key, prefix.size());
-              std::optional<std::string> client_id =
-                  key_day ? ReadEscapedString(key, position) : std::nullopt;
-              if (!client_id) {
-                corrupt = DataLossError("retention: unreadable index key");
-                return false;
-              }
-              if (term == kTermDecline) {
-                if (-*key_day <= day) return false;  // ended on or before asOf
-                std::optional<int64_t> start = ReadOrderedInt64(value, 0);
-                if (!start) {
-                  corrupt = DataLossError("retention: unreadable index value");
-                  return false;
-                }
-                if (*start > day) {  // starts after asOf (a past asOf)
-                  if (++skipped > 8 * per_term) {
-                    response.set_complete(false);
-                    return false;
-                  }
-                  return true;
-                }
-              } else if (*key_day > day) {
-                return false;
-              }
-              if (taken_here == per_term) {
-                response.set_complete(false);
-                return false;
-              }
-              ++taken_here;
-              taken.emplace_back(std::string(key.substr(prefix.size())), std::move(*client_id));
-              return true;
-            }));
-        LOK_RETURN_IF_ERROR(corrupt);
-      }
+    if (!complete) response.set_complete(false);
+    const auto take = [&](std::vector<Taken>& taken, bool counts_for_complete) {
+      // Merged over partitions: the suffix order of the keys.
       std::sort(taken.begin(), taken.end());
       if (taken.size() > per_term) {
-        response.set_complete(false);
+        if (counts_for_complete) response.set_complete(false);
         taken.resize(per_term);
       }
-      for (auto& [suffix, client_id] : taken) candidates.insert(std::move(client_id));
-    }
+      for (Taken& entry : taken) candidates.push_back(std::move(entry.client_id));
+    };
+    take(lists.revenue, false);
+    for (std::vector<Taken>& taken : lists.terms) take(taken, true);
+    std::sort(candidates.begin(), candidates.end());
+    candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
   }
 
   // Score every candidate from its summary; render only the best `limit`.
-  struct Scored {
-    double score = 0;
-    const std::string* client_id = nullptr;
-    size_t stored_index = 0;
-  };
   std::vector<std::string> keys;
   keys.reserve(candidates.size());
   for (const std::string& client_id : candidates) keys.push_back(SummaryKey(client_id));
   // One batched read (the keys are sorted, as the candidates).
   LOK_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> stored_values,
                        reader.MultiGet(keys));
-  std::vector<std::string> stored_summaries;
-  stored_summaries.reserve(candidates.size());
+  struct Scored {
+    double score = 0;
+    size_t candidate = 0;  // candidates are sorted: index order is client_id order
+  };
   std::vector<Scored> scored;
+  scored.reserve(candidates.size());
   RetentionSummary summary;
-  size_t candidate_index = 0;
-  for (const std::string& client_id : candidates) {
-    std::optional<std::string>& stored = stored_values[candidate_index++];
+  Evaluation evaluation;
+  for (size_t index = 0; index < candidates.size(); ++index) {
+    const std::optional<std::string>& stored = stored_values[index];
     if (!stored) continue;
     if (!DecodeRetentionSummary(*stored, summary)) {
-      return DataLossError("retention: unreadable scoring summary for " + client_id);
+      return DataLossError("retention: unreadable scoring summary for " + candidates[index]);
     }
     if (query.salesperson && summary.salesperson != *query.salesperson) continue;
     if (query.region && summary.region != *query.region) continue;
-    const Evaluation evaluation = Evaluate(summary, day, settings, totals);
+    Evaluate(summary, day, settings, totals_in, evaluation);
     if (evaluation.terms.empty()) continue;
-    scored.push_back({evaluation.score, &client_id, stored_summaries.size()});
-    stored_summaries.push_back(std::move(*stored));
+    scored.push_back({evaluation.score, index});
   }
   response.set_candidates(static_cast<int64_t>(candidates.size()));
-  std::sort(scored.begin(), scored.end(), [](const Scored& left, const Scored& right) {
+  const auto better = [](const Scored& left, const Scored& right) {
     if (left.score != right.score) return left.score > right.score;
-    return *left.client_id < *right.client_id;
-  });
-  if (scored.size() > static_cast<size_t>(std::max<int64_t>(query.limit, 0))) {
-    scored.resize(static_cast<size_t>(query.limit));
-  }
+    return left.candidate < right.candidate;
+  };
+  const size_t limit =
+      std::min(scored.size(), static_cast<size_t>(std::max<int64_t>(query.limit, 0)));
+  std::partial_sort(scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(limit),
+                    scored.end(), better);
+  scored.resize(limit);
   for (const Scored& best : scored) {
-    if (!DecodeRetentionSummary(stored_summaries[best.stored_index], summary)) {
-      return DataLossError("retention: unreadable scoring summary for " + *best.client_id);
+    // Decoded again (it decoded before), so no summary is kept per candidate.
+    if (!DecodeRetentionSummary(*stored_values[best.candidate], summary)) {
+      return DataLossError("retention: unreadable scoring summary for " +
+                           candidates[best.candidate]);
     }
-    *response.add_entries() =
-        EntryOf(RetentionOf(summary, Evaluate(summary, day, settings, totals), day, settings));
+    Evaluate(summary, day, settings, totals_in, evaluation);
+    *response.add_entries() = EntryOf(RetentionOf(summary, evaluation, day, settings));
   }
   return response;
 }
@@ -875,8 +1017,9 @@ StatusOr<ClientRetention> QueryClientRetention(const store::KeyValueReader& read
   LOK_ASSIGN_OR_RETURN(Totals totals, ReadTotals(reader));
   RetentionSummary summary;
   SummarizeRetention(*client, summary);
-  ClientRetention result =
-      RetentionOf(summary, Evaluate(summary, as_of_day, settings, totals), as_of_day, settings);
+  Evaluation evaluation;
+  Evaluate(summary, as_of_day, settings, TotalsIn(totals, settings.currency), evaluation);
+  ClientRetention result = RetentionOf(summary, evaluation, as_of_day, settings);
   result.set_contacts_count(client->contacts_count());
   for (const auto& contact : client->recent_contacts()) {
     if (DayOf(contact.mark()) > as_of_day) continue;

@@ -32,6 +32,10 @@ class Reader {
   explicit Reader(std::string_view bytes) : bytes_(bytes) {}
 
   uint64_t Varint() {
+    // Most values (days apart, flags, indexes) fit in one byte.
+    if (position_ < bytes_.size() && static_cast<uint8_t>(bytes_[position_]) < 0x80) {
+      return static_cast<uint8_t>(bytes_[position_++]);
+    }
     uint64_t value = 0;
     for (int shift = 0; shift < 64; shift += 7) {
       if (position_ >= bytes_.size()) break;

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <functional>
+#include <map>
+#include <optional>
 #include <random>
 
 #include "base/civil_time.h"
@@ -442,14 +444,14 @@ TEST(RetentionTest, CardListsInvoicesAndTheLastContacts) {
   EXPECT_FALSE(QueryClientRetention(store, "nobody", kBase, settings).ok());
 }
 
-// Random events over 30 clients.
-std::vector<Event> RandomEvents(std::mt19937& random, int count) {
+// Random events over `clients` clients.
+std::vector<Event> RandomEvents(std::mt19937& random, int count, int clients = 30) {
   std::vector<Event> events;
   auto pick = [&](int below) { return static_cast<int>(random() % static_cast<unsigned>(below)); };
   const std::vector<std::string> people = {"ana", "bob", "cyd"};
   const std::vector<std::string> regions = {"north", "south"};
   for (int index = 0; index < count; ++index) {
-    const std::string client = "client-" + std::to_string(pick(30));
+    const std::string client = "client-" + std::to_string(pick(clients));
     const std::string id = "e" + std::to_string(index);
     const int64_t day = pick(400);
     const std::string deal = client + "-d" + std::to_string(pick(6));
@@ -544,6 +546,168 @@ TEST(RetentionTest, ACompleteQueueEqualsScoringEveryClient) {
     EXPECT_FALSE(partial.complete());
     EXPECT_LE(partial.candidates(), 10);
   }
+}
+
+// The queue against scoring every client with the card and sorting (score
+// descending, then client_id), for asOf days on or after every event, each
+// filter and limits from 1 to more than the clients: every entry, its
+// score, reasons and fields must be the brute force's, in its order.
+TEST(RetentionTest, TheQueueEqualsScoringEveryClientForEveryFilterAndLimit) {
+  constexpr int kClients = 90;  // fewer than candidates_per_term: the answers are complete
+  std::mt19937 random(23);
+  store::MemoryStore store;
+  Project(store, RandomEvents(random, 2500, kClients), 50);
+  struct Filter {
+    std::optional<std::string> salesperson;
+    std::optional<std::string> region;
+  };
+  const std::vector<Filter> filters = {
+      {}, {"ana", std::nullopt}, {std::nullopt, "south"}, {"bob", "north"}};
+  size_t checked_entries = 0;
+  // In EUR most clients have no revenue, so the revenue ranking leaves them
+  // out and only the term indexes find them.
+  for (const std::string currency : {"USD", "EUR"}) {
+    RetentionSettings settings;
+    settings.currency = currency;
+    for (int64_t day : {400, 430, 520, 800}) {
+      for (const Filter& filter : filters) {
+        std::vector<std::pair<double, std::string>> brute_force;
+        std::map<std::string, lok::v1::ClientRetention> cards;
+        for (int client = 0; client < kClients; ++client) {
+          const std::string id = "client-" + std::to_string(client);
+          auto card = QueryClientRetention(store, id, kBase + day, settings);
+          if (!card.ok() || !card->needs_attention()) continue;
+          if (filter.salesperson && card->salesperson() != *filter.salesperson) continue;
+          if (filter.region && card->region() != *filter.region) continue;
+          brute_force.emplace_back(-card->score(), id);
+          cards[id] = *card;
+        }
+        std::sort(brute_force.begin(), brute_force.end());
+        ASSERT_GT(brute_force.size(), 5u) << "day " << day;
+        for (int64_t limit : {1, 5, 50, 1000}) {
+          RetentionQuery query;
+          query.limit = limit;
+          query.salesperson = filter.salesperson;
+          query.region = filter.region;
+          const auto queue = Queue(store, day, query, settings);
+          const std::string where = currency + " day " + std::to_string(day) + " salesperson " +
+                                    filter.salesperson.value_or("-") + " region " +
+                                    filter.region.value_or("-") + " limit " + std::to_string(limit);
+          EXPECT_TRUE(queue.complete()) << where;
+          const size_t expected_size = std::min(brute_force.size(), static_cast<size_t>(limit));
+          ASSERT_EQ(static_cast<size_t>(queue.entries_size()), expected_size) << where;
+          for (size_t index = 0; index < expected_size; ++index) {
+            const auto& entry = queue.entries(static_cast<int>(index));
+            const lok::v1::ClientRetention& card = cards[brute_force[index].second];
+            EXPECT_EQ(entry.client_id(), card.client_id()) << where << " entry " << index;
+            EXPECT_EQ(entry.score(), card.score()) << where << " entry " << index;
+            EXPECT_EQ(entry.reasons_size(), card.reasons_size()) << where << " entry " << index;
+            for (int reason = 0; reason < std::min(entry.reasons_size(), card.reasons_size());
+                 ++reason) {
+              EXPECT_EQ(entry.reasons(reason).SerializeAsString(),
+                        card.reasons(reason).SerializeAsString())
+                  << where << " entry " << index;
+            }
+            EXPECT_EQ(entry.salesperson(), card.salesperson());
+            EXPECT_EQ(entry.region(), card.region());
+            EXPECT_EQ(entry.last_contact(), card.last_contact());
+            EXPECT_EQ(entry.next_contact_due(), card.next_contact_due());
+            EXPECT_EQ(entry.won_deals(), card.won_deals());
+            ++checked_entries;
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(checked_entries, 1000u);
+}
+
+// With a small bound the walk stops early in every term (and skips
+// revenue_declining intervals that start after asOf): the answer is flagged
+// incomplete, reads at most 5 × per_term clients, and what it lists is still
+// exact and in order.
+TEST(RetentionTest, ABoundedQueueListsExactScoresInOrder) {
+  std::mt19937 random(29);
+  store::MemoryStore store;
+  Project(store, RandomEvents(random, 2500, 90), 50);
+  RetentionSettings bounded;
+  bounded.candidates_per_term = 3;
+  for (int64_t day : {250, 400, 800}) {
+    RetentionQuery query;
+    query.limit = 1;  // per term max(3, 2 × 1) = 3
+    const auto partial = Queue(store, day, query, bounded);
+    EXPECT_FALSE(partial.complete()) << "day " << day;
+    EXPECT_LE(partial.candidates(), 15) << "day " << day;
+    EXPECT_GE(partial.candidates(), 3) << "day " << day;
+    query.limit = 3;
+    const auto queue = Queue(store, day, query, bounded);
+    ASSERT_GT(queue.entries_size(), 0) << "day " << day;
+    for (int index = 0; index < queue.entries_size(); ++index) {
+      const auto& entry = queue.entries(index);
+      const auto card = Card(store, entry.client_id(), day);
+      EXPECT_EQ(entry.score(), card.score()) << "day " << day;
+      if (index > 0) {
+        const auto& previous = queue.entries(index - 1);
+        EXPECT_TRUE(previous.score() > entry.score() ||
+                    (previous.score() == entry.score() && previous.client_id() < entry.client_id()))
+            << "day " << day;
+      }
+    }
+  }
+}
+
+// Each term index alone brings in its client: three heavy clients need no
+// attention on day 100 and fill the revenue ranking (2 per term), and four
+// small clients each need attention for one term only.
+TEST(RetentionTest, EachTermIndexFindsTheClientsOnlyItHolds) {
+  std::vector<Event> events;
+  for (const std::string client : {"heavy-1", "heavy-2", "heavy-3"}) {
+    events.push_back(Lead(client + "-l", client, 60, client + "-d1"));
+    events.push_back(Won(client + "-w1", client, 60, client + "-d1", 100000));
+    events.push_back(Won(client + "-w2", client, 90, client + "-d2", 100000));
+  }
+  // contact_overdue only: due on day 90.
+  events.push_back(Won("c-w1", "contact", 10, "c-d1", 10));
+  events.push_back(Won("c-w2", "contact", 60, "c-d2", 10));
+  // payments_overdue only.
+  events.push_back(Won("p-w1", "payments", 60, "p-d1", 10));
+  events.push_back(Won("p-w2", "payments", 90, "p-d2", 10));
+  events.push_back(Delayed("p-x", "payments", 95, "p-i1", 5, 10));
+  // rhythm_broken only (contacted on day 98).
+  events.push_back(Won("h-w1", "rhythm", 50, "h-d1", 10));
+  events.push_back(Won("h-w2", "rhythm", 55, "h-d2", 10));
+  events.push_back(Contacted("h-c", "rhythm", 98));
+  // revenue_declining only.
+  events.push_back(Won("d-w1", "decline", 0, "d-d1", 10000));
+  events.push_back(Won("d-w2", "decline", 50, "d-d2", 10));
+  events.push_back(Won("d-w3", "decline", 95, "d-d3", 10));
+  store::MemoryStore store;
+  Project(store, events);
+  const std::map<std::string, std::string> only_term = {{"contact", "contact_overdue"},
+                                                        {"payments", "payments_overdue"},
+                                                        {"rhythm", "rhythm_broken"},
+                                                        {"decline", "revenue_declining"}};
+  for (const auto& [client, term] : only_term) {
+    const auto card = Card(store, client, 100);
+    ASSERT_TRUE(card.needs_attention()) << client;
+    EXPECT_EQ(card.reasons(0).term(), term) << client;
+    if (card.reasons_size() > 1) {
+      EXPECT_EQ(card.reasons(1).term(), "client_weight") << client;
+    }
+  }
+  EXPECT_FALSE(Card(store, "heavy-1", 100).needs_attention());
+  RetentionSettings bounded;
+  bounded.candidates_per_term = 2;
+  RetentionQuery query;
+  query.limit = 1;  // 2 per term
+  const auto queue = Queue(store, 100, query, bounded);
+  EXPECT_TRUE(queue.complete());
+  EXPECT_EQ(queue.candidates(), 6);  // two heavy clients and the four
+  query.limit = 4;                   // 8 per term: every client
+  const auto all = Queue(store, 100, query, bounded);
+  EXPECT_EQ(all.candidates(), 7);
+  ASSERT_EQ(all.entries_size(), 4);
+  EXPECT_EQ(queue.entries(0).SerializeAsString(), all.entries(0).SerializeAsString());
 }
 
 }  // namespace
