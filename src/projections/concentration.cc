@@ -666,11 +666,10 @@ StatusOr<ParetoK80> ComputeK80(const store::KeyValueReader& reader,
   return DataLossError("concentration: revenue distribution and index disagree");
 }
 
-lok::v1::Money MoneyOf(int64_t minor, std::string_view currency) {
-  lok::v1::Money money;
-  money.set_minor(minor);
-  money.set_currency(std::string(currency));
-  return money;
+// Sets `money` in place (it may live on the answer's arena).
+void SetMoney(lok::v1::Money* money, int64_t minor, std::string_view currency) {
+  money->set_minor(minor);
+  money->set_currency(std::string(currency));
 }
 
 // Point reads gathered from every block of an answer and done in one
@@ -740,11 +739,10 @@ PendingRow AddClientRow(BatchedRead& read, std::string client, int64_t revenue,
 }
 
 // A client's row: revenue and share as given, the rest from its attributes.
-StatusOr<lok::v1::ConcentrationClient> ClientRow(const BatchedRead& read, const PendingRow& pending,
-                                                 int64_t total, std::string_view currency) {
-  lok::v1::ConcentrationClient row;
+Status FillClientRow(const BatchedRead& read, const PendingRow& pending, int64_t total,
+                     std::string_view currency, lok::v1::ConcentrationClient& row) {
   row.set_client_id(pending.client);
-  *row.mutable_revenue() = MoneyOf(pending.revenue, currency);
+  SetMoney(row.mutable_revenue(), pending.revenue, currency);
   row.set_share(Share(pending.revenue, total));
   std::array<int64_t, 5> counters{};
   for (size_t index = 0; index < counters.size(); ++index) {
@@ -753,12 +751,12 @@ StatusOr<lok::v1::ConcentrationClient> ClientRow(const BatchedRead& read, const 
     LOK_ASSIGN_OR_RETURN(counters[index], store::DecodeCounter(*value));
   }
   const auto [discount, days, delayed, overdue, deals] = counters;
-  *row.mutable_overdue() = MoneyOf(overdue, currency);
+  SetMoney(row.mutable_overdue(), overdue, currency);
   row.set_delayed_invoices(delayed);
   row.set_average_days_late(Share(days, delayed));
   row.set_discounted_won_deals(deals);
   row.set_average_discount_bp(Share(discount, deals));
-  return row;
+  return Status::Ok();
 }
 
 // The client's revenue in a group; 0 when the model has never seen it.
@@ -789,10 +787,13 @@ struct PendingBlock {
   ScopeKind kind = ScopeKind::kAll;
   std::string value;
   Stats stats;
-  ConcentrationBlock block;
+  ConcentrationBlock* block = nullptr;  // in the answer
   TopList top;
   std::vector<PendingRow> rows;
   size_t first_trend_slot = 0;  // months × partitions statistics, month-major
+  // A breakdown block's trend: each month's statistics of every value of the
+  // dimension (one scan per month, shared by the blocks); null: read its own.
+  const std::vector<std::map<std::string, Stats>>* scanned_trend = nullptr;
 };
 
 // Fills the block's totals, shares and k80, and asks `read` for its rows and
@@ -805,9 +806,9 @@ Status StartBlock(const store::KeyValueReader& reader, const std::vector<int32_t
   const Stats& stats = pending.stats;
   const std::string group =
       Group(bucket, window.last_month, query.currency, pending.kind, pending.value);
-  ConcentrationBlock& block = pending.block;
+  ConcentrationBlock& block = *pending.block;
   block.set_scope(ScopeLabel(pending.kind, pending.value));
-  *block.mutable_revenue() = MoneyOf(stats.sum, query.currency);
+  SetMoney(block.mutable_revenue(), stats.sum, query.currency);
   block.set_clients(stats.clients);
   block.set_hhi(Hhi(stats));
   block.set_pareto_k80_exact(true);
@@ -850,6 +851,7 @@ Status StartBlock(const store::KeyValueReader& reader, const std::vector<int32_t
   }
 
   pending.first_trend_slot = read.next_slot();
+  if (pending.scanned_trend != nullptr) return Status::Ok();
   for (int32_t month = window.first_month(); month <= window.last_month; ++month) {
     const std::string month_group =
         Group(kMonthBucket, month, query.currency, pending.kind, pending.value);
@@ -867,16 +869,23 @@ Status FinishBlock(const ConcentrationQuery& query, const std::vector<int32_t>& 
                    lok::v1::ConcentrationResponse& response) {
   const ConcentrationWindow& window = query.window;
   const Stats& stats = pending.stats;
-  ConcentrationBlock& block = pending.block;
+  ConcentrationBlock& block = *pending.block;
   for (const PendingRow& row : pending.rows) {
-    LOK_ASSIGN_OR_RETURN(*block.add_top_clients(),
-                         ClientRow(read, row, stats.sum, query.currency));
+    LOK_RETURN_IF_ERROR(FillClientRow(read, row, stats.sum, query.currency, *block.add_top_clients()));
   }
 
   size_t slot = pending.first_trend_slot;
   for (int32_t month = window.first_month(); month <= window.last_month; ++month) {
     Stats month_stats;
-    for (size_t partition = 0; partition < partitions.size(); ++partition, ++slot) {
+    if (pending.scanned_trend != nullptr) {
+      const auto& values =
+          (*pending.scanned_trend)[static_cast<size_t>(month - window.first_month())];
+      if (auto found = values.find(pending.value); found != values.end()) {
+        month_stats = found->second;
+      }
+    }
+    for (size_t partition = 0; pending.scanned_trend == nullptr && partition < partitions.size();
+         ++partition, ++slot) {
       const std::optional<std::string>& stored = read.Value(slot);
       if (!stored) continue;
       LOK_ASSIGN_OR_RETURN(Stats partition_stats, DecodeStats(*stored));
@@ -884,7 +893,7 @@ Status FinishBlock(const ConcentrationQuery& query, const std::vector<int32_t>& 
     }
     lok::v1::ConcentrationMonth* point = block.add_trend();
     point->set_month(FormatMonth(month));
-    *point->mutable_revenue() = MoneyOf(month_stats.sum, query.currency);
+    SetMoney(point->mutable_revenue(), month_stats.sum, query.currency);
     point->set_clients(month_stats.clients);
     point->set_hhi(Hhi(month_stats));
   }
@@ -936,6 +945,14 @@ Status ConcentrationProjection::Apply(const Event& event, const EventPosition&,
 
 StatusOr<lok::v1::ConcentrationResponse> QueryConcentration(const store::KeyValueReader& reader,
                                                             const ConcentrationQuery& query) {
+  lok::v1::ConcentrationResponse response;
+  LOK_RETURN_IF_ERROR(QueryConcentration(reader, query, response));
+  return response;
+}
+
+Status QueryConcentration(const store::KeyValueReader& reader, const ConcentrationQuery& query,
+                          lok::v1::ConcentrationResponse& response) {
+  response.Clear();
   if (query.breakdown && query.scope_kind != ScopeKind::kAll) {
     return InvalidArgumentError(
         "by: cannot be combined with a salesperson, region or product filter");
@@ -945,19 +962,28 @@ StatusOr<lok::v1::ConcentrationResponse> QueryConcentration(const store::KeyValu
   const char bucket =
       window.kind == ConcentrationWindow::Kind::kMonth ? kMonthBucket : kTrailingBucket;
 
-  lok::v1::ConcentrationResponse response;
   response.set_window_start(FormatDate(window.first_day()));
   response.set_window_end(FormatDate(window.last_day()));
   response.set_currency(query.currency);
   // The overall block first, then one per value of the breakdown.
   std::vector<PendingBlock> blocks(1);
+  blocks[0].block = response.mutable_overall();
   blocks[0].kind = query.scope_kind;
   blocks[0].value = query.scope_value;
   LOK_ASSIGN_OR_RETURN(blocks[0].stats,
                        ReadStats(reader, partitions,
                                  Group(bucket, window.last_month, query.currency, query.scope_kind,
                                        query.scope_value)));
+  // A breakdown's monthly trends: the values of one month are contiguous
+  // keys, so one scan per month reads every block's point of that month.
+  std::vector<std::map<std::string, Stats>> scanned_trend;
   if (query.breakdown) {
+    for (int32_t month = window.first_month(); month <= window.last_month; ++month) {
+      LOK_ASSIGN_OR_RETURN(
+          scanned_trend.emplace_back(),
+          ReadScopeValues(reader, partitions, WindowPart(kMonthBucket, month, query.currency),
+                          *query.breakdown));
+    }
     LOK_ASSIGN_OR_RETURN(
         auto values,
         ReadScopeValues(reader, partitions,
@@ -965,6 +991,8 @@ StatusOr<lok::v1::ConcentrationResponse> QueryConcentration(const store::KeyValu
     blocks.reserve(values.size() + 1);
     for (auto& [value, stats] : values) {
       PendingBlock& block = blocks.emplace_back();
+      block.block = response.add_breakdown();
+      block.scanned_trend = &scanned_trend;
       block.kind = *query.breakdown;
       block.value = value;
       block.stats = stats;
@@ -978,11 +1006,7 @@ StatusOr<lok::v1::ConcentrationResponse> QueryConcentration(const store::KeyValu
   for (PendingBlock& block : blocks) {
     LOK_RETURN_IF_ERROR(FinishBlock(query, partitions, read, block, response));
   }
-  *response.mutable_overall() = std::move(blocks[0].block);
-  for (size_t index = 1; index < blocks.size(); ++index) {
-    *response.add_breakdown() = std::move(blocks[index].block);
-  }
-  return response;
+  return Status::Ok();
 }
 
 StatusOr<lok::v1::ClientConcentration> QueryClientConcentration(const store::KeyValueReader& reader,
@@ -1001,7 +1025,7 @@ StatusOr<lok::v1::ClientConcentration> QueryClientConcentration(const store::Key
   BatchedRead read;
   const PendingRow row = AddClientRow(read, std::string(client_id), revenue, currency);
   LOK_RETURN_IF_ERROR(read.Run(reader));
-  LOK_ASSIGN_OR_RETURN(*answer.mutable_client(), ClientRow(read, row, total.sum, currency));
+  LOK_RETURN_IF_ERROR(FillClientRow(read, row, total.sum, currency, *answer.mutable_client()));
   return answer;
 }
 

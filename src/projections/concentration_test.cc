@@ -576,7 +576,9 @@ TEST(ConcentrationTest, EachBreakdownBlockEqualsTheQueryFilteredToItsScope) {
           std::string by_alerts;
           for (const auto& alert : by.alerts()) by_alerts += alert.SerializeAsString();
           EXPECT_EQ(by_alerts, alerts) << context;
-          if (kind != ScopeKind::kProduct) EXPECT_GE(by.breakdown_size(), 2) << context;
+          if (kind != ScopeKind::kProduct) {
+            EXPECT_GE(by.breakdown_size(), 2) << context;
+          }
         }
       }
     }
