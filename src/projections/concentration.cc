@@ -549,7 +549,8 @@ struct ParetoK80 {
 // The smallest key after every key that starts with `prefix`.
 std::string PrefixEnd(std::string prefix) {
   while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xFF) prefix.pop_back();
-  if (!prefix.empty()) prefix.back() = static_cast<char>(static_cast<unsigned char>(prefix.back()) + 1);
+  if (!prefix.empty())
+    prefix.back() = static_cast<char>(static_cast<unsigned char>(prefix.back()) + 1);
   return prefix;
 }
 
@@ -646,16 +647,15 @@ StatusOr<ParetoK80> ComputeK80(const store::KeyValueReader& reader,
     std::string begin = prefix, end = prefix;
     AppendBigEndian64(begin, ~static_cast<uint64_t>(upper - 1));
     AppendBigEndian64(end, ~static_cast<uint64_t>(lower) + 1);
-    LOK_RETURN_IF_ERROR(
-        reader.ScanRange(begin, end, [&](std::string_view key, std::string_view) {
-          std::optional<uint64_t> inverted = ReadBigEndian64(key, prefix.size());
-          if (!inverted) {
-            corrupt = DataLossError("concentration: unreadable index entry");
-            return false;
-          }
-          revenues.push_back(static_cast<int64_t>(~*inverted));
-          return true;
-        }));
+    LOK_RETURN_IF_ERROR(reader.ScanRange(begin, end, [&](std::string_view key, std::string_view) {
+      std::optional<uint64_t> inverted = ReadBigEndian64(key, prefix.size());
+      if (!inverted) {
+        corrupt = DataLossError("concentration: unreadable index entry");
+        return false;
+      }
+      revenues.push_back(static_cast<int64_t>(~*inverted));
+      return true;
+    }));
     LOK_RETURN_IF_ERROR(corrupt);
   }
   std::sort(revenues.begin(), revenues.end(), std::greater<>());
@@ -845,8 +845,8 @@ Status StartBlock(const store::KeyValueReader& reader, const std::vector<int32_t
     const size_t rows = std::min(top.entries.size(), static_cast<size_t>(query.limit));
     pending.rows.reserve(rows);
     for (size_t rank = 0; rank < rows; ++rank) {
-      pending.rows.push_back(AddClientRow(read, top.entries[rank].client,
-                                          top.entries[rank].revenue, query.currency));
+      pending.rows.push_back(
+          AddClientRow(read, top.entries[rank].client, top.entries[rank].revenue, query.currency));
     }
   }
 
@@ -871,7 +871,8 @@ Status FinishBlock(const ConcentrationQuery& query, const std::vector<int32_t>& 
   const Stats& stats = pending.stats;
   ConcentrationBlock& block = *pending.block;
   for (const PendingRow& row : pending.rows) {
-    LOK_RETURN_IF_ERROR(FillClientRow(read, row, stats.sum, query.currency, *block.add_top_clients()));
+    LOK_RETURN_IF_ERROR(
+        FillClientRow(read, row, stats.sum, query.currency, *block.add_top_clients()));
   }
 
   size_t slot = pending.first_trend_slot;
@@ -970,10 +971,9 @@ Status QueryConcentration(const store::KeyValueReader& reader, const Concentrati
   blocks[0].block = response.mutable_overall();
   blocks[0].kind = query.scope_kind;
   blocks[0].value = query.scope_value;
-  LOK_ASSIGN_OR_RETURN(blocks[0].stats,
-                       ReadStats(reader, partitions,
-                                 Group(bucket, window.last_month, query.currency, query.scope_kind,
-                                       query.scope_value)));
+  LOK_ASSIGN_OR_RETURN(blocks[0].stats, ReadStats(reader, partitions,
+                                                  Group(bucket, window.last_month, query.currency,
+                                                        query.scope_kind, query.scope_value)));
   // A breakdown's monthly trends: the values of one month are contiguous
   // keys, so one scan per month reads every block's point of that month.
   std::vector<std::map<std::string, Stats>> scanned_trend;
@@ -986,8 +986,8 @@ Status QueryConcentration(const store::KeyValueReader& reader, const Concentrati
     }
     LOK_ASSIGN_OR_RETURN(
         auto values,
-        ReadScopeValues(reader, partitions,
-                        WindowPart(bucket, window.last_month, query.currency), *query.breakdown));
+        ReadScopeValues(reader, partitions, WindowPart(bucket, window.last_month, query.currency),
+                        *query.breakdown));
     blocks.reserve(values.size() + 1);
     for (auto& [value, stats] : values) {
       PendingBlock& block = blocks.emplace_back();

@@ -607,9 +607,9 @@ TEST(ConcentrationTest, AStoreWithTwoStripesAnswersLikeOneStripe) {
   const std::string stripe0("\0\0\0\0", 4), stripe1("\0\0\0\1", 4);
   for (const auto& [key, value] : second_store.contents()) {
     std::string moved = key, moved_value = value;
-    for (std::string_view prefix : {"concentration/part/", "concentration/stat/",
-                                    "concentration/rev/", "concentration/top/",
-                                    "concentration/hist/"}) {
+    for (std::string_view prefix :
+         {"concentration/part/", "concentration/stat/", "concentration/rev/", "concentration/top/",
+          "concentration/hist/"}) {
       if (key.starts_with(prefix)) {
         ASSERT_EQ(key.substr(prefix.size(), 4), stripe0) << key;
         moved = std::string(prefix) + stripe1 + key.substr(prefix.size() + 4);

@@ -147,9 +147,9 @@ class RocksStore::SnapshotReader : public KeyValueReader {
     options.snapshot = snapshot_;
     return ScanRangeSeekingWith(db_, options, begin, end, visit);
   }
-  Status ScanRangeReverse(std::string_view begin, std::string_view end,
-                          const std::function<bool(std::string_view, std::string_view)>& visit)
-      const override {
+  Status ScanRangeReverse(
+      std::string_view begin, std::string_view end,
+      const std::function<bool(std::string_view, std::string_view)>& visit) const override {
     rocksdb::ReadOptions options;
     options.snapshot = snapshot_;
     return ScanRangeReverseWith(db_, options, begin, end, visit);
