@@ -1,5 +1,7 @@
 #include "api/concentration_api.h"
 
+#include <google/protobuf/arena.h>
+
 #include "api/proto_json.h"
 #include "api/query_params.h"
 #include "base/civil_time.h"
@@ -104,9 +106,12 @@ http::Response HandleConcentration(const store::KeyValueReader& snapshot,
   query.hhi_moderate = settings.hhi_moderate;
   query.hhi_high = settings.hhi_high;
 
-  StatusOr<lok::v1::ConcentrationResponse> answer =
-      projections::QueryConcentration(snapshot, query);
-  if (!answer.ok()) return http::ErrorResponse(answer.status());
+  // The answer (hundreds of small messages with a breakdown) on one arena.
+  google::protobuf::Arena arena;
+  auto* answer = google::protobuf::Arena::CreateMessage<lok::v1::ConcentrationResponse>(&arena);
+  if (Status status = projections::QueryConcentration(snapshot, query, *answer); !status.ok()) {
+    return http::ErrorResponse(status);
+  }
   if (!params->from_day && !params->to_day) {
     answer->set_as_of(FormatDate(params->EvaluationDay(today)));
   }

@@ -546,112 +546,217 @@ struct ParetoK80 {
   bool exact = true;
 };
 
+// The smallest key after every key that starts with `prefix`.
+std::string PrefixEnd(std::string prefix) {
+  while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xFF) prefix.pop_back();
+  if (!prefix.empty())
+    prefix.back() = static_cast<char>(static_cast<unsigned char>(prefix.back()) + 1);
+  return prefix;
+}
+
 StatusOr<ParetoK80> ComputeK80(const store::KeyValueReader& reader,
                                const std::vector<int32_t>& partitions, const std::string& group,
                                int64_t total) {
-  std::map<int32_t, std::array<int64_t, 2>, std::greater<>> buckets;  // clients, Σ revenue
-  Status corrupt = Status::Ok();
-  for (int32_t partition : partitions) {
-    const std::string prefix = PartitionedKey(kHistogramPrefix, partition, group);
-    LOK_RETURN_IF_ERROR(reader.ScanPrefix(prefix, [&](std::string_view key,
-                                                      std::string_view value) {
-      std::optional<uint32_t> bucket = ReadBigEndian32(key, prefix.size());
-      std::array<int64_t, 2> counts{};
-      if (!bucket || key.size() != prefix.size() + 4 ||
-          !store::DecodeCounterVectorInto(value, counts).ok()) {
-        corrupt = DataLossError("concentration: unreadable revenue distribution");
-        return false;
-      }
-      auto& sums = buckets[static_cast<int32_t>(*bucket)];
-      sums[0] += counts[0];
-      sums[1] += counts[1];
-      return true;
-    }));
-    LOK_RETURN_IF_ERROR(corrupt);
-  }
   // The first k clients reach 80 % when 5 · Σ of their revenue >= 4 · total.
   const Uint128 goal = 4 * static_cast<Uint128>(static_cast<uint64_t>(total));
   Uint128 cumulative = 0;
   int64_t counted = 0;
-  for (const auto& [bucket, sums] : buckets) {
+  // The bucket where the walk from the top reaches the goal.
+  std::optional<int32_t> crossing;
+  std::array<int64_t, 2> crossing_sums{};
+  // Takes the next bucket from the top; false once it is the crossing one.
+  auto walk = [&](int32_t bucket, const std::array<int64_t, 2>& sums) {
     const Uint128 with_bucket = cumulative + static_cast<uint64_t>(sums[1]);
     if (5 * with_bucket < goal) {
       cumulative = with_bucket;
       counted += sums[0];
-      continue;
+      return true;
     }
-    if (sums[0] > kParetoScanLimit) {
-      const long double missing = (static_cast<long double>(goal) -
-                                   5.0L * static_cast<long double>(cumulative)) / 5.0L;
-      const long double average =
-          static_cast<long double>(sums[1]) / static_cast<long double>(sums[0]);
-      const auto needed = static_cast<int64_t>(std::ceil(missing / average));
-      return ParetoK80{counted + std::clamp<int64_t>(needed, 1, sums[0]), false};
+    crossing = bucket;
+    crossing_sums = sums;
+    return false;
+  };
+  Status corrupt = Status::Ok();
+  auto decode = [&](std::string_view key, std::string_view value, size_t prefix_size,
+                    int32_t& bucket, std::array<int64_t, 2>& counts) {
+    std::optional<uint32_t> stored_bucket = ReadBigEndian32(key, prefix_size);
+    counts = {};
+    if (!stored_bucket || key.size() != prefix_size + 4 ||
+        !store::DecodeCounterVectorInto(value, counts).ok()) {
+      corrupt = DataLossError("concentration: unreadable revenue distribution");
+      return false;
     }
-    // The bucket's clients, highest revenue first, from every partition.
-    const int64_t lower = BucketLowerBound(bucket);
-    const int64_t upper = BucketLowerBound(bucket + 1);  // exclusive
-    std::vector<int64_t> revenues;
+    bucket = static_cast<int32_t>(*stored_bucket);
+    return true;
+  };
+  if (partitions.size() == 1) {
+    // One stripe (every store this version writes): its buckets from the
+    // top, read only down to the crossing one (about a third of them).
+    const std::string prefix = PartitionedKey(kHistogramPrefix, partitions[0], group);
+    LOK_RETURN_IF_ERROR(reader.ScanRangeReverse(
+        prefix, PrefixEnd(prefix), [&](std::string_view key, std::string_view value) {
+          int32_t bucket = 0;
+          std::array<int64_t, 2> counts{};
+          return decode(key, value, prefix.size(), bucket, counts) && walk(bucket, counts);
+        }));
+    LOK_RETURN_IF_ERROR(corrupt);
+  } else {
+    // Several stripes: every bucket of each, summed, then walked from the top.
+    std::vector<std::pair<int32_t, std::array<int64_t, 2>>> buckets;  // clients, Σ revenue
     for (int32_t partition : partitions) {
-      const std::string prefix = PartitionedKey(kTopPrefix, partition, group);
-      std::string begin = prefix, end = prefix;
-      AppendBigEndian64(begin, ~static_cast<uint64_t>(upper - 1));
-      AppendBigEndian64(end, ~static_cast<uint64_t>(lower) + 1);
-      LOK_RETURN_IF_ERROR(reader.ScanRange(begin, end, [&](std::string_view key,
-                                                           std::string_view) {
-        std::optional<uint64_t> inverted = ReadBigEndian64(key, prefix.size());
-        if (!inverted) {
-          corrupt = DataLossError("concentration: unreadable index entry");
-          return false;
-        }
-        revenues.push_back(static_cast<int64_t>(~*inverted));
-        return true;
-      }));
+      const std::string prefix = PartitionedKey(kHistogramPrefix, partition, group);
+      LOK_RETURN_IF_ERROR(
+          reader.ScanPrefix(prefix, [&](std::string_view key, std::string_view value) {
+            int32_t bucket = 0;
+            std::array<int64_t, 2> counts{};
+            if (!decode(key, value, prefix.size(), bucket, counts)) return false;
+            buckets.emplace_back(bucket, counts);
+            return true;
+          }));
       LOK_RETURN_IF_ERROR(corrupt);
     }
-    std::sort(revenues.begin(), revenues.end(), std::greater<>());
-    for (size_t index = 0; index < revenues.size(); ++index) {
-      cumulative += static_cast<uint64_t>(revenues[index]);
-      if (5 * cumulative >= goal) return ParetoK80{counted + static_cast<int64_t>(index) + 1, true};
+    std::sort(buckets.begin(), buckets.end(),
+              [](const auto& left, const auto& right) { return left.first > right.first; });
+    for (size_t index = 0; index < buckets.size();) {
+      std::array<int64_t, 2> sums{};
+      const int32_t bucket = buckets[index].first;
+      for (; index < buckets.size() && buckets[index].first == bucket; ++index) {
+        sums[0] += buckets[index].second[0];
+        sums[1] += buckets[index].second[1];
+      }
+      if (!walk(bucket, sums)) break;
     }
-    return DataLossError("concentration: revenue distribution and index disagree");
   }
-  return ParetoK80{counted, true};  // no revenue: k80 = 0
+  if (!crossing) return ParetoK80{counted, true};  // no revenue: k80 = 0
+  const int32_t bucket = *crossing;
+  const std::array<int64_t, 2>& sums = crossing_sums;
+  if (sums[0] > kParetoScanLimit) {
+    const long double missing =
+        (static_cast<long double>(goal) - 5.0L * static_cast<long double>(cumulative)) / 5.0L;
+    const long double average =
+        static_cast<long double>(sums[1]) / static_cast<long double>(sums[0]);
+    const auto needed = static_cast<int64_t>(std::ceil(missing / average));
+    return ParetoK80{counted + std::clamp<int64_t>(needed, 1, sums[0]), false};
+  }
+  // The bucket's clients, highest revenue first, from every partition.
+  const int64_t lower = BucketLowerBound(bucket);
+  const int64_t upper = BucketLowerBound(bucket + 1);  // exclusive
+  std::vector<int64_t> revenues;
+  for (int32_t partition : partitions) {
+    const std::string prefix = PartitionedKey(kTopPrefix, partition, group);
+    std::string begin = prefix, end = prefix;
+    AppendBigEndian64(begin, ~static_cast<uint64_t>(upper - 1));
+    AppendBigEndian64(end, ~static_cast<uint64_t>(lower) + 1);
+    LOK_RETURN_IF_ERROR(reader.ScanRange(begin, end, [&](std::string_view key, std::string_view) {
+      std::optional<uint64_t> inverted = ReadBigEndian64(key, prefix.size());
+      if (!inverted) {
+        corrupt = DataLossError("concentration: unreadable index entry");
+        return false;
+      }
+      revenues.push_back(static_cast<int64_t>(~*inverted));
+      return true;
+    }));
+    LOK_RETURN_IF_ERROR(corrupt);
+  }
+  std::sort(revenues.begin(), revenues.end(), std::greater<>());
+  for (size_t index = 0; index < revenues.size(); ++index) {
+    cumulative += static_cast<uint64_t>(revenues[index]);
+    if (5 * cumulative >= goal) return ParetoK80{counted + static_cast<int64_t>(index) + 1, true};
+  }
+  return DataLossError("concentration: revenue distribution and index disagree");
 }
 
-lok::v1::Money MoneyOf(int64_t minor, std::string_view currency) {
-  lok::v1::Money money;
-  money.set_minor(minor);
-  money.set_currency(std::string(currency));
-  return money;
+// Sets `money` in place (it may live on the answer's arena).
+void SetMoney(lok::v1::Money* money, int64_t minor, std::string_view currency) {
+  money->set_minor(minor);
+  money->set_currency(std::string(currency));
+}
+
+// Point reads gathered from every block of an answer and done in one
+// KeyValueReader::MultiGet, keys sorted and each read once (a client can be
+// listed in several blocks): one batched read instead of hundreds of Gets.
+class BatchedRead {
+ public:
+  // The slot the next Add() gets; slots are consecutive.
+  size_t next_slot() const { return keys_.size(); }
+
+  // Asks for `key`; returns the slot its value will have.
+  size_t Add(std::string key) {
+    keys_.push_back(std::move(key));
+    return keys_.size() - 1;
+  }
+
+  // Reads every key asked for. Errors: store failures.
+  Status Run(const store::KeyValueReader& reader) {
+    std::vector<size_t> order(keys_.size());
+    for (size_t index = 0; index < order.size(); ++index) order[index] = index;
+    std::sort(order.begin(), order.end(),
+              [&](size_t left, size_t right) { return keys_[left] < keys_[right]; });
+    std::vector<std::string> distinct;
+    distinct.reserve(keys_.size());
+    distinct_of_slot_.assign(keys_.size(), 0);
+    for (size_t slot : order) {
+      if (distinct.empty() || distinct.back() != keys_[slot]) {
+        distinct.push_back(std::move(keys_[slot]));
+      }
+      distinct_of_slot_[slot] = distinct.size() - 1;
+    }
+    keys_.clear();
+    LOK_ASSIGN_OR_RETURN(values_, reader.MultiGet(distinct));
+    return Status::Ok();
+  }
+
+  // The value at `slot`; nullopt when the key is absent. REQUIRES: Run() succeeded.
+  const std::optional<std::string>& Value(size_t slot) const {
+    return values_[distinct_of_slot_[slot]];
+  }
+
+ private:
+  std::vector<std::string> keys_;
+  std::vector<size_t> distinct_of_slot_;
+  std::vector<std::optional<std::string>> values_;
+};
+
+// A client row waiting for its counters from a BatchedRead.
+struct PendingRow {
+  std::string client;
+  int64_t revenue = 0;
+  size_t first_slot = 0;  // the client's five counters, in the order AddClientRow asks
+};
+
+// Asks `read` for the counters of `client`'s row.
+PendingRow AddClientRow(BatchedRead& read, std::string client, int64_t revenue,
+                        std::string_view currency) {
+  PendingRow row;
+  row.first_slot = read.Add(ClientKey(client, kDiscountSum));
+  read.Add(ClientKey(client, kDaysLateSum));
+  read.Add(ClientKey(client, kDelayedInvoices));
+  read.Add(ClientKey(client, kOverdue, currency));
+  read.Add(ClientKey(client, kDiscountedDeals));
+  row.client = std::move(client);
+  row.revenue = revenue;
+  return row;
 }
 
 // A client's row: revenue and share as given, the rest from its attributes.
-StatusOr<lok::v1::ConcentrationClient> ClientRow(const store::KeyValueReader& reader,
-                                                 std::string_view client, int64_t revenue,
-                                                 int64_t total, std::string_view currency) {
-  lok::v1::ConcentrationClient row;
-  row.set_client_id(std::string(client));
-  *row.mutable_revenue() = MoneyOf(revenue, currency);
-  row.set_share(Share(revenue, total));
-  // The client's five counters in one batched read, keys in key order.
-  const std::vector<std::string> keys = {
-      ClientKey(client, kDiscountSum), ClientKey(client, kDaysLateSum),
-      ClientKey(client, kDelayedInvoices), ClientKey(client, kOverdue, currency),
-      ClientKey(client, kDiscountedDeals)};
-  LOK_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> values, reader.MultiGet(keys));
+Status FillClientRow(const BatchedRead& read, const PendingRow& pending, int64_t total,
+                     std::string_view currency, lok::v1::ConcentrationClient& row) {
+  row.set_client_id(pending.client);
+  SetMoney(row.mutable_revenue(), pending.revenue, currency);
+  row.set_share(Share(pending.revenue, total));
   std::array<int64_t, 5> counters{};
   for (size_t index = 0; index < counters.size(); ++index) {
-    if (!values[index]) continue;
-    LOK_ASSIGN_OR_RETURN(counters[index], store::DecodeCounter(*values[index]));
+    const std::optional<std::string>& value = read.Value(pending.first_slot + index);
+    if (!value) continue;
+    LOK_ASSIGN_OR_RETURN(counters[index], store::DecodeCounter(*value));
   }
   const auto [discount, days, delayed, overdue, deals] = counters;
-  *row.mutable_overdue() = MoneyOf(overdue, currency);
+  SetMoney(row.mutable_overdue(), overdue, currency);
   row.set_delayed_invoices(delayed);
   row.set_average_days_late(Share(days, delayed));
   row.set_discounted_won_deals(deals);
   row.set_average_discount_bp(Share(discount, deals));
-  return row;
+  return Status::Ok();
 }
 
 // The client's revenue in a group; 0 when the model has never seen it.
@@ -675,24 +780,40 @@ void AddAlert(ConcentrationAlert::Kind kind, const std::string& scope, std::stri
   alert->set_threshold(threshold);
 }
 
-// Builds one scope's block and appends its alerts to `response`.
-StatusOr<ConcentrationBlock> BuildBlock(const store::KeyValueReader& reader,
-                                        const std::vector<int32_t>& partitions,
-                                        const ConcentrationQuery& query, ScopeKind kind,
-                                        const std::string& value, const Stats& stats,
-                                        lok::v1::ConcentrationResponse& response) {
+// One scope's block while it is built: the scans happen first, block by
+// block (StartBlock); the point reads of every block (client rows, monthly
+// trend) are gathered in one BatchedRead and used after it ran (FinishBlock).
+struct PendingBlock {
+  ScopeKind kind = ScopeKind::kAll;
+  std::string value;
+  Stats stats;
+  ConcentrationBlock* block = nullptr;  // in the answer
+  TopList top;
+  std::vector<PendingRow> rows;
+  size_t first_trend_slot = 0;  // months × partitions statistics, month-major
+  // A breakdown block's trend: each month's statistics of every value of the
+  // dimension (one scan per month, shared by the blocks); null: read its own.
+  const std::vector<std::map<std::string, Stats>>* scanned_trend = nullptr;
+};
+
+// Fills the block's totals, shares and k80, and asks `read` for its rows and
+// trend.
+Status StartBlock(const store::KeyValueReader& reader, const std::vector<int32_t>& partitions,
+                  const ConcentrationQuery& query, PendingBlock& pending, BatchedRead& read) {
   const ConcentrationWindow& window = query.window;
   const char bucket =
       window.kind == ConcentrationWindow::Kind::kMonth ? kMonthBucket : kTrailingBucket;
-  const std::string group = Group(bucket, window.last_month, query.currency, kind, value);
-  ConcentrationBlock block;
-  block.set_scope(ScopeLabel(kind, value));
-  *block.mutable_revenue() = MoneyOf(stats.sum, query.currency);
+  const Stats& stats = pending.stats;
+  const std::string group =
+      Group(bucket, window.last_month, query.currency, pending.kind, pending.value);
+  ConcentrationBlock& block = *pending.block;
+  block.set_scope(ScopeLabel(pending.kind, pending.value));
+  SetMoney(block.mutable_revenue(), stats.sum, query.currency);
   block.set_clients(stats.clients);
   block.set_hhi(Hhi(stats));
   block.set_pareto_k80_exact(true);
 
-  TopList top;
+  TopList& top = pending.top;
   if (stats.sum > 0) {
     const auto wanted = static_cast<size_t>(std::max<int64_t>(query.limit, 10));
     // Enough for the top 10 and the listed clients, and past every client
@@ -719,24 +840,61 @@ StatusOr<ConcentrationBlock> BuildBlock(const store::KeyValueReader& reader,
 
   if (query.client) {
     LOK_ASSIGN_OR_RETURN(int64_t revenue, ReadClientRevenue(reader, *query.client, group));
-    LOK_ASSIGN_OR_RETURN(*block.add_top_clients(),
-                         ClientRow(reader, *query.client, revenue, stats.sum, query.currency));
+    pending.rows.push_back(AddClientRow(read, *query.client, revenue, query.currency));
   } else {
     const size_t rows = std::min(top.entries.size(), static_cast<size_t>(query.limit));
+    pending.rows.reserve(rows);
     for (size_t rank = 0; rank < rows; ++rank) {
-      LOK_ASSIGN_OR_RETURN(*block.add_top_clients(),
-                           ClientRow(reader, top.entries[rank].client, top.entries[rank].revenue,
-                                     stats.sum, query.currency));
+      pending.rows.push_back(
+          AddClientRow(read, top.entries[rank].client, top.entries[rank].revenue, query.currency));
     }
   }
 
+  pending.first_trend_slot = read.next_slot();
+  if (pending.scanned_trend != nullptr) return Status::Ok();
   for (int32_t month = window.first_month(); month <= window.last_month; ++month) {
-    LOK_ASSIGN_OR_RETURN(
-        Stats month_stats,
-        ReadStats(reader, partitions, Group(kMonthBucket, month, query.currency, kind, value)));
+    const std::string month_group =
+        Group(kMonthBucket, month, query.currency, pending.kind, pending.value);
+    for (int32_t partition : partitions) {
+      read.Add(PartitionedKey(kStatPrefix, partition, month_group));
+    }
+  }
+  return Status::Ok();
+}
+
+// Adds the block's rows and trend from `read`, and appends its alerts to
+// `response`. REQUIRES: read.Run() succeeded after StartBlock(pending).
+Status FinishBlock(const ConcentrationQuery& query, const std::vector<int32_t>& partitions,
+                   const BatchedRead& read, PendingBlock& pending,
+                   lok::v1::ConcentrationResponse& response) {
+  const ConcentrationWindow& window = query.window;
+  const Stats& stats = pending.stats;
+  ConcentrationBlock& block = *pending.block;
+  for (const PendingRow& row : pending.rows) {
+    LOK_RETURN_IF_ERROR(
+        FillClientRow(read, row, stats.sum, query.currency, *block.add_top_clients()));
+  }
+
+  size_t slot = pending.first_trend_slot;
+  for (int32_t month = window.first_month(); month <= window.last_month; ++month) {
+    Stats month_stats;
+    if (pending.scanned_trend != nullptr) {
+      const auto& values =
+          (*pending.scanned_trend)[static_cast<size_t>(month - window.first_month())];
+      if (auto found = values.find(pending.value); found != values.end()) {
+        month_stats = found->second;
+      }
+    }
+    for (size_t partition = 0; pending.scanned_trend == nullptr && partition < partitions.size();
+         ++partition, ++slot) {
+      const std::optional<std::string>& stored = read.Value(slot);
+      if (!stored) continue;
+      LOK_ASSIGN_OR_RETURN(Stats partition_stats, DecodeStats(*stored));
+      month_stats += partition_stats;
+    }
     lok::v1::ConcentrationMonth* point = block.add_trend();
     point->set_month(FormatMonth(month));
-    *point->mutable_revenue() = MoneyOf(month_stats.sum, query.currency);
+    SetMoney(point->mutable_revenue(), month_stats.sum, query.currency);
     point->set_clients(month_stats.clients);
     point->set_hhi(Hhi(month_stats));
   }
@@ -749,14 +907,14 @@ StatusOr<ConcentrationBlock> BuildBlock(const store::KeyValueReader& reader,
       AddAlert(ConcentrationAlert::HHI_MODERATE, block.scope(), "", block.hhi(), query.hhi_moderate,
                response);
     }
-    for (const TopEntry& entry : top.entries) {
+    for (const TopEntry& entry : pending.top.entries) {
       const double share = Share(entry.revenue, stats.sum);
       if (share < query.client_share_alert) break;
       AddAlert(ConcentrationAlert::CLIENT_SHARE, block.scope(), entry.client, share,
                query.client_share_alert, response);
     }
   }
-  return block;
+  return Status::Ok();
 }
 
 }  // namespace
@@ -788,6 +946,14 @@ Status ConcentrationProjection::Apply(const Event& event, const EventPosition&,
 
 StatusOr<lok::v1::ConcentrationResponse> QueryConcentration(const store::KeyValueReader& reader,
                                                             const ConcentrationQuery& query) {
+  lok::v1::ConcentrationResponse response;
+  LOK_RETURN_IF_ERROR(QueryConcentration(reader, query, response));
+  return response;
+}
+
+Status QueryConcentration(const store::KeyValueReader& reader, const ConcentrationQuery& query,
+                          lok::v1::ConcentrationResponse& response) {
+  response.Clear();
   if (query.breakdown && query.scope_kind != ScopeKind::kAll) {
     return InvalidArgumentError(
         "by: cannot be combined with a salesperson, region or product filter");
@@ -796,29 +962,51 @@ StatusOr<lok::v1::ConcentrationResponse> QueryConcentration(const store::KeyValu
   const ConcentrationWindow& window = query.window;
   const char bucket =
       window.kind == ConcentrationWindow::Kind::kMonth ? kMonthBucket : kTrailingBucket;
-  const std::string window_part = WindowPart(bucket, window.last_month, query.currency);
 
-  lok::v1::ConcentrationResponse response;
   response.set_window_start(FormatDate(window.first_day()));
   response.set_window_end(FormatDate(window.last_day()));
   response.set_currency(query.currency);
-  LOK_ASSIGN_OR_RETURN(Stats overall_stats,
-                       ReadStats(reader, partitions,
-                                 Group(bucket, window.last_month, query.currency, query.scope_kind,
-                                       query.scope_value)));
-  LOK_ASSIGN_OR_RETURN(*response.mutable_overall(),
-                       BuildBlock(reader, partitions, query, query.scope_kind, query.scope_value,
-                                  overall_stats, response));
+  // The overall block first, then one per value of the breakdown.
+  std::vector<PendingBlock> blocks(1);
+  blocks[0].block = response.mutable_overall();
+  blocks[0].kind = query.scope_kind;
+  blocks[0].value = query.scope_value;
+  LOK_ASSIGN_OR_RETURN(blocks[0].stats, ReadStats(reader, partitions,
+                                                  Group(bucket, window.last_month, query.currency,
+                                                        query.scope_kind, query.scope_value)));
+  // A breakdown's monthly trends: the values of one month are contiguous
+  // keys, so one scan per month reads every block's point of that month.
+  std::vector<std::map<std::string, Stats>> scanned_trend;
   if (query.breakdown) {
-    LOK_ASSIGN_OR_RETURN(auto values,
-                         ReadScopeValues(reader, partitions, window_part, *query.breakdown));
-    for (const auto& [value, stats] : values) {
+    for (int32_t month = window.first_month(); month <= window.last_month; ++month) {
       LOK_ASSIGN_OR_RETURN(
-          *response.add_breakdown(),
-          BuildBlock(reader, partitions, query, *query.breakdown, value, stats, response));
+          scanned_trend.emplace_back(),
+          ReadScopeValues(reader, partitions, WindowPart(kMonthBucket, month, query.currency),
+                          *query.breakdown));
+    }
+    LOK_ASSIGN_OR_RETURN(
+        auto values,
+        ReadScopeValues(reader, partitions, WindowPart(bucket, window.last_month, query.currency),
+                        *query.breakdown));
+    blocks.reserve(values.size() + 1);
+    for (auto& [value, stats] : values) {
+      PendingBlock& block = blocks.emplace_back();
+      block.block = response.add_breakdown();
+      block.scanned_trend = &scanned_trend;
+      block.kind = *query.breakdown;
+      block.value = value;
+      block.stats = stats;
     }
   }
-  return response;
+  BatchedRead read;
+  for (PendingBlock& block : blocks) {
+    LOK_RETURN_IF_ERROR(StartBlock(reader, partitions, query, block, read));
+  }
+  LOK_RETURN_IF_ERROR(read.Run(reader));
+  for (PendingBlock& block : blocks) {
+    LOK_RETURN_IF_ERROR(FinishBlock(query, partitions, read, block, response));
+  }
+  return Status::Ok();
 }
 
 StatusOr<lok::v1::ClientConcentration> QueryClientConcentration(const store::KeyValueReader& reader,
@@ -834,8 +1022,10 @@ StatusOr<lok::v1::ClientConcentration> QueryClientConcentration(const store::Key
   lok::v1::ClientConcentration answer;
   answer.set_window_start(FormatDate(window.first_day()));
   answer.set_window_end(FormatDate(window.last_day()));
-  LOK_ASSIGN_OR_RETURN(*answer.mutable_client(),
-                       ClientRow(reader, client_id, revenue, total.sum, currency));
+  BatchedRead read;
+  const PendingRow row = AddClientRow(read, std::string(client_id), revenue, currency);
+  LOK_RETURN_IF_ERROR(read.Run(reader));
+  LOK_RETURN_IF_ERROR(FillClientRow(read, row, total.sum, currency, *answer.mutable_client()));
   return answer;
 }
 

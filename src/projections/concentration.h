@@ -111,6 +111,11 @@ inline constexpr int64_t kParetoScanLimit = 10000;
 // Errors: kDataLoss when stored state is unreadable; store failures.
 StatusOr<lok::v1::ConcentrationResponse> QueryConcentration(const store::KeyValueReader& reader,
                                                             const ConcentrationQuery& query);
+// The same answer written into `response` (cleared first), which may live on
+// a google::protobuf::Arena: an answer with a breakdown is hundreds of small
+// messages. On error `response` holds a partial answer.
+Status QueryConcentration(const store::KeyValueReader& reader, const ConcentrationQuery& query,
+                          lok::v1::ConcentrationResponse& response);
 
 // One client's revenue and share (scope "all") in the trailing 12 months
 // ending with `as_of_day`'s month, in `currency`, with its overdue amount (in

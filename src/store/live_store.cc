@@ -29,6 +29,11 @@ class PinnedSnapshot : public KeyValueReader {
       const override {
     return snapshot_->ScanRangeSeeking(begin, end, visit);
   }
+  Status ScanRangeReverse(
+      std::string_view begin, std::string_view end,
+      const std::function<bool(std::string_view, std::string_view)>& visit) const override {
+    return snapshot_->ScanRangeReverse(begin, end, visit);
+  }
   StatusOr<std::vector<std::optional<std::string>>> MultiGet(
       const std::vector<std::string>& keys) const override {
     return snapshot_->MultiGet(keys);

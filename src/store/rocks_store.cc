@@ -75,6 +75,24 @@ Status ScanRangeWith(rocksdb::DB& db, rocksdb::ReadOptions options, std::string_
   return FromRocksStatus(iterator->status(), "store scan");
 }
 
+// Both bounds set: RocksDB's backward iteration stops at the lower bound
+// instead of stepping into the keys before the range, and SeekToLast starts
+// at the last key before the upper bound.
+Status ScanRangeReverseWith(rocksdb::DB& db, rocksdb::ReadOptions options, std::string_view begin,
+                            std::string_view end,
+                            const std::function<bool(std::string_view, std::string_view)>& visit) {
+  if (begin >= end) return Status::Ok();
+  rocksdb::Slice lower(begin.data(), begin.size());
+  rocksdb::Slice upper(end.data(), end.size());
+  options.iterate_lower_bound = &lower;
+  options.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> iterator(db.NewIterator(options));
+  for (iterator->SeekToLast(); iterator->Valid(); iterator->Prev()) {
+    if (!visit(iterator->key().ToStringView(), iterator->value().ToStringView())) break;
+  }
+  return FromRocksStatus(iterator->status(), "store scan");
+}
+
 Status ScanRangeSeekingWith(
     rocksdb::DB& db, rocksdb::ReadOptions options, std::string_view begin, std::string_view end,
     const std::function<KeyValueReader::ScanStep(std::string_view, std::string_view)>& visit) {
@@ -128,6 +146,13 @@ class RocksStore::SnapshotReader : public KeyValueReader {
     rocksdb::ReadOptions options;
     options.snapshot = snapshot_;
     return ScanRangeSeekingWith(db_, options, begin, end, visit);
+  }
+  Status ScanRangeReverse(
+      std::string_view begin, std::string_view end,
+      const std::function<bool(std::string_view, std::string_view)>& visit) const override {
+    rocksdb::ReadOptions options;
+    options.snapshot = snapshot_;
+    return ScanRangeReverseWith(db_, options, begin, end, visit);
   }
   StatusOr<std::vector<std::optional<std::string>>> MultiGet(
       const std::vector<std::string>& keys) const override {
@@ -199,6 +224,17 @@ Status RocksStore::ScanRangeSeeking(
     std::string_view begin, std::string_view end,
     const std::function<ScanStep(std::string_view, std::string_view)>& visit) const {
   return ScanRangeSeekingWith(*db_, rocksdb::ReadOptions(), begin, end, visit);
+}
+
+Status RocksStore::ScanRangeReverse(
+    std::string_view begin, std::string_view end,
+    const std::function<bool(std::string_view, std::string_view)>& visit) const {
+  return ScanRangeReverseWith(*db_, rocksdb::ReadOptions(), begin, end, visit);
+}
+
+StatusOr<std::vector<std::optional<std::string>>> RocksStore::MultiGet(
+    const std::vector<std::string>& keys) const {
+  return MultiGetWith(*db_, rocksdb::ReadOptions(), keys);
 }
 
 Status RocksStore::Commit(const ChangeSet& changes) {

@@ -53,6 +53,11 @@ class RocksStore : public KeyValueReader {
   Status ScanRangeSeeking(std::string_view begin, std::string_view end,
                           const std::function<ScanStep(std::string_view, std::string_view)>& visit)
       const override;
+  Status ScanRangeReverse(
+      std::string_view begin, std::string_view end,
+      const std::function<bool(std::string_view, std::string_view)>& visit) const override;
+  StatusOr<std::vector<std::optional<std::string>>> MultiGet(
+      const std::vector<std::string>& keys) const override;
 
   // Writes every change atomically: all or nothing, even across a crash.
   Status Commit(const ChangeSet& changes);

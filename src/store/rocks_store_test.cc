@@ -91,6 +91,47 @@ TEST_F(RocksStoreTest, SeekingScanSkipsAheadAndStopsOnOneIteratorAndInTheDefault
   EXPECT_EQ(scan(memory), expected);
 }
 
+// A reverse scan visits [begin, end) from the last key down, never a key at
+// `end` or before `begin`, and stops when told; the RocksDB implementation
+// (store and snapshot, which does not see later commits) and the interface's
+// default (MemoryStore) agree.
+TEST_F(RocksStoreTest, ReverseScanVisitsTheRangeLastKeyFirstAndStops) {
+  auto store = RocksStore::Open(path_.string());
+  ASSERT_TRUE(store.ok());
+  ChangeSet changes;
+  for (const char* key : {"a", "a/1", "a/2", "a/3", "a0", "b", "b/1"}) changes.writes[key] = key;
+  ASSERT_TRUE((*store)->Commit(changes).ok());
+  MemoryStore memory;
+  memory.Commit(changes);
+  auto snapshot = (*store)->Snapshot();
+  ChangeSet later;
+  later.writes["a/25"] = "a/25";
+  ASSERT_TRUE((*store)->Commit(later).ok());
+  auto scan = [](const KeyValueReader& reader, std::string_view begin, std::string_view end,
+                 size_t stop_after) {
+    std::vector<std::string> seen;
+    EXPECT_TRUE(reader
+                    .ScanRangeReverse(begin, end,
+                                      [&](std::string_view key, std::string_view value) {
+                                        EXPECT_EQ(key, value);
+                                        seen.emplace_back(key);
+                                        return seen.size() < stop_after;
+                                      })
+                    .ok());
+    return seen;
+  };
+  const std::vector<std::string> all = {"a0", "a/3", "a/2", "a/1"};
+  for (const KeyValueReader* reader : {static_cast<const KeyValueReader*>(snapshot.get()),
+                                       static_cast<const KeyValueReader*>(&memory)}) {
+    EXPECT_EQ(scan(*reader, "a/", "b", 100), all);
+    EXPECT_EQ(scan(*reader, "a/", "b", 2), (std::vector<std::string>{"a0", "a/3"}));
+    EXPECT_EQ(scan(*reader, "a/2", "a/3", 100), (std::vector<std::string>{"a/2"}));
+    EXPECT_EQ(scan(*reader, "a/4", "a0", 100), std::vector<std::string>{});
+    EXPECT_EQ(scan(*reader, "b", "a", 100), std::vector<std::string>{});
+  }
+  EXPECT_EQ(scan(**store, "a/2", "a/3", 100), (std::vector<std::string>{"a/25", "a/2"}));
+}
+
 TEST_F(RocksStoreTest, SnapshotDoesNotSeeLaterCommits) {
   auto store = RocksStore::Open(path_.string());
   ASSERT_TRUE(store.ok());

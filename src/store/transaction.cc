@@ -96,6 +96,20 @@ Status KeyValueReader::ScanRangeSeeking(
   }
 }
 
+Status KeyValueReader::ScanRangeReverse(
+    std::string_view begin, std::string_view end,
+    const std::function<bool(std::string_view, std::string_view)>& visit) const {
+  std::vector<std::pair<std::string, std::string>> entries;
+  LOK_RETURN_IF_ERROR(ScanRange(begin, end, [&](std::string_view key, std::string_view value) {
+    entries.emplace_back(key, value);
+    return true;
+  }));
+  for (auto entry = entries.rbegin(); entry != entries.rend(); ++entry) {
+    if (!visit(entry->first, entry->second)) break;
+  }
+  return Status::Ok();
+}
+
 StatusOr<std::vector<std::optional<std::string>>> KeyValueReader::MultiGet(
     const std::vector<std::string>& keys) const {
   std::vector<std::optional<std::string>> values;

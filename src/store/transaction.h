@@ -52,6 +52,14 @@ class KeyValueReader {
       std::string_view begin, std::string_view end,
       const std::function<ScanStep(std::string_view key, std::string_view value)>& visit) const;
 
+  // Calls `visit(key, value)` for every key in [begin, end), in descending
+  // key order (the last key first), until `visit` returns false: a reader
+  // that wants the largest keys of a range stops without reading the rest.
+  // This default reads the range forwards and replays it backwards.
+  virtual Status ScanRangeReverse(
+      std::string_view begin, std::string_view end,
+      const std::function<bool(std::string_view key, std::string_view value)>& visit) const;
+
   // The values of `keys` (nullopt when absent), in the order given. Faster
   // than one Get per key on RocksDB when the keys are sorted (a query that
   // reads hundreds of states). This default calls Get per key.
