@@ -7,6 +7,8 @@
 #include <chrono>
 #include <filesystem>
 
+#include "engine/projector_metrics.h"
+
 namespace lok::engine {
 namespace {
 
@@ -66,21 +68,16 @@ std::string AsOfStores::RenderPrometheus() const {
   const size_t checkpoints = keeper != nullptr ? keeper->List().size() : 0;
   std::lock_guard lock(mutex_);
   std::string text;
-  text += "# HELP lok_as_of_builds_total Read models built for asOf/knownAt queries.\n";
-  text += "# TYPE lok_as_of_builds_total counter\n";
-  text += "lok_as_of_builds_total " + std::to_string(builds_) + "\n";
-  text += "# HELP lok_as_of_cache_hits_total asOf/knownAt queries answered from a cached build.\n";
-  text += "# TYPE lok_as_of_cache_hits_total counter\n";
-  text += "lok_as_of_cache_hits_total " + std::to_string(hits_) + "\n";
-  text += "# HELP lok_as_of_build_seconds_total Time spent building them.\n";
-  text += "# TYPE lok_as_of_build_seconds_total counter\n";
-  text += "lok_as_of_build_seconds_total " + std::to_string(build_seconds_total_) + "\n";
-  text += "# HELP lok_as_of_replayed_records_total Records replayed by those builds.\n";
-  text += "# TYPE lok_as_of_replayed_records_total counter\n";
-  text += "lok_as_of_replayed_records_total " + std::to_string(replayed_total_) + "\n";
-  text += "# HELP lok_checkpoints Checkpoints of the current store on disk.\n";
-  text += "# TYPE lok_checkpoints gauge\n";
-  text += "lok_checkpoints " + std::to_string(checkpoints) + "\n";
+  AppendPrometheusSample(text, "counter", "lok_as_of_builds_total",
+                         "Read models built for asOf/knownAt queries.", builds_);
+  AppendPrometheusSample(text, "counter", "lok_as_of_cache_hits_total",
+                         "asOf/knownAt queries answered from a cached build.", hits_);
+  AppendPrometheusSample(text, "counter", "lok_as_of_build_seconds_total",
+                         "Time spent building them.", build_seconds_total_);
+  AppendPrometheusSample(text, "counter", "lok_as_of_replayed_records_total",
+                         "Records replayed by those builds.", replayed_total_);
+  AppendPrometheusSample(text, "gauge", "lok_checkpoints", "Checkpoints of the current store on disk.",
+                         static_cast<int64_t>(checkpoints));
   return text;
 }
 

@@ -4,6 +4,16 @@
 
 namespace lok::engine {
 
+void AppendPrometheusSample(std::string& out, std::string_view type, std::string_view name,
+                            std::string_view help, int64_t value) {
+  out += fmt::format("# HELP {0} {1}\n# TYPE {0} {2}\n{0} {3}\n", name, help, type, value);
+}
+
+void AppendPrometheusSample(std::string& out, std::string_view type, std::string_view name,
+                            std::string_view help, double value) {
+  out += fmt::format("# HELP {0} {1}\n# TYPE {0} {2}\n{0} {3}\n", name, help, type, value);
+}
+
 void ProjectorMetrics::RecordBatch(int64_t applied, int64_t duplicates, int64_t dead_lettered,
                                    double seconds) {
   applied_.fetch_add(applied);
@@ -39,7 +49,7 @@ void ProjectorMetrics::RecordLag(const log::PartitionOffsets& end_offsets,
 std::string ProjectorMetrics::RenderPrometheus() const {
   std::string out;
   auto counter = [&](std::string_view name, std::string_view help, int64_t value) {
-    out += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n{0} {2}\n", name, help, value);
+    AppendPrometheusSample(out, "counter", name, help, value);
   };
   counter("lok_events_applied_total", "Events applied to the read models by this process.",
           applied_.load());
@@ -56,7 +66,7 @@ std::string ProjectorMetrics::RenderPrometheus() const {
   counter("lok_parked_retried_total", "Parked events applied by a retry.", retried_.load());
   counter("lok_parked_skipped_total", "Parked events an operator skipped.", skipped_.load());
   auto gauge = [&](std::string_view name, std::string_view help, int64_t value) {
-    out += fmt::format("# HELP {0} {1}\n# TYPE {0} gauge\n{0} {2}\n", name, help, value);
+    AppendPrometheusSample(out, "gauge", name, help, value);
   };
   gauge("lok_parked_events", "Events parked now, waiting for a retry or a skip.",
         parked_events_.load());

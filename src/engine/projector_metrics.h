@@ -9,10 +9,18 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "log/log.h"
 
 namespace lok::engine {
+
+// Appends one sample with its HELP and TYPE lines (`type`: "counter" or
+// "gauge") in Prometheus' text format; every /metrics section uses it.
+void AppendPrometheusSample(std::string& out, std::string_view type, std::string_view name,
+                            std::string_view help, int64_t value);
+void AppendPrometheusSample(std::string& out, std::string_view type, std::string_view name,
+                            std::string_view help, double value);
 
 class ProjectorMetrics {
  public:

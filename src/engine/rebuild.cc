@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <numeric>
 
+#include "engine/projector_metrics.h"
+
 namespace lok::engine {
 namespace {
 
@@ -326,7 +328,7 @@ std::string Rebuilder::RenderPrometheus() const {
   const RebuildProgress progress = Progress();
   std::string out;
   auto gauge = [&](std::string_view name, std::string_view help, double value) {
-    out += fmt::format("# HELP {0} {1}\n# TYPE {0} gauge\n{0} {2}\n", name, help, value);
+    AppendPrometheusSample(out, "gauge", name, help, value);
   };
   gauge("lok_rebuild_running", "1 while a rebuild replays or switches.",
         IsRunning(progress.state) ? 1 : 0);
