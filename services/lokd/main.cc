@@ -15,27 +15,21 @@
 #include <filesystem>
 #include <thread>
 
+#include "service/listener_flags.h"
 #include "service/lok_service.h"
 
 namespace {
 
 struct Config {
+  lok::service::ListenerFlags listener{.http = "127.0.0.1:8080"};
   std::string data_dir = "./lok-data";
-  std::string http = "127.0.0.1:8080";
   std::string brokers;
   std::string topic = "lok.events";
   std::string group_id = "lokd";
   int32_t partitions = 8;
   size_t batch_size = 2000;
-  size_t max_body_bytes = 64 * 1024 * 1024;
-  size_t max_event_bytes = 64 * 1024;
-  size_t max_events_per_request = 100000;
-  int http_read_timeout_seconds = 30;
-  int http_threads = 2;
   bool sync_commits = false;
   int projector_nice = lok::service::ServiceConfig{}.projector_nice;
-  std::vector<std::string> kafka_properties;
-  std::string log_level = "info";
   std::string reporting_currency = "USD";
   std::vector<double> stage_probability = {0.10, 0.25, 0.50};
   double client_share_alert = 0.20;
@@ -45,10 +39,7 @@ struct Config {
   int32_t contact_cadence_days = 30;
   std::vector<std::string> region_cadences;
   std::string web_root;  // empty: <binary dir>/../../web/dist
-  std::string auth_file;
   std::vector<std::string> projection_versions;  // NAME=N, for tests of the version check
-  std::string tls_cert;
-  std::string tls_key;
   lok::engine::CheckpointPolicy checkpoints;
   size_t as_of_cache_entries = 4;
   int64_t as_of_reuse_seconds = 300;
@@ -77,9 +68,7 @@ int main(int argc, char** argv) {
                  "Directory for the read models and the embedded log")
       ->envname("LOK_DATA_DIR")
       ->capture_default_str();
-  app.add_option("--http", config.http, "HTTP listen address HOST:PORT")
-      ->envname("LOK_HTTP")
-      ->capture_default_str();
+  lok::service::AddListenerFlags(app, config.listener, "LOK_HTTP");
   app.add_option("--brokers", config.brokers,
                  "Kafka bootstrap servers; empty runs on the embedded log")
       ->envname("LOK_BROKERS");
@@ -98,29 +87,6 @@ int main(int argc, char** argv) {
   app.add_option("--batch-size", config.batch_size, "Records per projector batch")
       ->envname("LOK_BATCH_SIZE")
       ->check(CLI::Range(size_t{1}, size_t{1000000}))
-      ->capture_default_str();
-  app.add_option("--max-body-bytes", config.max_body_bytes,
-                 "Largest accepted HTTP body (413 above)")
-      ->envname("LOK_MAX_BODY_BYTES")
-      ->capture_default_str();
-  app.add_option("--max-event-bytes", config.max_event_bytes,
-                 "Largest accepted event in a POST /v1/events body (rejected on its own above)")
-      ->envname("LOK_MAX_EVENT_BYTES")
-      ->check(CLI::Range(size_t{64}, size_t{64} * 1024 * 1024))
-      ->capture_default_str();
-  app.add_option("--max-events-per-request", config.max_events_per_request,
-                 "Most events in one POST /v1/events body (413 above)")
-      ->envname("LOK_MAX_EVENTS_PER_REQUEST")
-      ->check(CLI::Range(size_t{1}, size_t{10000000}))
-      ->capture_default_str();
-  app.add_option("--http-read-timeout", config.http_read_timeout_seconds,
-                 "Seconds a client may take to send one request (408 after that)")
-      ->envname("LOK_HTTP_READ_TIMEOUT")
-      ->check(CLI::Range(1, 3600))
-      ->capture_default_str();
-  app.add_option("--http-threads", config.http_threads, "HTTP worker threads")
-      ->envname("LOK_HTTP_THREADS")
-      ->check(CLI::Range(1, 64))
       ->capture_default_str();
   app.add_option("--checkpoint-every", config.checkpoints.every_records,
                  "Checkpoint the read models (bases of asOf/knownAt answers) after this many "
@@ -153,10 +119,6 @@ int main(int argc, char** argv) {
       ->envname("LOK_PROJECTOR_NICE")
       ->check(CLI::Range(0, 19))
       ->capture_default_str();
-  app.add_option("--kafka-property", config.kafka_properties,
-                 "A librdkafka setting KEY=VALUE, e.g. security.protocol=SASL_SSL (repeatable)")
-      ->envname("LOK_KAFKA_PROPERTIES")
-      ->delimiter(',');
   app.add_option("--reporting-currency", config.reporting_currency,
                  "ISO 4217 code amounts are reported in unless a query asks for another")
       ->envname("LOK_REPORTING_CURRENCY")
@@ -205,43 +167,12 @@ int main(int argc, char** argv) {
                  "Directory of the built dashboard served at / (default: web/dist of the source "
                  "tree lokd was built in; 'none' disables it)")
       ->envname("LOK_WEB_ROOT");
-  app.add_option("--auth-file", config.auth_file,
-                 "JSON file of hashed API tokens and what each may do (required beyond loopback)")
-      ->envname("LOK_AUTH_FILE")
-      ->check(CLI::ExistingFile);
   app.add_option("--projection-version", config.projection_versions,
                  "NAME=N: pretend projection NAME's code has version N (tests of the background "
                  "rebuild on a version change)")
       ->group("");  // hidden
-  app.add_option("--tls-cert", config.tls_cert,
-                 "PEM certificate chain: serve HTTPS (TLS 1.2+) instead of HTTP (with --tls-key)")
-      ->envname("LOK_TLS_CERT")
-      ->check(CLI::ExistingFile);
-  app.add_option("--tls-key", config.tls_key, "PEM private key of --tls-cert")
-      ->envname("LOK_TLS_KEY")
-      ->check(CLI::ExistingFile);
-  app.add_option("--log-level", config.log_level, "trace, debug, info, warn, error")
-      ->envname("LOK_LOG_LEVEL")
-      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
-  spdlog::set_level(spdlog::level::from_str(config.log_level));
-
-  const size_t colon = config.http.rfind(':');
-  if (colon == std::string::npos) {
-    spdlog::critical("--http: expected HOST:PORT, got '{}'", config.http);
-    return 2;
-  }
-  struct {
-    std::string address;
-    uint16_t port = 0;
-  } server_options;
-  server_options.address = config.http.substr(0, colon);
-  try {
-    server_options.port = static_cast<uint16_t>(std::stoul(config.http.substr(colon + 1)));
-  } catch (const std::exception&) {
-    spdlog::critical("--http: port must be a number, got '{}'", config.http);
-    return 2;
-  }
+  spdlog::set_level(spdlog::level::from_str(config.listener.log_level));
 
   // Block the stop signals in every thread; main waits for them below.
   sigset_t stop_signals;
@@ -251,14 +182,12 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   lok::service::ServiceConfig service_config;
+  if (lok::Status applied = lok::service::ApplyListenerFlags(config.listener, service_config);
+      !applied.ok()) {
+    spdlog::critical("{}", applied.message());
+    return 2;
+  }
   service_config.data_dir = config.data_dir;
-  service_config.http_address = server_options.address;
-  service_config.http_port = server_options.port;
-  service_config.http_threads = config.http_threads;
-  service_config.max_body_bytes = config.max_body_bytes;
-  service_config.max_event_bytes = config.max_event_bytes;
-  service_config.max_events_per_request = config.max_events_per_request;
-  service_config.http_read_timeout = std::chrono::seconds(config.http_read_timeout_seconds);
   service_config.brokers = config.brokers;
   service_config.topic = config.topic;
   service_config.group_id = config.group_id;
@@ -270,9 +199,6 @@ int main(int argc, char** argv) {
   service_config.sync_commits = config.sync_commits;
   service_config.projector_nice = config.projector_nice;
   service_config.reporting_currency = config.reporting_currency;
-  service_config.auth_file = config.auth_file;
-  service_config.tls_cert_file = config.tls_cert;
-  service_config.tls_key_file = config.tls_key;
   service_config.client_share_alert = config.client_share_alert;
   service_config.hhi_moderate = config.hhi_moderate;
   service_config.hhi_high = config.hhi_high;
@@ -320,15 +246,6 @@ int main(int argc, char** argv) {
     }
     service_config.projection_versions[override.substr(0, equals)] = version;
   }
-  for (const std::string& property : config.kafka_properties) {
-    const size_t equals = property.find('=');
-    if (equals == std::string::npos) {
-      spdlog::critical("--kafka-property: expected KEY=VALUE, got '{}'", property);
-      return 2;
-    }
-    service_config.kafka_properties[property.substr(0, equals)] = property.substr(equals + 1);
-  }
-
   auto service = lok::service::LokService::Start(service_config);
   if (!service.ok()) return Fail(service.status(), "lokd");
 
