@@ -189,7 +189,7 @@ class LokdIntegrationTest : public ::testing::TestWithParam<std::string> {
 
 TEST_P(LokdIntegrationTest, TwentyThousandEventsGiveTheExactFunnelAndRepublishingChangesNothing) {
   GeneratedEvents generated = GenerateEvents(20000, 300, 7);
-  StartLokd();
+  ASSERT_NO_FATAL_FAILURE(StartLokd());
   const std::string ndjson = ToNdjson(generated.events);
 
   auto first = client::PublishOverHttp(ndjson, lokd_->url(), {});
@@ -221,7 +221,7 @@ TEST_P(LokdIntegrationTest, MalformedRecordGoesToTheDeadLetterTopicWhileTheRestI
   records.insert(records.begin() + 300, {negative.client_id(), negative.SerializeAsString(), {}});
   const log::PartitionOffsets ends = AppendToLog(topic_, records);
 
-  StartLokd();
+  ASSERT_NO_FATAL_FAILURE(StartLokd());
   auto funnel = client::WaitForOffsets(lokd_->url(), ends, seconds(120));
   ASSERT_TRUE(funnel.ok()) << funnel.status().ToString();
   ExpectFunnel(*funnel, generated.funnel);
@@ -251,7 +251,7 @@ TEST_P(LokdIntegrationTest, SigkillWhileConsumingNeitherLosesNorDoubleCounts) {
   std::mt19937 random(5);
   int killed_mid_way = 0;
   for (int round = 0; round < 5; ++round) {
-    StartLokd(slow);
+    ASSERT_NO_FATAL_FAILURE(StartLokd(slow));
     int64_t progress = 0;
     auto funnel = client::FetchFunnel(lokd_->url());
     if (funnel.ok()) progress = OffsetSum(*funnel);
@@ -267,7 +267,7 @@ TEST_P(LokdIntegrationTest, SigkillWhileConsumingNeitherLosesNorDoubleCounts) {
     if (progress < 20000) ++killed_mid_way;
   }
   EXPECT_GT(killed_mid_way, 0) << "no kill landed while lokd was consuming";
-  StartLokd();
+  ASSERT_NO_FATAL_FAILURE(StartLokd());
   auto funnel = client::WaitForOffsets(lokd_->url(), ends, seconds(120));
   ASSERT_TRUE(funnel.ok()) << funnel.status().ToString();
   ExpectFunnel(*funnel, generated.funnel);
@@ -333,7 +333,7 @@ TEST_P(LokdIntegrationTest, SharedCrmDatasetIsServedWithTheFunnelOfTheCsvFiles) 
   if (!expected.found) GTEST_SKIP() << "no shared dataset at " << dataset;
   auto imported = importer::ImportCrmExport(dataset);
   ASSERT_TRUE(imported.ok()) << imported.status().ToString();
-  StartLokd();
+  ASSERT_NO_FATAL_FAILURE(StartLokd());
   auto published = client::PublishOverHttp(ToNdjson(imported->events), lokd_->url(), {});
   ASSERT_TRUE(published.ok()) << published.status().ToString();
   EXPECT_TRUE(published->rejected.empty());
@@ -344,7 +344,7 @@ TEST_P(LokdIntegrationTest, SharedCrmDatasetIsServedWithTheFunnelOfTheCsvFiles) 
 }
 
 TEST_P(LokdIntegrationTest, InvalidLinesAreReportedAndNothingIsAppendedUnlessPartial) {
-  StartLokd();
+  ASSERT_NO_FATAL_FAILURE(StartLokd());
   GeneratedEvents generated = GenerateEvents(10, 3, 1);
   std::string body = ToNdjson(generated.events) + "{\"event_id\":\"broken\"}\n";
   auto strict = http::Fetch("POST", lokd_->url() + "/v1/events", body, "application/x-ndjson");

@@ -146,7 +146,7 @@ TEST_F(ParkingIntegrationTest, OneClientIsParkedWhileOthersContinueAndARetryAppl
     corrupt.writes[poisoned_key] = std::string("\x0a\xff\xff\xff\xff\x0f", 6);
     ASSERT_TRUE((*store)->Commit(corrupt).ok());
   }
-  StartLokd();
+  ASSERT_NO_FATAL_FAILURE(StartLokd());
 
   std::vector<log::OutgoingRecord> records = {AsRecord(WonEvent("acme-1", "acme", "deal-acme-1")),
                                               AsRecord(WonEvent("acme-2", "acme", "deal-acme-2")),
@@ -192,7 +192,7 @@ TEST_F(ParkingIntegrationTest, OneClientIsParkedWhileOthersContinueAndARetryAppl
     fix.writes[poisoned_key] = std::nullopt;
     ASSERT_TRUE((*store)->Commit(fix).ok());
   }
-  StartLokd();
+  ASSERT_NO_FATAL_FAILURE(StartLokd());
   boost::json::value shown = Call("GET", "/v1/admin/parked/acme");
   ASSERT_EQ(shown.at("events").as_array().size(), 3U);
   EXPECT_EQ(shown.at("events").as_array()[0].at("eventId").as_string(), "acme-2");
@@ -215,7 +215,7 @@ TEST_F(ParkingIntegrationTest, OneClientIsParkedWhileOthersContinueAndARetryAppl
 }
 
 TEST_F(ParkingIntegrationTest, UnknownEventTypeIsParkedWithItsReasonAndCanBeSkippedWithLokctl) {
-  StartLokd();
+  ASSERT_NO_FATAL_FAILURE(StartLokd());
   lok::v1::FunnelResponse funnel =
       PublishAndWait({FutureTypeRecord(WonEvent("zeta-future", "zeta", "deal-zeta-1")),
                       AsRecord(WonEvent("zeta-2", "zeta", "deal-zeta-2")),
