@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <fmt/format.h>
+
 #include <boost/json.hpp>
 #include <set>
 
@@ -13,6 +15,7 @@
 #include "api/read_view.h"
 #include "api/static_files.h"
 #include "engine/projector.h"
+#include "engine/projector_metrics.h"
 #include "projections/funnel.h"
 
 namespace lok::api {
@@ -32,6 +35,22 @@ http::Response PlainText(int status, std::string body, std::string content_type 
   response.content_type = std::move(content_type);
   response.body = std::move(body);
   return response;
+}
+
+// lok_http_request_duration_seconds: one histogram per route that answered.
+void AppendHttpLatencies(const std::vector<http::RouteLatency>& latencies, std::string& out) {
+  constexpr std::string_view kName = "lok_http_request_duration_seconds";
+  out += fmt::format(
+      "# HELP {0} Time from a request read completely to its response written, per route "
+      "(route \"\": requests no route matched).\n# TYPE {0} histogram\n",
+      kName);
+  for (const http::RouteLatency& latency : latencies) {
+    const std::string labels =
+        fmt::format("method=\"{}\",route=\"{}\"", engine::PrometheusLabelValue(latency.method),
+                    engine::PrometheusLabelValue(latency.route));
+    engine::AppendPrometheusHistogram(out, kName, labels, http::LatencyBucketBounds(),
+                                      latency.cumulative, latency.count, latency.sum_seconds);
+  }
 }
 
 }  // namespace
@@ -141,10 +160,11 @@ void RegisterRoutes(http::Server& server, const ApiContext& context) {
     }
     return PlainText(ready ? 200 : 503, boost::json::serialize(body), "application/json");
   });
-  server.Handle("GET", "/metrics", [&context](const http::Request&) {
+  server.Handle("GET", "/metrics", [&context, &server](const http::Request&) {
     std::string text = context.metrics->RenderPrometheus();
     if (context.rebuilder != nullptr) text += context.rebuilder->RenderPrometheus();
     if (context.as_of != nullptr) text += context.as_of->RenderPrometheus();
+    AppendHttpLatencies(server.Latencies(), text);
     return PlainText(200, std::move(text), "text/plain; version=0.0.4");
   });
   if (!context.web_root.empty()) RegisterStaticFiles(server, context.web_root);

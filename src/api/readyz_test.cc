@@ -64,6 +64,16 @@ TEST(ReadyzTest, ReportsTheBackgroundRebuildAndStaysReady) {
     ASSERT_TRUE(metrics_text.ok());
     EXPECT_NE(metrics_text->body.find("lok_rebuild_running 1\n"), std::string::npos);
     EXPECT_NE(metrics_text->body.find("lok_rebuild_eta_seconds -1\n"), std::string::npos);
+    // Each route's request durations; /readyz answered once before this request.
+    EXPECT_NE(metrics_text->body.find("# TYPE lok_http_request_duration_seconds histogram\n"),
+              std::string::npos);
+    EXPECT_NE(metrics_text->body.find(
+                  "lok_http_request_duration_seconds_count{method=\"GET\",route=\"/readyz\"} 1\n"),
+              std::string::npos)
+        << metrics_text->body;
+    EXPECT_NE(metrics_text->body.find("lok_http_request_duration_seconds_bucket{method=\"GET\","
+                                      "route=\"/readyz\",le=\"+Inf\"} 1\n"),
+              std::string::npos);
 
     {
       std::lock_guard lock(mutex);

@@ -14,6 +14,32 @@ void AppendPrometheusSample(std::string& out, std::string_view type, std::string
   out += fmt::format("# HELP {0} {1}\n# TYPE {0} {2}\n{0} {3}\n", name, help, type, value);
 }
 
+void AppendPrometheusHistogram(std::string& out, std::string_view name, std::string_view labels,
+                               std::span<const double> bounds,
+                               std::span<const uint64_t> cumulative, uint64_t count, double sum) {
+  const std::string_view comma = labels.empty() ? "" : ",";
+  for (size_t bucket = 0; bucket < bounds.size() && bucket < cumulative.size(); ++bucket) {
+    out += fmt::format("{}_bucket{{{}{}le=\"{}\"}} {}\n", name, labels, comma, bounds[bucket],
+                       cumulative[bucket]);
+  }
+  out += fmt::format("{}_bucket{{{}{}le=\"+Inf\"}} {}\n", name, labels, comma, count);
+  const std::string braces = labels.empty() ? "" : fmt::format("{{{}}}", labels);
+  out += fmt::format("{}_sum{} {}\n{}_count{} {}\n", name, braces, sum, name, braces, count);
+}
+
+std::string PrometheusLabelValue(std::string_view value) {
+  std::string escaped;
+  for (char c : value) {
+    if (c == '\\' || c == '"') escaped += '\\';
+    if (c == '\n') {
+      escaped += "\\n";
+      continue;
+    }
+    escaped += c;
+  }
+  return escaped;
+}
+
 void ProjectorMetrics::RecordBatch(int64_t applied, int64_t duplicates, int64_t dead_lettered,
                                    double seconds) {
   applied_.fetch_add(applied);
@@ -79,13 +105,8 @@ std::string ProjectorMetrics::RenderPrometheus() const {
   out +=
       "# HELP lok_projector_batch_seconds Time from poll to committed batch.\n"
       "# TYPE lok_projector_batch_seconds histogram\n";
-  for (size_t bucket = 0; bucket < kLatencyBuckets.size(); ++bucket) {
-    out += fmt::format("lok_projector_batch_seconds_bucket{{le=\"{}\"}} {}\n",
-                       kLatencyBuckets[bucket], latency_counts_[bucket]);
-  }
-  out += fmt::format("lok_projector_batch_seconds_bucket{{le=\"+Inf\"}} {}\n", batches_.load());
-  out += fmt::format("lok_projector_batch_seconds_sum {}\n", latency_sum_);
-  out += fmt::format("lok_projector_batch_seconds_count {}\n", batches_.load());
+  AppendPrometheusHistogram(out, "lok_projector_batch_seconds", "", kLatencyBuckets,
+                            latency_counts_, static_cast<uint64_t>(batches_.load()), latency_sum_);
   out +=
       "# HELP lok_consumer_lag_records Records in the log not yet applied, per partition.\n"
       "# TYPE lok_consumer_lag_records gauge\n";

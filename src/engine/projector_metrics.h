@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -21,6 +22,18 @@ void AppendPrometheusSample(std::string& out, std::string_view type, std::string
                             std::string_view help, int64_t value);
 void AppendPrometheusSample(std::string& out, std::string_view type, std::string_view name,
                             std::string_view help, double value);
+
+// Appends one histogram series without its HELP and TYPE lines: the
+// `name`_bucket lines for each bound and +Inf, `name`_sum and `name`_count.
+// `labels` is "" or `key="value",...` (escaped, no braces); `cumulative[i]`
+// counts the observations at or under `bounds[i]`.
+void AppendPrometheusHistogram(std::string& out, std::string_view name, std::string_view labels,
+                               std::span<const double> bounds,
+                               std::span<const uint64_t> cumulative, uint64_t count, double sum);
+
+// `value` as a Prometheus label value: backslash, double quote and line feed
+// escaped.
+std::string PrometheusLabelValue(std::string_view value);
 
 class ProjectorMetrics {
  public:
@@ -68,7 +81,7 @@ class ProjectorMetrics {
   std::atomic<int64_t> parked_clients_{0};
 
   mutable std::mutex mutex_;
-  std::array<int64_t, kLatencyBuckets.size()> latency_counts_{};  // cumulative per bucket
+  std::array<uint64_t, kLatencyBuckets.size()> latency_counts_{};  // cumulative per bucket
   double latency_sum_ = 0;
   log::PartitionOffsets lag_;
   log::PartitionOffsets positions_;

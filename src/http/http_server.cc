@@ -101,6 +101,46 @@ bool IsParseError(const beast::error_code& ec) {
   return ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category();
 }
 
+constexpr std::array<double, 16> kLatencyBounds = {0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005,
+                                                   0.0075, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                   0.5, 1.0, 2.5, 10.0};
+
+// One route's request durations (RouteLatency), updated lock-free by every
+// worker thread.
+class LatencyCounters {
+ public:
+  void Record(std::chrono::steady_clock::duration elapsed) {
+    const int64_t nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count();
+    const double seconds = static_cast<double>(nanos) * 1e-9;
+    const auto bucket = static_cast<size_t>(
+        std::lower_bound(kLatencyBounds.begin(), kLatencyBounds.end(), seconds) -
+        kLatencyBounds.begin());
+    if (bucket < kLatencyBounds.size()) buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
+    sum_nanos_.fetch_add(static_cast<uint64_t>(std::max<int64_t>(nanos, 0)),
+                         std::memory_order_relaxed);
+    count_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  RouteLatency Snapshot(std::string method, std::string route) const {
+    RouteLatency latency{.method = std::move(method), .route = std::move(route)};
+    uint64_t cumulative = 0;
+    for (const std::atomic<uint64_t>& bucket : buckets_) {
+      cumulative += bucket.load(std::memory_order_relaxed);
+      latency.cumulative.push_back(cumulative);
+    }
+    latency.sum_seconds = static_cast<double>(sum_nanos_.load(std::memory_order_relaxed)) * 1e-9;
+    latency.count = std::max(count_.load(std::memory_order_relaxed), cumulative);
+    return latency;
+  }
+
+  bool Empty() const { return count_.load(std::memory_order_relaxed) == 0; }
+
+ private:
+  std::array<std::atomic<uint64_t>, kLatencyBounds.size()> buckets_{};
+  std::atomic<uint64_t> sum_nanos_{0};
+  std::atomic<uint64_t> count_{0};
+};
+
 // Maps (method, path) to handlers; see Server::Handle for the matching rules.
 // Thread-safety: Add() only before concurrent Find() calls begin.
 class Router {
@@ -108,15 +148,36 @@ class Router {
   struct Match {
     const Handler* handler = nullptr;  // null: no route for this method
     std::string allowed_methods;       // when handler is null: "" -> 404, else the Allow value
+    LatencyCounters* latency = nullptr;  // the route's, or the unmatched requests'
   };
 
   void Add(std::string method, std::string path, Handler handler) {
     if (path.size() >= 2 && path.ends_with("/*")) {
       path.pop_back();  // keep the slash: "/v1/clients/*" -> prefix "/v1/clients/"
-      prefix_routes_[std::move(path)][std::move(method)] = std::move(handler);
+      prefix_routes_[std::move(path)][std::move(method)].handler = std::move(handler);
     } else {
-      exact_routes_[std::move(path)][std::move(method)] = std::move(handler);
+      exact_routes_[std::move(path)][std::move(method)].handler = std::move(handler);
     }
+  }
+
+  // See Server::Latencies.
+  std::vector<RouteLatency> Latencies() const {
+    std::vector<RouteLatency> result;
+    if (!unmatched_.Empty()) result.push_back(unmatched_.Snapshot("", ""));
+    const auto add = [&](const auto& routes, bool prefix) {
+      for (const auto& [path, methods] : routes) {
+        for (const auto& [method, route] : methods) {
+          if (route.latency->Empty()) continue;
+          result.push_back(route.latency->Snapshot(method, prefix ? path + "*" : path));
+        }
+      }
+    };
+    add(exact_routes_, false);
+    add(prefix_routes_, true);
+    std::sort(result.begin(), result.end(), [](const RouteLatency& a, const RouteLatency& b) {
+      return std::tie(a.route, a.method) < std::tie(b.route, b.method);
+    });
+    return result;
   }
 
   void SetGuard(Guard guard) { guard_ = std::move(guard); }
@@ -141,14 +202,16 @@ class Router {
     for (const MethodMap* methods : candidates) {
       if (auto route = methods->find(method); route != methods->end()) {
         Match match;
-        match.handler = &route->second;
+        match.handler = &route->second.handler;
+        match.latency = route->second.latency.get();
         return match;
       }
-      for (const auto& [name, handler] : *methods) allowed.push_back(name);
+      for (const auto& [name, route] : *methods) allowed.push_back(name);
     }
     std::sort(allowed.begin(), allowed.end());
     allowed.erase(std::unique(allowed.begin(), allowed.end()), allowed.end());
     Match match;
+    match.latency = &unmatched_;
     for (std::string_view name : allowed) {
       if (!match.allowed_methods.empty()) match.allowed_methods += ", ";
       match.allowed_methods += name;
@@ -157,10 +220,16 @@ class Router {
   }
 
  private:
-  using MethodMap = std::map<std::string, Handler, std::less<>>;
+  struct Route {
+    Handler handler;
+    // Behind a pointer: the counters are atomics and must not move.
+    std::unique_ptr<LatencyCounters> latency = std::make_unique<LatencyCounters>();
+  };
+  using MethodMap = std::map<std::string, Route, std::less<>>;
   std::map<std::string, MethodMap, std::less<>> exact_routes_;
   std::map<std::string, MethodMap, std::less<>> prefix_routes_;
   Guard guard_;
+  mutable LatencyCounters unmatched_;
 };
 
 // Converts a parsed Beast request. Fails when the target is not a valid origin-form
@@ -356,11 +425,14 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     const bool keep_alive = message.keep_alive();
     StatusOr<Request> request = ToRequest(std::move(message));
     if (!request.ok()) return SendErrorAndClose(400, request.status().message());
+    request_started_ = std::chrono::steady_clock::now();
     Send(Dispatch(*request), version, keep_alive, /*linger=*/false);
   }
 
-  Response Dispatch(Request& request) const {
+  // Sets latency_ to the counters the request's duration goes to.
+  Response Dispatch(Request& request) {
     Router::Match match = router_.Find(request.method, request.path);
+    latency_ = match.latency;
     if (match.handler == nullptr) {
       if (match.allowed_methods.empty()) return JsonError(404, "no route for " + request.path);
       Response response =
@@ -412,6 +484,10 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   void OnWrite(beast::error_code ec, bool linger) {
+    if (latency_ != nullptr) {
+      if (!ec) latency_->Record(std::chrono::steady_clock::now() - request_started_);
+      latency_ = nullptr;
+    }
     const bool close = response_->need_eof();
     response_.reset();
     if (ec) return CloseNow();
@@ -452,6 +528,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   std::array<char, 4096> linger_buffer_{};
   net::steady_timer request_timer_;  // the read deadline of the request being read
   bool timed_out_ = false;
+  // The routed request being answered: when it was read, where its duration goes.
+  std::chrono::steady_clock::time_point request_started_;
+  LatencyCounters* latency_ = nullptr;
 };
 
 void ConnectionRegistry::CloseAll() {
@@ -535,6 +614,8 @@ class Server::Impl {
   }
 
   uint16_t port() const { return port_; }
+
+  std::vector<RouteLatency> Latencies() const { return router_.Latencies(); }
 
   void Stop() {
     std::lock_guard lock(lifecycle_mutex_);
@@ -678,6 +759,10 @@ Status Server::Start() {
 }
 
 uint16_t Server::port() const { return impl_->port(); }
+
+std::vector<RouteLatency> Server::Latencies() const { return impl_->Latencies(); }
+
+std::span<const double> LatencyBucketBounds() { return kLatencyBounds; }
 
 void Server::Stop() { impl_->Stop(); }
 

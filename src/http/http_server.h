@@ -26,6 +26,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -99,6 +100,24 @@ struct ServerOptions {
   std::string tls_key_file{};
 };
 
+// How long one route's requests took: from the request read completely to
+// its response written to the socket (guard, handler and write; not the
+// wait for a worker thread before the read completes). Requests no route
+// matched (404/405) count under the route "". Requests refused before
+// routing (400, 408, 413, 431) are not counted.
+struct RouteLatency {
+  std::string method{};
+  std::string route{};  // as registered, e.g. "/v1/clients/*"
+  // cumulative[i]: requests that took at most LatencyBucketBounds()[i] seconds.
+  std::vector<uint64_t> cumulative{};
+  uint64_t count = 0;
+  double sum_seconds = 0;
+};
+
+// The upper bounds in seconds of the latency histogram's buckets, ascending
+// (+Inf is implied by RouteLatency::count).
+std::span<const double> LatencyBucketBounds();
+
 // Thread-safety: register every route with Handle() before Start(). After Start(),
 // port() and Stop() may be called from any thread except the server's own (do not
 // call Stop() from a handler: it joins the threads the handler runs on).
@@ -133,6 +152,11 @@ class Server {
   // The bound port, which differs from ServerOptions::port when that was 0.
   // REQUIRES: Start() succeeded (0 otherwise).
   uint16_t port() const;
+
+  // Every route that answered at least one request, in (route, method)
+  // order. Thread-safe; the counters are read without a lock, so a snapshot
+  // taken while requests complete may be a request apart between fields.
+  std::vector<RouteLatency> Latencies() const;
 
   // Stops accepting, closes every connection (responses in flight are dropped) and
   // joins the worker threads; returns once handlers have returned. Idempotent.

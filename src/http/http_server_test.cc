@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <future>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -73,6 +74,61 @@ Response Text(std::string body) {
   response.content_type = "text/plain";
   response.body = std::move(body);
   return response;
+}
+
+// The latency of one (method, route) from Latencies(); fails the test when absent.
+RouteLatency LatencyOf(const Server& server, std::string_view method, std::string_view route) {
+  for (RouteLatency& latency : server.Latencies()) {
+    if (latency.method == method && latency.route == route) return latency;
+  }
+  ADD_FAILURE() << "no latency for " << method << " " << route;
+  return {};
+}
+
+TEST(HttpServerTest, CountsEachRoutesRequestDurationsInCumulativeBuckets) {
+  Server server({});
+  server.Handle("GET", "/fast", [](const Request&) { return Text("fast"); });
+  // Works 3 ms: its durations can never fall in the buckets up to 2 ms.
+  server.Handle("GET", "/slow", [](const Request&) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(3));
+    return Text("slow");
+  });
+  server.Handle("GET", "/v1/clients/*", [](const Request&) { return Text("client"); });
+  server.Handle("GET", "/never", [](const Request&) { return Text("never"); });
+  ASSERT_TRUE(server.Start().ok());
+  EXPECT_TRUE(server.Latencies().empty());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(Fetch("GET", Url(server, "/fast")).ok());
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(Fetch("GET", Url(server, "/slow")).ok());
+  ASSERT_TRUE(Fetch("GET", Url(server, "/v1/clients/acme")).ok());
+  ASSERT_TRUE(Fetch("GET", Url(server, "/v1/clients/globex")).ok());
+  ASSERT_EQ(Fetch("GET", Url(server, "/nowhere"))->status, 404);
+  ASSERT_EQ(Fetch("POST", Url(server, "/fast"))->status, 405);
+
+  const std::span<const double> bounds = LatencyBucketBounds();
+  ASSERT_FALSE(bounds.empty());
+  EXPECT_TRUE(std::is_sorted(bounds.begin(), bounds.end()));
+  const std::vector<RouteLatency> all = server.Latencies();
+  std::vector<std::string> routes;
+  for (const RouteLatency& latency : all) {
+    routes.push_back(latency.method + " " + latency.route);
+    ASSERT_EQ(latency.cumulative.size(), bounds.size());
+    EXPECT_TRUE(std::is_sorted(latency.cumulative.begin(), latency.cumulative.end()));
+    EXPECT_LE(latency.cumulative.back(), latency.count);
+  }
+  // Routes that answered, in route order; 404 and 405 under the route "".
+  EXPECT_THAT(routes, ::testing::ElementsAre(" ", "GET /fast", "GET /slow", "GET /v1/clients/*"));
+  EXPECT_EQ(LatencyOf(server, "", "").count, 2u);
+  EXPECT_EQ(LatencyOf(server, "GET", "/fast").count, 5u);
+  EXPECT_EQ(LatencyOf(server, "GET", "/v1/clients/*").count, 2u);
+  const RouteLatency slow = LatencyOf(server, "GET", "/slow");
+  EXPECT_EQ(slow.count, 2u);
+  EXPECT_GE(slow.sum_seconds, 0.006);
+  for (size_t bucket = 0; bucket < bounds.size(); ++bucket) {
+    if (bounds[bucket] < 0.003) {
+      EXPECT_EQ(slow.cumulative[bucket], 0u) << bounds[bucket];
+    }
+  }
+  server.Stop();
 }
 
 TEST(HttpServerTest, RoutesExactAndPrefixPaths) {
