@@ -32,6 +32,7 @@
 // generator is replayed past the events already in the log (not timed), and
 // the tail (tail fraction x the events in the log) is appended as new events.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
@@ -45,6 +46,7 @@
 #include <fstream>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -500,6 +502,58 @@ void PrintLatencies(std::vector<Endpoint>& endpoints) {
   fmt::print("* the requests sent while the projector had appended events left to apply\n\n");
 }
 
+// The `fraction` quantile of a histogram's observations, interpolated
+// linearly inside the bucket it falls in (Prometheus' histogram_quantile).
+double HistogramQuantile(std::span<const double> bounds, const std::vector<uint64_t>& cumulative,
+                         uint64_t count, double fraction) {
+  if (count == 0) return 0;
+  const double rank = fraction * static_cast<double>(count);
+  double lower = 0;
+  uint64_t below = 0;
+  for (size_t bucket = 0; bucket < bounds.size(); ++bucket) {
+    if (static_cast<double>(cumulative[bucket]) >= rank) {
+      const uint64_t inside = cumulative[bucket] - below;
+      if (inside == 0) return bounds[bucket];
+      return lower + (bounds[bucket] - lower) * (rank - static_cast<double>(below)) /
+                         static_cast<double>(inside);
+    }
+    lower = bounds[bucket];
+    below = cumulative[bucket];
+  }
+  return bounds.back();  // in the +Inf bucket: the largest finite bound, as Prometheus
+}
+
+// The server's own view of the query phase: per route, the requests'
+// durations from read to written (lok_http_request_duration_seconds), the
+// difference of two snapshots. Shows how much of the client's latency was
+// spent outside the handler (waiting for a worker, the client's threads).
+void PrintServerLatencies(const std::vector<lok::http::RouteLatency>& before,
+                          const std::vector<lok::http::RouteLatency>& after) {
+  const std::span<const double> bounds = lok::http::LatencyBucketBounds();
+  fmt::print("{:<24}  {:>6}  {:>8}  {:>8}  {:>8}\n", "server side (ms)", "n", "mean", "p50~",
+             "p99~");
+  for (const lok::http::RouteLatency& route : after) {
+    std::vector<uint64_t> cumulative = route.cumulative;
+    uint64_t count = route.count;
+    double sum = route.sum_seconds;
+    for (const lok::http::RouteLatency& earlier : before) {
+      if (earlier.method != route.method || earlier.route != route.route) continue;
+      for (size_t bucket = 0; bucket < cumulative.size(); ++bucket) {
+        cumulative[bucket] -= earlier.cumulative[bucket];
+      }
+      count -= earlier.count;
+      sum -= earlier.sum_seconds;
+    }
+    if (count == 0 || route.method != "GET") continue;
+    fmt::print("{:<24}  {:>6}  {:>8.2f}  {:>8.2f}  {:>8.2f}\n", route.route, count,
+               1000 * sum / static_cast<double>(count),
+               1000 * HistogramQuantile(bounds, cumulative, count, 0.50),
+               1000 * HistogramQuantile(bounds, cumulative, count, 0.99));
+  }
+  fmt::print("~ interpolated inside the histogram's buckets (bounds in ms: {})\n\n",
+             fmt::join(bounds, ", "));
+}
+
 lok::Status Run(const BenchConfig& config, const fs::path& dir, bool& requests_ok) {
   const bool reuse = !config.reuse.empty();
   DataMeta meta;
@@ -583,9 +637,11 @@ lok::Status Run(const BenchConfig& config, const fs::path& dir, bool& requests_o
   // meta file counts only the generator's).
   LOK_ASSIGN_OR_RETURN(lok::log::PartitionOffsets covered,
                        lok::engine::ReadPositions(service->store()));
+  const std::vector<lok::http::RouteLatency> server_before = service->HttpLatencies();
   QueryPhase phase = RunQueries(*service, config, std::move(tail), Sum(covered), endpoints);
 
   PrintLatencies(endpoints);
+  PrintServerLatencies(server_before, service->HttpLatencies());
   fmt::print("query phase   {:.2f} s, load average {} (at end)\n", phase.seconds,
              phase.load_average_end);
   fmt::print("tail          {} events appended in {:.2f} s (chunks of {})\n", phase.appended,

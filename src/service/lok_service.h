@@ -99,6 +99,8 @@ class LokService {
   void Stop();
 
   uint16_t port() const { return server_->port(); }
+  // The HTTP server's per-route request durations (http::Server::Latencies).
+  std::vector<http::RouteLatency> HttpLatencies() const { return server_->Latencies(); }
   log::LogWriter& writer() { return *writer_; }
   // The current read-model store (a rebuild may switch it).
   store::LiveStore& store() { return *live_store_; }
