@@ -56,82 +56,84 @@ class Printer {
           continue;
         }
       }
-      if (!PrintField(message, field, first)) return false;
+      if (!PrintField(message, *reflection, field, first)) return false;
     }
     std::sort(appended.begin(), appended.end(),
               [](const FieldDescriptor* left, const FieldDescriptor* right) {
                 return left->number() < right->number();
               });
     for (const FieldDescriptor* field : appended) {
-      if (!PrintField(message, field, first)) return false;
+      if (!PrintField(message, *reflection, field, first)) return false;
     }
     out_.push_back('}');
     return true;
   }
 
  private:
-  // `"name":value`, after a comma unless `first`.
-  bool PrintField(const Message& message, const FieldDescriptor* field, bool& first) {
-    const Reflection* reflection = message.GetReflection();
+  // `"name":value`, after a comma unless `first`. `reflection` is the
+  // message's (looked up once per message: GetReflection() costs a
+  // once-flag check through thread-local storage on every call).
+  bool PrintField(const Message& message, const Reflection& reflection,
+                  const FieldDescriptor* field, bool& first) {
     if (!first) out_.push_back(',');
     first = false;
     out_.push_back('"');
     out_.append(field->json_name());  // lower camel case: ASCII letters and digits
     out_.append("\":");
     if (field->is_map()) return PrintMap(message, field);
-    if (!field->is_repeated()) return PrintValue(message, field, -1);
+    if (!field->is_repeated()) return PrintValue(message, reflection, field, -1);
     out_.push_back('[');
-    const int size = reflection->FieldSize(message, field);
+    const int size = reflection.FieldSize(message, field);
     for (int item = 0; item < size; ++item) {
       if (item > 0) out_.push_back(',');
-      if (!PrintValue(message, field, item)) return false;
+      if (!PrintValue(message, reflection, field, item)) return false;
     }
     out_.push_back(']');
     return true;
   }
 
   // The value of `field` (item `index` of a repeated field; -1: singular).
-  bool PrintValue(const Message& message, const FieldDescriptor* field, int index) {
-    const Reflection* reflection = message.GetReflection();
+  bool PrintValue(const Message& message, const Reflection& reflection,
+                  const FieldDescriptor* field, int index) {
     const bool repeated = index >= 0;
     switch (field->cpp_type()) {
       case FieldDescriptor::CPPTYPE_INT32:
-        AppendInteger(repeated ? reflection->GetRepeatedInt32(message, field, index)
-                               : reflection->GetInt32(message, field));
+        AppendInteger(repeated ? reflection.GetRepeatedInt32(message, field, index)
+                               : reflection.GetInt32(message, field));
         return true;
       case FieldDescriptor::CPPTYPE_UINT32:
-        AppendInteger(repeated ? reflection->GetRepeatedUInt32(message, field, index)
-                               : reflection->GetUInt32(message, field));
+        AppendInteger(repeated ? reflection.GetRepeatedUInt32(message, field, index)
+                               : reflection.GetUInt32(message, field));
         return true;
       case FieldDescriptor::CPPTYPE_INT64:
         out_.push_back('"');
-        AppendInteger(repeated ? reflection->GetRepeatedInt64(message, field, index)
-                               : reflection->GetInt64(message, field));
+        AppendInteger(repeated ? reflection.GetRepeatedInt64(message, field, index)
+                               : reflection.GetInt64(message, field));
         out_.push_back('"');
         return true;
       case FieldDescriptor::CPPTYPE_UINT64:
         out_.push_back('"');
-        AppendInteger(repeated ? reflection->GetRepeatedUInt64(message, field, index)
-                               : reflection->GetUInt64(message, field));
+        AppendInteger(repeated ? reflection.GetRepeatedUInt64(message, field, index)
+                               : reflection.GetUInt64(message, field));
         out_.push_back('"');
         return true;
       case FieldDescriptor::CPPTYPE_DOUBLE:
-        AppendDouble(repeated ? reflection->GetRepeatedDouble(message, field, index)
-                              : reflection->GetDouble(message, field));
+        AppendDouble(repeated ? reflection.GetRepeatedDouble(message, field, index)
+                              : reflection.GetDouble(message, field));
         return true;
       case FieldDescriptor::CPPTYPE_FLOAT:
-        AppendFloat(repeated ? reflection->GetRepeatedFloat(message, field, index)
-                             : reflection->GetFloat(message, field));
+        AppendFloat(repeated ? reflection.GetRepeatedFloat(message, field, index)
+                             : reflection.GetFloat(message, field));
         return true;
       case FieldDescriptor::CPPTYPE_BOOL:
-        out_.append((repeated ? reflection->GetRepeatedBool(message, field, index)
-                              : reflection->GetBool(message, field))
+        out_.append((repeated ? reflection.GetRepeatedBool(message, field, index)
+                              : reflection.GetBool(message, field))
                         ? "true"
                         : "false");
         return true;
       case FieldDescriptor::CPPTYPE_ENUM: {
-        const int number = repeated ? reflection->GetRepeatedEnumValue(message, field, index)
-                                    : reflection->GetEnumValue(message, field);
+        const int number = repeated ? reflection.GetRepeatedEnumValue(message, field, index)
+                                    : reflection.GetEnumValue(message, field);
         const auto* value = field->enum_type()->FindValueByNumber(number);
         if (value == nullptr) return false;
         return AppendString(value->name());
@@ -140,13 +142,13 @@ class Printer {
         if (field->type() == FieldDescriptor::TYPE_BYTES) return false;  // base64: the library
         std::string scratch;
         const std::string& value =
-            repeated ? reflection->GetRepeatedStringReference(message, field, index, &scratch)
-                     : reflection->GetStringReference(message, field, &scratch);
+            repeated ? reflection.GetRepeatedStringReference(message, field, index, &scratch)
+                     : reflection.GetStringReference(message, field, &scratch);
         return AppendString(value);
       }
       case FieldDescriptor::CPPTYPE_MESSAGE:
-        return PrintMessage(repeated ? reflection->GetRepeatedMessage(message, field, index)
-                                     : reflection->GetMessage(message, field));
+        return PrintMessage(repeated ? reflection.GetRepeatedMessage(message, field, index)
+                                     : reflection.GetMessage(message, field));
     }
     return false;
   }
@@ -209,7 +211,7 @@ class Printer {
       first = false;
       if (!AppendString(key)) return false;
       out_.push_back(':');
-      if (!PrintValue(*entry, value_field, -1)) return false;
+      if (!PrintValue(*entry, *entry->GetReflection(), value_field, -1)) return false;
     }
     out_.push_back('}');
     return true;
@@ -254,18 +256,44 @@ class Printer {
   // printf's "%.<digits>g", widened to `wide` digits when it does not read
   // back as `value`: protobuf's DoubleToBuffer / FloatToBuffer, with
   // std::to_chars (defined as printf's %g) instead of snprintf and strtod.
+  //
+  // "%.<digits>g reads back" is decided without parsing: for a normal value
+  // it holds exactly when the shortest representation that reads back has at
+  // most `digits` significant digits. (If it has, that decimal D lies within
+  // half an ulp of `value`, under 2^-53 (float 2^-24) of it relatively, while
+  // the `digits`-digit grid D sits on is spaced more than 10^-15 (10^-6)
+  // relatively, so rounding `value` to `digits` digits gives D. If it has not,
+  // no decimal of `digits` digits reads back.) Subnormals keep the parse.
   template <typename Float>
   void AppendShortest(Float value, int digits, int wide) {
     char buffer[48];
-    auto printed =
-        std::to_chars(buffer, buffer + sizeof(buffer), value, std::chars_format::general, digits);
-    Float parsed{};
-    std::from_chars(buffer, printed.ptr, parsed);
-    if (parsed != value) {
-      printed =
-          std::to_chars(buffer, buffer + sizeof(buffer), value, std::chars_format::general, wide);
+    int precision = digits;
+    if (std::isnormal(value)) {
+      if (ShortestDigits(value) > digits) precision = wide;
+    } else if (value != 0) {
+      auto printed = std::to_chars(buffer, buffer + sizeof(buffer), value,
+                                   std::chars_format::general, digits);
+      Float parsed{};
+      std::from_chars(buffer, printed.ptr, parsed);
+      if (parsed != value) precision = wide;
     }
+    const auto printed = std::to_chars(buffer, buffer + sizeof(buffer), value,
+                                       std::chars_format::general, precision);
     out_.append(buffer, printed.ptr);
+  }
+
+  // The significant digits of the shortest decimal that reads back as
+  // `value` (std::to_chars without a precision).
+  template <typename Float>
+  static int ShortestDigits(Float value) {
+    char buffer[48];
+    const auto printed =
+        std::to_chars(buffer, buffer + sizeof(buffer), value, std::chars_format::scientific);
+    int significant = 0;
+    for (const char* at = buffer; at < printed.ptr && *at != 'e'; ++at) {
+      if (*at >= '0' && *at <= '9') ++significant;
+    }
+    return significant;
   }
 
   void AppendFloat(float value) {
@@ -282,12 +310,18 @@ class Printer {
   // DEL and some Unicode ranges in its own way, so those go to it.
   bool AppendString(const std::string& value) {
     out_.push_back('"');
-    for (const char c : value) {
+    size_t run = 0;  // the start of the characters not yet appended
+    for (size_t at = 0; at < value.size(); ++at) {
+      const char c = value[at];
       const auto byte = static_cast<unsigned char>(c);
       if (byte < 0x20 || byte >= 0x7f || c == '<' || c == '>') return false;
-      if (c == '"' || c == '\\') out_.push_back('\\');
-      out_.push_back(c);
+      if (c == '"' || c == '\\') {
+        out_.append(value, run, at - run);
+        out_.push_back('\\');
+        run = at;
+      }
     }
+    out_.append(value, run, value.size() - run);
     out_.push_back('"');
     return true;
   }

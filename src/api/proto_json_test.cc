@@ -7,6 +7,7 @@
 
 #include <boost/json.hpp>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <random>
@@ -276,6 +277,44 @@ TEST(ProtoJsonTest, DoublesPrintAsProtobufPrintsThem) {
     ASSERT_TRUE(internal::AppendProtoJsonFastPath(reason, fast));
     EXPECT_EQ(fast, LibraryJson(reason)) << value;
   }
+}
+
+// The fast path decides between 15 and 17 digits from
+// the shortest representation instead of parsing; random bit patterns,
+// ratios of small integers (shares and averages), values next to powers of
+// ten and powers of two (subnormals too) print as the library prints them.
+// (The answers declare no float fields.)
+TEST(ProtoJsonTest, RandomDoublesPrintAsTheLibraryPrintsThem) {
+  std::mt19937_64 random(20451106);
+  std::vector<double> values;
+  for (int index = 0; index < 20000; ++index) {
+    uint64_t bits = random();
+    double value = 0;
+    std::memcpy(&value, &bits, sizeof(value));
+    if (std::isfinite(value)) values.push_back(value);
+    values.push_back(static_cast<double>(random() % 100000) /
+                     static_cast<double>(1 + random() % 100000));
+  }
+  for (int exponent = -320; exponent <= 308; ++exponent) {
+    const double power = std::pow(10.0, exponent);
+    values.push_back(power);
+    values.push_back(std::nextafter(power, 0.0));
+    values.push_back(std::nextafter(power, 2 * power + 1));
+  }
+  for (int exponent = -1074; exponent <= 1023; exponent += 7) {
+    values.push_back(std::ldexp(1.0, exponent));
+  }
+  int checked = 0;
+  lok::v1::RetentionReason reason;
+  for (double value : values) {
+    reason.set_value(value);
+    reason.set_share(-value);
+    std::string fast;
+    ASSERT_TRUE(internal::AppendProtoJsonFastPath(reason, fast));
+    ASSERT_EQ(fast, LibraryJson(reason)) << value;
+    ++checked;
+  }
+  EXPECT_GT(checked, 40000);
 }
 
 // Maps print by key; the library prints them in the map's hash order, so

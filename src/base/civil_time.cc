@@ -40,10 +40,25 @@ std::optional<int64_t> ParseDate(std::string_view text) {
 
 std::string FormatDate(int64_t day) {
   const std::chrono::year_month_day date{std::chrono::sys_days(std::chrono::days(day))};
-  char buffer[16];
-  std::snprintf(buffer, sizeof(buffer), "%04d-%02u-%02u", static_cast<int>(date.year()),
-                static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()));
-  return buffer;
+  const int year = static_cast<int>(date.year());
+  const auto month = static_cast<unsigned>(date.month());
+  const auto day_of_month = static_cast<unsigned>(date.day());
+  if (year < 0 || year > 9999) {
+    char buffer[16];
+    std::snprintf(buffer, sizeof(buffer), "%04d-%02u-%02u", year, month, day_of_month);
+    return buffer;
+  }
+  // The common case without printf (answers format hundreds of dates).
+  std::string text(10, '-');
+  text[0] = static_cast<char>('0' + year / 1000);
+  text[1] = static_cast<char>('0' + year / 100 % 10);
+  text[2] = static_cast<char>('0' + year / 10 % 10);
+  text[3] = static_cast<char>('0' + year % 10);
+  text[5] = static_cast<char>('0' + month / 10);
+  text[6] = static_cast<char>('0' + month % 10);
+  text[8] = static_cast<char>('0' + day_of_month / 10);
+  text[9] = static_cast<char>('0' + day_of_month % 10);
+  return text;
 }
 
 int32_t MonthOfDay(int64_t day) {
@@ -71,8 +86,9 @@ std::optional<int32_t> ParseMonth(std::string_view text) {
 }
 
 std::string FormatMonth(int32_t month) {
-  const int64_t day = FirstDayOfMonth(month);
-  return FormatDate(day).substr(0, 7);
+  std::string text = FormatDate(FirstDayOfMonth(month));
+  text.resize(7);
+  return text;
 }
 
 std::string FormatQuarter(int32_t month) {

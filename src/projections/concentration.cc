@@ -6,6 +6,7 @@
 #include <cmath>
 #include <functional>
 #include <map>
+#include <memory>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -441,32 +442,84 @@ StatusOr<Stats> ReadStats(const store::KeyValueReader& reader,
   return total;
 }
 
-// Every value of a dimension that has revenue in a window, with its
-// statistics summed over the partitions (the "scopes seen" index).
-StatusOr<std::map<std::string, Stats>> ReadScopeValues(const store::KeyValueReader& reader,
-                                                       const std::vector<int32_t>& partitions,
-                                                       const std::string& window_part,
-                                                       ScopeKind kind) {
-  std::map<std::string, Stats> values;
+// The smallest key after every key that starts with `prefix`.
+std::string PrefixEnd(std::string prefix) {
+  while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xFF) prefix.pop_back();
+  if (!prefix.empty())
+    prefix.back() = static_cast<char>(static_cast<unsigned char>(prefix.back()) + 1);
+  return prefix;
+}
+
+// One range of a ScanRanges call: its keys go to `visit`, which may go on,
+// skip ahead inside the range (kSeek) or end the range early (kStop).
+struct RangeTask {
+  std::string begin;
+  std::string end;  // exclusive
+  std::function<store::KeyValueReader::ScanStep(std::string_view, std::string_view)> visit;
+};
+
+// Scans several ranges, in key order, with one seeking scan (one iterator on
+// RocksDB instead of one per range: creating and positioning an iterator
+// costs about as much as reading a few dozen keys).
+// REQUIRES: the ranges are sorted by `begin` and do not overlap.
+Status ScanRanges(const store::KeyValueReader& reader, std::vector<RangeTask>& tasks) {
+  using Step = store::KeyValueReader::ScanStep;
+  if (tasks.empty()) return Status::Ok();
+  size_t current = 0;
+  return reader.ScanRangeSeeking(
+      tasks.front().begin, tasks.back().end,
+      [&](std::string_view key, std::string_view value) -> Step {
+        while (current < tasks.size() && key >= std::string_view(tasks[current].end)) ++current;
+        if (current == tasks.size()) return {Step::Action::kStop, {}};
+        RangeTask& task = tasks[current];
+        if (key < std::string_view(task.begin)) return {Step::Action::kSeek, task.begin};
+        Step step = task.visit(key, value);
+        if (step.action == Step::Action::kSeek &&
+            std::string_view(step.seek_to) >= std::string_view(task.end)) {
+          step = {Step::Action::kStop, {}};
+        }
+        if (step.action != Step::Action::kStop) return step;
+        if (++current == tasks.size()) return {Step::Action::kStop, {}};
+        return {Step::Action::kSeek, tasks[current].begin};
+      });
+}
+
+// The "scopes seen" index of several windows (each given by its WindowPart)
+// for one dimension: per window, every value with revenue and its
+// statistics summed over the partitions. One seeking scan per partition.
+// REQUIRES: `window_parts` sorted.
+StatusOr<std::vector<std::map<std::string, Stats>>> ReadScopeValuesOfWindows(
+    const store::KeyValueReader& reader, const std::vector<int32_t>& partitions,
+    const std::vector<std::string>& window_parts, ScopeKind kind) {
+  using Step = store::KeyValueReader::ScanStep;
+  std::vector<std::map<std::string, Stats>> windows(window_parts.size());
   Status corrupt = Status::Ok();
   for (int32_t partition : partitions) {
-    std::string prefix = PartitionedKey(kStatPrefix, partition, window_part);
-    prefix.push_back(ScopeChar(kind));
-    LOK_RETURN_IF_ERROR(
-        reader.ScanPrefix(prefix, [&](std::string_view key, std::string_view bytes) {
-          size_t position = prefix.size();
-          std::optional<std::string> value = ReadEscapedString(key, position);
-          StatusOr<Stats> stats = DecodeStats(bytes);
-          if (!value || !stats.ok()) {
-            corrupt = DataLossError("concentration: unreadable scope statistics");
-            return false;
-          }
-          values[*value] += *stats;
-          return true;
-        }));
+    std::vector<RangeTask> tasks;
+    tasks.reserve(window_parts.size());
+    for (size_t index = 0; index < window_parts.size(); ++index) {
+      std::string prefix = PartitionedKey(kStatPrefix, partition, window_parts[index]);
+      prefix.push_back(ScopeChar(kind));
+      std::string end = PrefixEnd(prefix);
+      const size_t prefix_size = prefix.size();
+      tasks.push_back({std::move(prefix), std::move(end),
+                       [&windows, &corrupt, index, prefix_size](std::string_view key,
+                                                               std::string_view bytes) -> Step {
+                         size_t position = prefix_size;
+                         std::optional<std::string> value = ReadEscapedString(key, position);
+                         StatusOr<Stats> stats = DecodeStats(bytes);
+                         if (!value || !stats.ok()) {
+                           corrupt = DataLossError("concentration: unreadable scope statistics");
+                           return {Step::Action::kStop, {}};
+                         }
+                         windows[index][*value] += *stats;
+                         return {};
+                       }});
+    }
+    LOK_RETURN_IF_ERROR(ScanRanges(reader, tasks));
     LOK_RETURN_IF_ERROR(corrupt);
   }
-  return values;
+  return windows;
 }
 
 struct TopEntry {
@@ -546,17 +599,22 @@ struct ParetoK80 {
   bool exact = true;
 };
 
-// The smallest key after every key that starts with `prefix`.
-std::string PrefixEnd(std::string prefix) {
-  while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xFF) prefix.pop_back();
-  if (!prefix.empty())
-    prefix.back() = static_cast<char>(static_cast<unsigned char>(prefix.back()) + 1);
-  return prefix;
-}
+// Where the walk over the revenue distribution from the top stopped: k80
+// itself (`result`), or the crossing bucket whose clients' revenues (from
+// the index, any order) FinishK80 needs.
+struct HistogramWalk {
+  std::optional<ParetoK80> result;
+  int32_t bucket = 0;  // the crossing bucket
+  int64_t lower = 0;   // its revenues: [lower, upper)
+  int64_t upper = 0;
+  Uint128 goal = 0;
+  Uint128 cumulative = 0;  // Σ revenue of the buckets above it
+  int64_t counted = 0;     // their clients
+};
 
-StatusOr<ParetoK80> ComputeK80(const store::KeyValueReader& reader,
-                               const std::vector<int32_t>& partitions, const std::string& group,
-                               int64_t total) {
+StatusOr<HistogramWalk> WalkHistogram(const store::KeyValueReader& reader,
+                                      const std::vector<int32_t>& partitions,
+                                      const std::string& group, int64_t total) {
   // The first k clients reach 80 % when 5 · Σ of their revenue >= 4 · total.
   const Uint128 goal = 4 * static_cast<Uint128>(static_cast<uint64_t>(total));
   Uint128 cumulative = 0;
@@ -627,8 +685,11 @@ StatusOr<ParetoK80> ComputeK80(const store::KeyValueReader& reader,
       if (!walk(bucket, sums)) break;
     }
   }
-  if (!crossing) return ParetoK80{counted, true};  // no revenue: k80 = 0
-  const int32_t bucket = *crossing;
+  HistogramWalk result;
+  if (!crossing) {  // no revenue: k80 = 0
+    result.result = ParetoK80{counted, true};
+    return result;
+  }
   const std::array<int64_t, 2>& sums = crossing_sums;
   if (sums[0] > kParetoScanLimit) {
     const long double missing =
@@ -636,19 +697,56 @@ StatusOr<ParetoK80> ComputeK80(const store::KeyValueReader& reader,
     const long double average =
         static_cast<long double>(sums[1]) / static_cast<long double>(sums[0]);
     const auto needed = static_cast<int64_t>(std::ceil(missing / average));
-    return ParetoK80{counted + std::clamp<int64_t>(needed, 1, sums[0]), false};
+    result.result = ParetoK80{counted + std::clamp<int64_t>(needed, 1, sums[0]), false};
+    return result;
   }
-  // The bucket's clients, highest revenue first, from every partition.
-  const int64_t lower = BucketLowerBound(bucket);
-  const int64_t upper = BucketLowerBound(bucket + 1);  // exclusive
+  result.bucket = *crossing;
+  result.lower = BucketLowerBound(*crossing);
+  result.upper = BucketLowerBound(*crossing + 1);  // exclusive
+  result.goal = goal;
+  result.cumulative = cumulative;
+  result.counted = counted;
+  return result;
+}
+
+// k80 from the crossing bucket's revenues, highest first.
+StatusOr<ParetoK80> FinishK80(const HistogramWalk& walk, std::vector<int64_t> revenues) {
+  if (walk.result) return *walk.result;
+  std::sort(revenues.begin(), revenues.end(), std::greater<>());
+  Uint128 cumulative = walk.cumulative;
+  for (size_t index = 0; index < revenues.size(); ++index) {
+    cumulative += static_cast<uint64_t>(revenues[index]);
+    if (5 * cumulative >= walk.goal) {
+      return ParetoK80{walk.counted + static_cast<int64_t>(index) + 1, true};
+    }
+  }
+  return DataLossError("concentration: revenue distribution and index disagree");
+}
+
+// The begin and end keys of the index entries of `group` with revenues in
+// [lower, upper).
+std::pair<std::string, std::string> RevenueRange(int32_t partition, const std::string& group,
+                                                 int64_t lower, int64_t upper) {
+  const std::string prefix = PartitionedKey(kTopPrefix, partition, group);
+  std::string begin = prefix, end = prefix;
+  AppendBigEndian64(begin, ~static_cast<uint64_t>(upper - 1));
+  AppendBigEndian64(end, ~static_cast<uint64_t>(lower) + 1);
+  return {std::move(begin), std::move(end)};
+}
+
+StatusOr<ParetoK80> ComputeK80(const store::KeyValueReader& reader,
+                               const std::vector<int32_t>& partitions, const std::string& group,
+                               int64_t total) {
+  LOK_ASSIGN_OR_RETURN(HistogramWalk walk, WalkHistogram(reader, partitions, group, total));
+  if (walk.result) return *walk.result;
+  // The bucket's clients, from every partition.
   std::vector<int64_t> revenues;
+  Status corrupt = Status::Ok();
   for (int32_t partition : partitions) {
-    const std::string prefix = PartitionedKey(kTopPrefix, partition, group);
-    std::string begin = prefix, end = prefix;
-    AppendBigEndian64(begin, ~static_cast<uint64_t>(upper - 1));
-    AppendBigEndian64(end, ~static_cast<uint64_t>(lower) + 1);
+    const size_t prefix_size = kTopPrefix.size() + 4 + group.size();
+    const auto [begin, end] = RevenueRange(partition, group, walk.lower, walk.upper);
     LOK_RETURN_IF_ERROR(reader.ScanRange(begin, end, [&](std::string_view key, std::string_view) {
-      std::optional<uint64_t> inverted = ReadBigEndian64(key, prefix.size());
+      std::optional<uint64_t> inverted = ReadBigEndian64(key, prefix_size);
       if (!inverted) {
         corrupt = DataLossError("concentration: unreadable index entry");
         return false;
@@ -658,12 +756,7 @@ StatusOr<ParetoK80> ComputeK80(const store::KeyValueReader& reader,
     }));
     LOK_RETURN_IF_ERROR(corrupt);
   }
-  std::sort(revenues.begin(), revenues.end(), std::greater<>());
-  for (size_t index = 0; index < revenues.size(); ++index) {
-    cumulative += static_cast<uint64_t>(revenues[index]);
-    if (5 * cumulative >= goal) return ParetoK80{counted + static_cast<int64_t>(index) + 1, true};
-  }
-  return DataLossError("concentration: revenue distribution and index disagree");
+  return FinishK80(walk, std::move(revenues));
 }
 
 // Sets `money` in place (it may live on the answer's arena).
@@ -789,12 +882,134 @@ struct PendingBlock {
   Stats stats;
   ConcentrationBlock* block = nullptr;  // in the answer
   TopList top;
+  ParetoK80 k80;
+  bool top_read = false;  // top and k80 already read (ReadTopsAndK80)
   std::vector<PendingRow> rows;
   size_t first_trend_slot = 0;  // months × partitions statistics, month-major
   // A breakdown block's trend: each month's statistics of every value of the
   // dimension (one scan per month, shared by the blocks); null: read its own.
   const std::vector<std::map<std::string, Stats>>* scanned_trend = nullptr;
 };
+
+// One group's index read while ReadTopsAndK80 scans: its first entries as
+// ReadTop would return them, and the revenues of its k80 crossing bucket.
+class TopScan {
+ public:
+  using Step = store::KeyValueReader::ScanStep;
+
+  TopScan(std::string prefix, const HistogramWalk& walk, size_t wanted, int64_t sum,
+          double share_alert)
+      : prefix_(std::move(prefix)),
+        walk_(walk),
+        wanted_(wanted),
+        sum_(sum),
+        share_alert_(share_alert) {}
+
+  const std::string& prefix() const { return prefix_; }
+
+  // Takes the index entries from the top: every one until ReadTop's stopping
+  // rule holds (checked where ReadTop checks it: after 16, 32, 64, ...
+  // entries), then skips to the crossing bucket and reads its entries.
+  Step Visit(std::string_view key) {
+    std::optional<uint64_t> inverted = ReadBigEndian64(key, prefix_.size());
+    if (!inverted) return Corrupt();
+    const auto revenue = static_cast<int64_t>(~*inverted);
+    const bool wants_crossing = !walk_.result.has_value();
+    if (wants_crossing && revenue >= walk_.lower && revenue < walk_.upper) {
+      crossing_.push_back(revenue);
+    }
+    if (!top_done_) {
+      size_t position = prefix_.size() + 8;
+      std::optional<std::string> client = ReadEscapedString(key, position);
+      if (!client) return Corrupt();
+      entries_.push_back({revenue, std::move(*client)});
+      if (entries_.size() == checkpoint_) {
+        if (Enough() || entries_.size() >= static_cast<size_t>(kParetoScanLimit)) {
+          top_done_ = true;
+        } else {
+          checkpoint_ *= 2;
+        }
+      }
+      if (!top_done_) return {};
+    }
+    if (!wants_crossing || revenue < walk_.lower) return {Step::Action::kStop, {}};
+    if (revenue >= walk_.upper) {
+      std::string seek = prefix_;
+      AppendBigEndian64(seek, ~static_cast<uint64_t>(walk_.upper - 1));
+      return {Step::Action::kSeek, std::move(seek)};
+    }
+    return {};
+  }
+
+  const Status& corrupt() const { return corrupt_; }
+  std::vector<TopEntry>& entries() { return entries_; }
+  std::vector<int64_t>& crossing() { return crossing_; }
+
+ private:
+  bool Enough() const {
+    return entries_.size() >= wanted_ && Share(entries_.back().revenue, sum_) < share_alert_;
+  }
+  Step Corrupt() {
+    corrupt_ = DataLossError("concentration: unreadable index entry");
+    return {Step::Action::kStop, {}};
+  }
+
+  std::string prefix_;
+  const HistogramWalk& walk_;
+  size_t wanted_;
+  int64_t sum_;
+  double share_alert_;
+  std::vector<TopEntry> entries_;
+  size_t checkpoint_ = 16;
+  bool top_done_ = false;
+  std::vector<int64_t> crossing_;
+  Status corrupt_ = Status::Ok();
+};
+
+// Every block's top entries and k80 on a store with one stripe: the
+// distributions walked block by block (reverse scans), then every block's
+// index entries in one scan (ScanRanges), instead of a top scan and a
+// crossing-bucket scan per block. The same answer as ReadTop and ComputeK80.
+Status ReadTopsAndK80(const store::KeyValueReader& reader, int32_t partition,
+                      const ConcentrationQuery& query, char bucket,
+                      std::vector<PendingBlock>& blocks) {
+  const std::vector<int32_t> partitions = {partition};
+  const auto wanted = static_cast<size_t>(std::max<int64_t>(query.limit, 10));
+  std::vector<HistogramWalk> walks(blocks.size());
+  std::vector<std::unique_ptr<TopScan>> scans(blocks.size());
+  std::vector<size_t> order;
+  for (size_t index = 0; index < blocks.size(); ++index) {
+    const PendingBlock& block = blocks[index];
+    if (block.stats.sum <= 0) continue;
+    const std::string group =
+        Group(bucket, query.window.last_month, query.currency, block.kind, block.value);
+    LOK_ASSIGN_OR_RETURN(walks[index],
+                         WalkHistogram(reader, partitions, group, block.stats.sum));
+    scans[index] = std::make_unique<TopScan>(PartitionedKey(kTopPrefix, partition, group),
+                                             walks[index], wanted, block.stats.sum,
+                                             query.client_share_alert);
+    order.push_back(index);
+  }
+  std::sort(order.begin(), order.end(),
+            [&](size_t left, size_t right) { return scans[left]->prefix() < scans[right]->prefix(); });
+  std::vector<RangeTask> tasks;
+  tasks.reserve(order.size());
+  for (size_t index : order) {
+    TopScan* scan = scans[index].get();
+    tasks.push_back({scan->prefix(), PrefixEnd(scan->prefix()),
+                     [scan](std::string_view key, std::string_view) { return scan->Visit(key); }});
+  }
+  LOK_RETURN_IF_ERROR(ScanRanges(reader, tasks));
+  for (size_t index : order) {
+    TopScan& scan = *scans[index];
+    LOK_RETURN_IF_ERROR(scan.corrupt());
+    PendingBlock& block = blocks[index];
+    block.top.entries = std::move(scan.entries());
+    LOK_ASSIGN_OR_RETURN(block.k80, FinishK80(walks[index], std::move(scan.crossing())));
+    block.top_read = true;
+  }
+  return Status::Ok();
+}
 
 // Fills the block's totals, shares and k80, and asks `read` for its rows and
 // trend.
@@ -815,14 +1030,17 @@ Status StartBlock(const store::KeyValueReader& reader, const std::vector<int32_t
 
   TopList& top = pending.top;
   if (stats.sum > 0) {
-    const auto wanted = static_cast<size_t>(std::max<int64_t>(query.limit, 10));
-    // Enough for the top 10 and the listed clients, and past every client
-    // over the share alert.
-    LOK_ASSIGN_OR_RETURN(
-        top, ReadTop(reader, partitions, group, [&](const std::vector<TopEntry>& entries) {
-          return entries.size() >= wanted &&
-                 Share(entries.back().revenue, stats.sum) < query.client_share_alert;
-        }));
+    if (!pending.top_read) {
+      const auto wanted = static_cast<size_t>(std::max<int64_t>(query.limit, 10));
+      // Enough for the top 10 and the listed clients, and past every client
+      // over the share alert.
+      LOK_ASSIGN_OR_RETURN(
+          top, ReadTop(reader, partitions, group, [&](const std::vector<TopEntry>& entries) {
+            return entries.size() >= wanted &&
+                   Share(entries.back().revenue, stats.sum) < query.client_share_alert;
+          }));
+      LOK_ASSIGN_OR_RETURN(pending.k80, ComputeK80(reader, partitions, group, stats.sum));
+    }
     int64_t top1 = 0, top5 = 0, top10 = 0;
     for (size_t rank = 0; rank < top.entries.size(); ++rank) {
       const int64_t revenue = top.entries[rank].revenue;
@@ -833,9 +1051,8 @@ Status StartBlock(const store::KeyValueReader& reader, const std::vector<int32_t
     block.set_top1_share(Share(top1, stats.sum));
     block.set_top5_share(Share(top5, stats.sum));
     block.set_top10_share(Share(top10, stats.sum));
-    LOK_ASSIGN_OR_RETURN(ParetoK80 k80, ComputeK80(reader, partitions, group, stats.sum));
-    block.set_pareto_k80(k80.clients);
-    block.set_pareto_k80_exact(k80.exact);
+    block.set_pareto_k80(pending.k80.clients);
+    block.set_pareto_k80_exact(pending.k80.exact);
   }
 
   if (query.client) {
@@ -978,16 +1195,21 @@ Status QueryConcentration(const store::KeyValueReader& reader, const Concentrati
   // keys, so one scan per month reads every block's point of that month.
   std::vector<std::map<std::string, Stats>> scanned_trend;
   if (query.breakdown) {
+    // Every month of the trend, then the window itself: one seeking scan.
+    std::vector<std::string> window_parts;
     for (int32_t month = window.first_month(); month <= window.last_month; ++month) {
-      LOK_ASSIGN_OR_RETURN(
-          scanned_trend.emplace_back(),
-          ReadScopeValues(reader, partitions, WindowPart(kMonthBucket, month, query.currency),
-                          *query.breakdown));
+      window_parts.push_back(WindowPart(kMonthBucket, month, query.currency));
+    }
+    if (bucket != kMonthBucket) {
+      window_parts.push_back(WindowPart(bucket, window.last_month, query.currency));
     }
     LOK_ASSIGN_OR_RETURN(
-        auto values,
-        ReadScopeValues(reader, partitions, WindowPart(bucket, window.last_month, query.currency),
-                        *query.breakdown));
+        scanned_trend,
+        ReadScopeValuesOfWindows(reader, partitions, window_parts, *query.breakdown));
+    // A one-month window's values are its trend's last (and only) month.
+    std::map<std::string, Stats> values =
+        bucket != kMonthBucket ? std::move(scanned_trend.back()) : scanned_trend.back();
+    if (bucket != kMonthBucket) scanned_trend.pop_back();
     blocks.reserve(values.size() + 1);
     for (auto& [value, stats] : values) {
       PendingBlock& block = blocks.emplace_back();
@@ -997,6 +1219,9 @@ Status QueryConcentration(const store::KeyValueReader& reader, const Concentrati
       block.value = value;
       block.stats = stats;
     }
+  }
+  if (partitions.size() == 1) {
+    LOK_RETURN_IF_ERROR(ReadTopsAndK80(reader, partitions[0], query, bucket, blocks));
   }
   BatchedRead read;
   for (PendingBlock& block : blocks) {

@@ -479,6 +479,10 @@ struct Aggregation {
   CellSums total{};
   std::map<std::string, CellSums, std::less<>> rows;
   std::array<std::array<int64_t, 2>, kChannelSlots> channels{};  // leads, won
+  // A breakdown by month or quarter: the row of the last cell's month (the
+  // cells of a month are read one after another; rows never move in a map).
+  std::optional<int32_t> last_month;
+  CellSums* last_month_row = nullptr;
 };
 
 struct CellRange {
@@ -577,23 +581,31 @@ void AddCell(const CellKey& cell, const CellValues& values, const FunnelQuery& q
   if (!Matches(cell, query)) return;
   const bool same_currency = cell.currency == query.currency;
   auto accumulate = [&](CellSums& sums) {
+    if (same_currency) {
+      for (size_t slot = 0; slot < kCellMetrics; ++slot) sums[slot] += values[slot];
+      return;
+    }
     for (size_t slot = 0; slot < kCellMetrics; ++slot) {
       const bool amount = (slot >= kCellAmount && slot < kCellAmount + 5) ||
                           (slot >= kCellOpenAmount && slot < kCellOpenAmount + 3);
-      if (amount && !same_currency) continue;
-      sums[slot] += values[slot];
+      if (!amount) sums[slot] += values[slot];
     }
   };
   accumulate(aggregation.total);
-  if (query.by != FunnelBreakdown::kNone) {
+  if (query.by == FunnelBreakdown::kMonth || query.by == FunnelBreakdown::kQuarter) {
+    const int32_t month = MonthOfUnit(cell.level, cell.time);
+    if (aggregation.last_month != month) {
+      aggregation.last_month = month;
+      aggregation.last_month_row = &aggregation.rows[RowKey(cell, query.by)];
+    }
+    accumulate(*aggregation.last_month_row);
+  } else if (query.by != FunnelBreakdown::kNone) {
     // A dimension's row is looked up by the cell's own string (no copy per
-    // cell); months and quarters are formatted.
-    const std::string* dimension = query.by == FunnelBreakdown::kSalesperson ? &cell.salesperson
-                                   : query.by == FunnelBreakdown::kRegion    ? &cell.region
-                                   : query.by == FunnelBreakdown::kProduct   ? &cell.product
-                                                                             : nullptr;
-    auto row = dimension != nullptr ? aggregation.rows.find(std::string_view(*dimension))
-                                    : aggregation.rows.end();
+    // cell).
+    const std::string& dimension = query.by == FunnelBreakdown::kSalesperson ? cell.salesperson
+                                   : query.by == FunnelBreakdown::kRegion    ? cell.region
+                                                                             : cell.product;
+    auto row = aggregation.rows.find(std::string_view(dimension));
     if (row == aggregation.rows.end()) {
       row = aggregation.rows.try_emplace(RowKey(cell, query.by)).first;
     }
