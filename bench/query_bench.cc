@@ -550,8 +550,10 @@ void PrintServerLatencies(const std::vector<lok::http::RouteLatency>& before,
                1000 * HistogramQuantile(bounds, cumulative, count, 0.50),
                1000 * HistogramQuantile(bounds, cumulative, count, 0.99));
   }
+  std::vector<double> bounds_ms;
+  for (double bound : bounds) bounds_ms.push_back(1000 * bound);
   fmt::print("~ interpolated inside the histogram's buckets (bounds in ms: {})\n\n",
-             fmt::join(bounds, ", "));
+             fmt::join(bounds_ms, ", "));
 }
 
 lok::Status Run(const BenchConfig& config, const fs::path& dir, bool& requests_ok) {
