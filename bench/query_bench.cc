@@ -83,6 +83,7 @@ struct BenchConfig {
   std::string reuse;  // non-empty: an already loaded data directory
   bool keep = false;
   bool skip_missing = false;
+  bool fresh_connections = false;  // a new TCP connection per request
   int32_t partitions = 8;
   size_t batch_size = 2'000;
   uint64_t seed = 42;
@@ -420,6 +421,13 @@ QueryPhase RunQueries(lok::service::LokService& service, const BenchConfig& conf
   std::vector<std::thread> workers;
   for (int thread = 0; thread < config.threads; ++thread) {
     workers.emplace_back([&] {
+      // Keep-alive, as a browser's connections to the dashboard (unless
+      // --fresh-connections): one per thread, reconnecting when closed.
+      std::unique_ptr<lok::http::Connection> connection;
+      if (!config.fresh_connections) {
+        auto opened = lok::http::Connection::Open(base);
+        if (opened.ok()) connection = std::move(opened).value();
+      }
       while (true) {
         const int64_t ticket = next_ticket.fetch_add(1);
         if (ticket >= total) return;
@@ -438,7 +446,8 @@ QueryPhase RunQueries(lok::service::LokService& service, const BenchConfig& conf
           std::this_thread::sleep_until(request_start);
         }
         const bool while_applying = applying();
-        auto response = lok::http::Fetch("GET", base + endpoint.target);
+        auto response = connection != nullptr ? connection->Get(endpoint.target)
+                                              : lok::http::Fetch("GET", base + endpoint.target);
         const double milliseconds =
             std::chrono::duration<double, std::milli>(Clock::now() - request_start).count();
         std::lock_guard lock(mutex);
@@ -584,8 +593,9 @@ lok::Status Run(const BenchConfig& config, const fs::path& dir, bool& requests_o
       config.batch_size);
   fmt::print(
       "              {} query threads, {} HTTP server threads, {} requests per endpoint, "
-      "projector nice {}\n",
-      config.threads, config.http_threads, config.requests, config.projector_nice);
+      "projector nice {}, {}\n",
+      config.threads, config.http_threads, config.requests, config.projector_nice,
+      config.fresh_connections ? "a new connection per request" : "keep-alive connections");
   fmt::print("              load: {}; tail: {}\n",
              config.rate > 0 ? fmt::format("open, {:.0f} requests/s", config.rate)
                              : std::string("closed loop (each thread back to back)"),
@@ -733,6 +743,9 @@ int main(int argc, char** argv) {
   app.add_flag("--keep", config.keep, "Keep the data directory afterwards (always with --reuse)");
   app.add_flag("--skip-missing", config.skip_missing,
                "Skip endpoints that answer 404 (not wired yet) instead of failing");
+  app.add_flag("--fresh-connections", config.fresh_connections,
+               "Open a new TCP connection for every request (default: one keep-alive "
+               "connection per query thread, as a browser)");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);
 

@@ -229,6 +229,165 @@ StatusOr<ClientResponse> FetchOrThrow(
 
 }  // namespace
 
+class Connection::Impl {
+ public:
+  Impl(std::string base_url, tcp::endpoint endpoint, std::string host_header,
+       std::chrono::milliseconds timeout)
+      : base_url_(std::move(base_url)),
+        endpoint_(endpoint),
+        host_header_(std::move(host_header)),
+        timeout_(timeout) {}
+
+  StatusOr<ClientResponse> Get(std::string_view target) {
+    request_ = {};
+    request_.version(11);
+    request_.method(bhttp::verb::get);
+    request_.target({target.data(), target.size()});
+    request_.set(bhttp::field::host, host_header_);
+    request_.set(bhttp::field::user_agent, "lok-http-client");
+    request_.keep_alive(true);
+    const bool was_connected = connected_;
+    StatusOr<ClientResponse> response = Exchange(target);
+    // A server may close an idle keep-alive connection at any time: the
+    // first request on a reused connection then fails before any answer.
+    if (!response.ok() && was_connected && !timed_out_ &&
+        response.status().code() == StatusCode::kUnavailable) {
+      response = Exchange(target);
+    }
+    return response;
+  }
+
+ private:
+  StatusOr<ClientResponse> Exchange(std::string_view target) {
+    const std::string url = base_url_ + std::string(target);
+    result_.reset();
+    timed_out_ = false;
+    parser_.emplace();
+    parser_->body_limit(kMaxResponseBodyBytes);
+    io_context_.restart();
+    deadline_.expires_after(timeout_);
+    deadline_.async_wait([this](beast::error_code ec) {
+      if (ec || result_.has_value()) return;
+      timed_out_ = true;
+      Drop();
+    });
+    if (connected_) {
+      Send(url);
+    } else {
+      stream_.async_connect(endpoint_, [this, url](beast::error_code ec) {
+        if (ec) return Fail(UnavailableError("connect to " + host_header_ + ": " + ec.message()));
+        connected_ = true;
+        Send(url);
+      });
+    }
+    io_context_.run();
+    if (!result_.has_value()) return InternalError("fetch " + url + ": exchange did not finish");
+    if (timed_out_) {
+      return DeadlineExceededError("fetch " + url + ": no response within " +
+                                   std::to_string(timeout_.count()) + " ms");
+    }
+    return std::move(*result_);
+  }
+
+  void Send(const std::string& url) {
+    bhttp::async_write(stream_, request_, [this, url](beast::error_code ec, std::size_t) {
+      if (ec) return Fail(UnavailableError("send to " + host_header_ + ": " + ec.message()));
+      bhttp::async_read(stream_, buffer_, *parser_,
+                        [this, url](beast::error_code read_ec, std::size_t) {
+                          OnRead(url, read_ec);
+                        });
+    });
+  }
+
+  void OnRead(const std::string& url, beast::error_code ec) {
+    if (ec == bhttp::error::body_limit) {
+      return Fail(ResourceExhaustedError("fetch " + url + ": response body exceeds " +
+                                         std::to_string(kMaxResponseBodyBytes) + " bytes"));
+    }
+    if (ec && ec != bhttp::error::end_of_stream &&
+        ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category()) {
+      return Fail(InternalError("fetch " + url + ": malformed response: " + ec.message()));
+    }
+    if (ec) return Fail(UnavailableError("read from " + host_header_ + ": " + ec.message()));
+    bhttp::response<bhttp::string_body> message = parser_->release();
+    ClientResponse response;
+    response.status = static_cast<int>(message.result_int());
+    response.content_type = std::string(ToStd(message[bhttp::field::content_type]));
+    response.body = std::move(message.body());
+    if (!message.keep_alive()) Drop();
+    Finish(std::move(response));
+  }
+
+  // A failed exchange leaves the stream in an unknown state: reconnect next time.
+  void Fail(Status status) {
+    Drop();
+    Finish(std::move(status));
+  }
+
+  void Finish(StatusOr<ClientResponse> result) {
+    result_.emplace(std::move(result));
+    deadline_.cancel();
+  }
+
+  void Drop() {
+    if (!connected_) {
+      stream_.close();  // aborts a pending connect
+      return;
+    }
+    connected_ = false;
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+    buffer_.clear();
+  }
+
+  const std::string base_url_;
+  const tcp::endpoint endpoint_;
+  const std::string host_header_;
+  const std::chrono::milliseconds timeout_;
+  bool connected_ = false;
+  bool timed_out_ = false;
+  std::optional<StatusOr<ClientResponse>> result_;
+  net::io_context io_context_{1};
+  beast::tcp_stream stream_{io_context_};
+  net::steady_timer deadline_{io_context_};
+  beast::flat_buffer buffer_;
+  bhttp::request<bhttp::empty_body> request_;
+  std::optional<bhttp::response_parser<bhttp::string_body>> parser_;
+};
+
+StatusOr<std::unique_ptr<Connection>> Connection::Open(std::string_view base_url,
+                                                       std::chrono::milliseconds timeout) {
+  LOK_ASSIGN_OR_RETURN(Target target, ParseUrl(base_url));
+  beast::error_code ec;
+  const net::ip::address address = net::ip::make_address(target.host, ec);
+  if (ec) {
+    return InvalidArgumentError("url '" + std::string(base_url) +
+                                "': a connection needs a numeric host");
+  }
+  if (target.request_target != "/") {
+    return InvalidArgumentError("url '" + std::string(base_url) +
+                                "': a connection's URL has no path or query");
+  }
+  const tcp::endpoint endpoint(address, static_cast<net::ip::port_type>(std::stoul(target.port)));
+  std::string base(base_url);
+  if (base.ends_with('/')) base.pop_back();
+  return std::unique_ptr<Connection>(new Connection(
+      std::make_unique<Impl>(std::move(base), endpoint, std::move(target.host_header), timeout)));
+}
+
+Connection::Connection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Connection::~Connection() = default;
+
+StatusOr<ClientResponse> Connection::Get(std::string_view target) {
+  try {
+    return impl_->Get(target);
+  } catch (const std::exception& e) {
+    return InternalError("fetch " + std::string(target) + ": " + e.what());
+  }
+}
+
 StatusOr<ClientResponse> Fetch(std::string_view method, std::string_view url, std::string_view body,
                                std::string_view content_type, std::chrono::milliseconds timeout) {
   return Fetch(method, url, body, content_type, timeout, {});

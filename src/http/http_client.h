@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -46,6 +47,37 @@ StatusOr<ClientResponse> Fetch(std::string_view method, std::string_view url,
                                std::string_view body, std::string_view content_type,
                                std::chrono::milliseconds timeout,
                                const std::vector<std::pair<std::string, std::string>>& headers);
+
+// A keep-alive HTTP/1.1 connection to one server for many GET requests in a
+// row, as a browser keeps its connections to a dashboard open (the query
+// benchmark uses one per client thread, so that it measures the answers and
+// not a TCP handshake per request).
+//
+//   auto connection = lok::http::Connection::Open("http://127.0.0.1:8080");
+//   auto response = (*connection)->Get("/v1/funnel?by=month");
+//
+// Thread-safety: one request at a time; use one Connection per thread.
+class Connection {
+ public:
+  // `base_url`: "http://host:port" with a numeric host (no lookup). Connects
+  // lazily, on the first request. Errors: kInvalidArgument for another URL.
+  static StatusOr<std::unique_ptr<Connection>> Open(std::string_view base_url,
+                                                    std::chrono::milliseconds timeout =
+                                                        std::chrono::seconds(30));
+  ~Connection();
+
+  // GETs `target` ("/path?query"). Connects when not connected; when the
+  // server had closed the idle connection, reconnects and sends again once.
+  // Errors: kUnavailable (connect, send, read), kDeadlineExceeded (no
+  // response within the timeout; the connection is dropped), kInternal
+  // (malformed response), kResourceExhausted (body over 1 GiB).
+  StatusOr<ClientResponse> Get(std::string_view target);
+
+ private:
+  class Impl;
+  explicit Connection(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
 
 // {"Authorization", "Bearer <token>"}, or no header for an empty token.
 std::vector<std::pair<std::string, std::string>> BearerHeader(std::string_view token);
