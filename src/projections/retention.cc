@@ -18,7 +18,7 @@ namespace lok::projections {
 namespace {
 
 using internal::DatedAmount;
-using internal::DecodeRetentionSummary;
+using internal::DecodeRetentionSummaryFor;
 using internal::EncodeRetentionSummary;
 using internal::RetentionSummary;
 using internal::SummarizeRetention;
@@ -146,8 +146,12 @@ struct Facts {
   std::optional<int64_t> last_contact_day;
   std::vector<Win> wins;     // in deal order (not by day)
   int64_t last_win_day = 0;  // the latest win's day (when there are wins)
+  // With at least two wins: the median interval between consecutive win
+  // days, at least 1 (MedianIntervalDays).
+  double median_interval_days = 0;
   CurrencyAmounts revenue;   // per currency
   std::vector<OpenDelay> open_delays;
+  std::vector<int64_t> scratch;
 };
 
 // The latest of `items[begin, end)` (ascending by mark) dated on or before
@@ -171,12 +175,46 @@ const typename Field::value_type* LatestOnOrBefore(const Field& events, int64_t 
   return latest;
 }
 
+// The median interval in days between consecutive won deals (by day), at
+// least 1, from twice the median (TwiceMedianInterval).
+double MedianIntervalDays(int64_t twice_median) {
+  return std::max(static_cast<double>(twice_median) / 2.0, 1.0);
+}
+
+// The facts on `day` from the precomputed current facts.
+// REQUIRES: CurrentFactsHoldOn(client, day).
+void CurrentFactsAt(const RetentionSummary& client, Facts& facts) {
+  const internal::CurrentFacts& current = client.current;
+  facts.last_contact_day = current.last_contact_day;
+  for (const DatedAmount& win : current.wins) {
+    facts.last_win_day = facts.wins.empty() ? win.day : std::max(facts.last_win_day, win.day);
+    facts.wins.push_back({win.day, win.minor, client.currencies[win.currency]});
+  }
+  if (facts.wins.size() >= 2) {
+    facts.median_interval_days = MedianIntervalDays(current.twice_median_interval);
+  }
+  for (const auto& [currency, minor] : current.revenue) {
+    facts.revenue.emplace_back(client.currencies[currency], minor);
+  }
+  for (const DatedAmount& delay : current.open_delays) {
+    facts.open_delays.push_back({delay.day, delay.minor, client.currencies[delay.currency]});
+  }
+}
+
+// The facts dated on or before `day`: from the current facts when they hold
+// on `day` (the live case), else from the dated facts.
+// REQUIRES: the dated facts were decoded unless the current facts hold.
 void FactsAt(const RetentionSummary& client, int64_t day, Facts& facts) {
   facts.last_contact_day.reset();
   facts.wins.clear();
   facts.last_win_day = 0;
+  facts.median_interval_days = 0;
   facts.revenue.clear();
   facts.open_delays.clear();
+  if (internal::CurrentFactsHoldOn(client, day)) {
+    CurrentFactsAt(client, facts);
+    return;
+  }
   const auto& days = client.contact_days;
   auto after = std::upper_bound(days.begin(), days.end(), day);
   if (after != days.begin()) facts.last_contact_day = *(after - 1);
@@ -190,6 +228,11 @@ void FactsAt(const RetentionSummary& client, int64_t day, Facts& facts) {
         facts.wins.empty() ? outcome->day : std::max(facts.last_win_day, outcome->day);
     facts.wins.push_back({outcome->day, outcome->minor, currency});
     if (!currency.empty()) AddAmount(currency, outcome->minor, facts.revenue);
+  }
+  if (facts.wins.size() >= 2) {
+    facts.scratch.clear();
+    for (const Win& win : facts.wins) facts.scratch.push_back(win.day);
+    facts.median_interval_days = MedianIntervalDays(internal::TwiceMedianInterval(facts.scratch));
   }
   begin = 0;
   for (uint32_t end : client.invoice_ends) {
@@ -212,37 +255,6 @@ int32_t CadenceDays(const RetentionSummary& client, const RetentionSettings& set
   const int32_t cadence =
       found != settings.cadence_by_region.end() ? found->second : settings.default_cadence_days;
   return std::max(cadence, 1);
-}
-
-// The median interval in days between consecutive won deals (by day), at
-// least 1. REQUIRES: at least two wins. `intervals` is scratch space.
-double MedianIntervalDays(const std::vector<Win>& wins, std::vector<int64_t>& intervals) {
-  intervals.clear();
-  for (const Win& win : wins) intervals.push_back(win.day);
-  if (!std::is_sorted(intervals.begin(), intervals.end())) {
-    std::sort(intervals.begin(), intervals.end());
-  }
-  for (size_t index = 0; index + 1 < intervals.size(); ++index) {
-    intervals[index] = intervals[index + 1] - intervals[index];
-  }
-  intervals.pop_back();
-  // The middle one (and, for an even count, the one before it) as a full
-  // sort would place them.
-  const size_t middle = intervals.size() / 2;
-  const auto middle_at = intervals.begin() + static_cast<std::ptrdiff_t>(middle);
-  std::nth_element(intervals.begin(), middle_at, intervals.end());
-  if (intervals.size() % 2 == 0) {
-    std::nth_element(intervals.begin(), middle_at - 1, middle_at);
-  }
-  const double median = intervals.size() % 2 == 1
-                            ? static_cast<double>(intervals[middle])
-                            : static_cast<double>(intervals[middle - 1] + intervals[middle]) / 2.0;
-  return std::max(median, 1.0);
-}
-
-double MedianIntervalDays(const std::vector<Win>& wins) {
-  std::vector<int64_t> intervals;
-  return MedianIntervalDays(wins, intervals);
 }
 
 // Revenue in `currency` won in (day - window, day] and in the window before.
@@ -348,7 +360,6 @@ struct Evaluation {
   CurrencyAmounts overdue;  // open delays per currency
   std::vector<Term> terms;  // empty: no attention needed
   double score = 0;
-  std::vector<int64_t> intervals;  // scratch
 };
 
 // The client's retention on `day` in `settings.currency`, into `evaluation`.
@@ -406,7 +417,7 @@ void Evaluate(const RetentionSummary& client, int64_t day, const RetentionSettin
   }
   // rhythm_broken
   if (facts.wins.size() >= 2) {
-    const double median = MedianIntervalDays(facts.wins, evaluation.intervals);
+    const double median = facts.median_interval_days;
     const double threshold = settings.rhythm_factor * median;
     const int64_t since = day - facts.last_win_day;
     const double excess = static_cast<double>(since) - threshold;
@@ -523,7 +534,7 @@ std::vector<Attention> AttentionOf(const RetentionSummary& client,
     result.push_back({kTermPayments, earliest, std::nullopt});
   }
   if (facts.wins.size() >= 2) {
-    const double threshold = settings.rhythm_factor * MedianIntervalDays(facts.wins);
+    const double threshold = settings.rhythm_factor * facts.median_interval_days;
     // The first whole number of days since the last win above the threshold.
     result.push_back({kTermRhythm,
                       facts.last_win_day + static_cast<int64_t>(std::floor(threshold)) + 1,
@@ -978,7 +989,7 @@ StatusOr<lok::v1::RetentionResponse> QueryRetention(const store::KeyValueReader&
   for (size_t index = 0; index < candidates.size(); ++index) {
     const std::optional<std::string>& stored = stored_values[index];
     if (!stored) continue;
-    if (!DecodeRetentionSummary(*stored, summary)) {
+    if (!DecodeRetentionSummaryFor(*stored, day, summary)) {
       return DataLossError("retention: unreadable scoring summary for " + candidates[index]);
     }
     if (query.salesperson && summary.salesperson != *query.salesperson) continue;
@@ -999,7 +1010,7 @@ StatusOr<lok::v1::RetentionResponse> QueryRetention(const store::KeyValueReader&
   scored.resize(limit);
   for (const Scored& best : scored) {
     // Decoded again (it decoded before), so no summary is kept per candidate.
-    if (!DecodeRetentionSummary(*stored_values[best.candidate], summary)) {
+    if (!DecodeRetentionSummaryFor(*stored_values[best.candidate], day, summary)) {
       return DataLossError("retention: unreadable scoring summary for " +
                            candidates[best.candidate]);
     }
