@@ -7,6 +7,7 @@
 
 #include <boost/json.hpp>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <random>
@@ -276,6 +277,51 @@ TEST(ProtoJsonTest, DoublesPrintAsProtobufPrintsThem) {
     ASSERT_TRUE(internal::AppendProtoJsonFastPath(reason, fast));
     EXPECT_EQ(fast, LibraryJson(reason)) << value;
   }
+}
+
+// The fast double printer (from the shortest round-trip digits) against the
+// library, on values of every shape: random bit patterns (any exponent),
+// integers up to 2^60, halves, thirds and sevenths, the powers of ten and
+// their neighbours one ulp away, the edges of fixed notation (1e-5, 1e-4,
+// 1e14, 1e15), the smallest normals and subnormals, and both zeros.
+TEST(ProtoJsonTest, DoublesOfEveryShapePrintAsTheLibraryPrintsThem) {
+  std::mt19937_64 random(17);
+  std::vector<double> values = {0.0, -0.0, std::numeric_limits<double>::min(),
+                                -std::numeric_limits<double>::min(),
+                                std::numeric_limits<double>::denorm_min(),
+                                std::nextafter(std::numeric_limits<double>::min(), 0.0),
+                                std::numeric_limits<double>::max(),
+                                std::numeric_limits<double>::lowest()};
+  for (int exponent = -320; exponent <= 308; ++exponent) {
+    const double power = std::pow(10.0, exponent);
+    values.push_back(power);
+    values.push_back(std::nextafter(power, 0.0));
+    values.push_back(std::nextafter(power, 1e309));
+    values.push_back(-1.5 * power);
+  }
+  for (int index = 0; index < 4000; ++index) {
+    uint64_t bits = random();
+    double value;
+    std::memcpy(&value, &bits, sizeof(value));
+    if (!std::isfinite(value)) continue;
+    values.push_back(value);
+    values.push_back(static_cast<double>(static_cast<int64_t>(random() >> 4)));
+    values.push_back(static_cast<double>(random() % 100000) + 0.5);
+    values.push_back(static_cast<double>(random() % 1000000) / 3.0);
+    values.push_back(static_cast<double>(random() % 1000000) / 7.0 * 1e-6);
+    values.push_back(std::ldexp(static_cast<double>(random() % 1000), -static_cast<int>(random() % 60)));
+  }
+  lok::v1::RetentionReason reason;
+  int compared = 0;
+  for (double value : values) {
+    reason.set_value(value);
+    reason.set_share(-value);
+    std::string fast;
+    ASSERT_TRUE(internal::AppendProtoJsonFastPath(reason, fast));
+    ASSERT_EQ(fast, LibraryJson(reason)) << value;
+    ++compared;
+  }
+  EXPECT_GT(compared, 25000);
 }
 
 // Maps print by key; the library prints them in the map's hash order, so
