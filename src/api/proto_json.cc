@@ -58,14 +58,14 @@ class Printer {
           continue;
         }
       }
-      if (!PrintField(message, field, first)) return false;
+      if (!PrintField(message, reflection, field, first)) return false;
     }
     std::sort(appended.begin(), appended.end(),
               [](const FieldDescriptor* left, const FieldDescriptor* right) {
                 return left->number() < right->number();
               });
     for (const FieldDescriptor* field : appended) {
-      if (!PrintField(message, field, first)) return false;
+      if (!PrintField(message, reflection, field, first)) return false;
     }
     out_.push_back('}');
     return true;
@@ -73,28 +73,28 @@ class Printer {
 
  private:
   // `"name":value`, after a comma unless `first`.
-  bool PrintField(const Message& message, const FieldDescriptor* field, bool& first) {
-    const Reflection* reflection = message.GetReflection();
+  bool PrintField(const Message& message, const Reflection* reflection,
+                  const FieldDescriptor* field, bool& first) {
     if (!first) out_.push_back(',');
     first = false;
     out_.push_back('"');
     out_.append(field->json_name());  // lower camel case: ASCII letters and digits
     out_.append("\":");
     if (field->is_map()) return PrintMap(message, field);
-    if (!field->is_repeated()) return PrintValue(message, field, -1);
+    if (!field->is_repeated()) return PrintValue(message, reflection, field, -1);
     out_.push_back('[');
     const int size = reflection->FieldSize(message, field);
     for (int item = 0; item < size; ++item) {
       if (item > 0) out_.push_back(',');
-      if (!PrintValue(message, field, item)) return false;
+      if (!PrintValue(message, reflection, field, item)) return false;
     }
     out_.push_back(']');
     return true;
   }
 
   // The value of `field` (item `index` of a repeated field; -1: singular).
-  bool PrintValue(const Message& message, const FieldDescriptor* field, int index) {
-    const Reflection* reflection = message.GetReflection();
+  bool PrintValue(const Message& message, const Reflection* reflection,
+                  const FieldDescriptor* field, int index) {
     const bool repeated = index >= 0;
     switch (field->cpp_type()) {
       case FieldDescriptor::CPPTYPE_INT32:
@@ -211,7 +211,7 @@ class Printer {
       first = false;
       if (!AppendString(key)) return false;
       out_.push_back(':');
-      if (!PrintValue(*entry, value_field, -1)) return false;
+      if (!PrintValue(*entry, entry->GetReflection(), value_field, -1)) return false;
     }
     out_.push_back('}');
     return true;
@@ -351,12 +351,19 @@ class Printer {
   // DEL and some Unicode ranges in its own way, so those go to it.
   bool AppendString(const std::string& value) {
     out_.push_back('"');
-    for (const char c : value) {
+    // Runs of characters that need no escape are appended in one piece.
+    size_t run = 0;
+    for (size_t at = 0; at < value.size(); ++at) {
+      const char c = value[at];
       const auto byte = static_cast<unsigned char>(c);
       if (byte < 0x20 || byte >= 0x7f || c == '<' || c == '>') return false;
-      if (c == '"' || c == '\\') out_.push_back('\\');
-      out_.push_back(c);
+      if (c == '"' || c == '\\') {
+        out_.append(value, run, at - run);
+        out_.push_back('\\');
+        run = at;
+      }
     }
+    out_.append(value, run, std::string::npos);
     out_.push_back('"');
     return true;
   }
