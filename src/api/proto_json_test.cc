@@ -1,6 +1,7 @@
 #include "api/proto_json.h"
 
 #include <google/protobuf/descriptor.h>
+#include <google/protobuf/dynamic_message.h>
 #include <google/protobuf/reflection.h>
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
@@ -255,6 +256,36 @@ TEST(ProtoJsonTest, PrintsExactlyWhatTheLibraryPrintsForRandomAnswers) {
   // Most random answers take the fast path (the rest hold '<', '>', an
   // enum value without a name, or bytes).
   EXPECT_GT(fast_path, compared / 2) << fast_path;
+}
+
+// The retention queue's answer has its own printer (generated accessors,
+// no reflection): on random answers — several entries, reasons with and
+// without amounts — it prints what the library prints (one offset: the
+// library prints a map in hash order), and with up to five offsets what the
+// reflection printer prints for the same answer as a DynamicMessage.
+TEST(ProtoJsonTest, RetentionAnswersPrintAsTheLibraryPrintsThem) {
+  google::protobuf::DynamicMessageFactory factory;
+  const google::protobuf::Message* prototype =
+      factory.GetPrototype(lok::v1::RetentionResponse::descriptor());
+  int fast_path = 0;
+  for (uint32_t seed = 0; seed < 1500; ++seed) {
+    const int max_offsets = seed % 2 == 0 ? 1 : 5;
+    lok::v1::RetentionResponse response;
+    RandomFiller(seed, /*unusual_strings=*/false, max_offsets).Fill(response, 0);
+    std::string fast;
+    if (!internal::AppendProtoJsonFastPath(response, fast)) continue;
+    ++fast_path;
+    std::unique_ptr<Message> dynamic(prototype->New());
+    dynamic->CopyFrom(response);
+    ASSERT_EQ(dynamic_cast<lok::v1::RetentionResponse*>(dynamic.get()), nullptr);
+    std::string by_reflection;
+    ASSERT_TRUE(internal::AppendProtoJsonFastPath(*dynamic, by_reflection));
+    ASSERT_EQ(fast, by_reflection) << "seed " << seed << "\n" << response.DebugString();
+    if (max_offsets == 1) {
+      ASSERT_EQ(fast, LibraryJson(response)) << "seed " << seed << "\n" << response.DebugString();
+    }
+  }
+  EXPECT_GT(fast_path, 750);
 }
 
 TEST(ProtoJsonTest, EmptyMessagesPrintEveryScalarAndEmptyLists) {
