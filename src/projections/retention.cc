@@ -144,7 +144,10 @@ int64_t AmountIn(const CurrencyAmounts& amounts, std::string_view currency) {
 // queue evaluates hundreds of clients with one Facts).
 struct Facts {
   std::optional<int64_t> last_contact_day;
-  std::vector<Win> wins;     // in deal order (not by day)
+  int64_t won_count = 0;     // won deals
+  // Their wins: all of them (in deal order), or from the current facts
+  // those dated after the day the query asked them from (latest first).
+  std::vector<Win> wins;
   int64_t last_win_day = 0;  // the latest win's day (when there are wins)
   // With at least two wins: the median interval between consecutive win
   // days, at least 1 (MedianIntervalDays).
@@ -186,11 +189,12 @@ double MedianIntervalDays(int64_t twice_median) {
 void CurrentFactsAt(const RetentionSummary& client, Facts& facts) {
   const internal::CurrentFacts& current = client.current;
   facts.last_contact_day = current.last_contact_day;
+  facts.won_count = current.won_count;
+  facts.last_win_day = current.last_win_day;
   for (const DatedAmount& win : current.wins) {
-    facts.last_win_day = facts.wins.empty() ? win.day : std::max(facts.last_win_day, win.day);
     facts.wins.push_back({win.day, win.minor, client.currencies[win.currency]});
   }
-  if (facts.wins.size() >= 2) {
+  if (facts.won_count >= 2) {
     facts.median_interval_days = MedianIntervalDays(current.twice_median_interval);
   }
   for (const auto& [currency, minor] : current.revenue) {
@@ -206,6 +210,7 @@ void CurrentFactsAt(const RetentionSummary& client, Facts& facts) {
 // REQUIRES: the dated facts were decoded unless the current facts hold.
 void FactsAt(const RetentionSummary& client, int64_t day, Facts& facts) {
   facts.last_contact_day.reset();
+  facts.won_count = 0;
   facts.wins.clear();
   facts.last_win_day = 0;
   facts.median_interval_days = 0;
@@ -229,6 +234,7 @@ void FactsAt(const RetentionSummary& client, int64_t day, Facts& facts) {
     facts.wins.push_back({outcome->day, outcome->minor, currency});
     if (!currency.empty()) AddAmount(currency, outcome->minor, facts.revenue);
   }
+  facts.won_count = static_cast<int64_t>(facts.wins.size());
   if (facts.wins.size() >= 2) {
     facts.scratch.clear();
     for (const Win& win : facts.wins) facts.scratch.push_back(win.day);
@@ -373,7 +379,7 @@ void Evaluate(const RetentionSummary& client, int64_t day, const RetentionSettin
   const std::string& currency = settings.currency;
   const RetentionWeights& weights = settings.weights;
   evaluation.regular =
-      static_cast<int64_t>(facts.wins.size()) >= std::max<int64_t>(settings.min_won_deals, 1);
+      facts.won_count >= std::max<int64_t>(settings.min_won_deals, 1);
   for (const OpenDelay& delay : facts.open_delays) {
     AddAmount(delay.currency, delay.minor, evaluation.overdue);
   }
@@ -416,7 +422,7 @@ void Evaluate(const RetentionSummary& client, int64_t day, const RetentionSettin
     }
   }
   // rhythm_broken
-  if (facts.wins.size() >= 2) {
+  if (facts.won_count >= 2) {
     const double median = facts.median_interval_days;
     const double threshold = settings.rhythm_factor * median;
     const int64_t since = day - facts.last_win_day;
@@ -469,7 +475,7 @@ ClientRetention RetentionOf(const RetentionSummary& client, const Evaluation& ev
   result.set_region(std::string(client.region));
   result.set_as_of(FormatDate(day));
   result.set_currency(currency);
-  result.set_won_deals(static_cast<int64_t>(facts.wins.size()));
+  result.set_won_deals(facts.won_count);
   result.set_is_regular(evaluation.regular);
   for (const auto& [code, minor] : facts.revenue) *result.add_revenue() = MoneyOf(minor, code);
   for (const auto& [code, minor] : evaluation.overdue) *result.add_overdue() = MoneyOf(minor, code);
@@ -517,6 +523,7 @@ struct Attention {
   std::optional<int64_t> start;
 };
 
+// REQUIRES: `client` from SummarizeRetention (so its facts list every win).
 std::vector<Attention> AttentionOf(const RetentionSummary& client,
                                    const RetentionSettings& settings) {
   std::vector<Attention> result;
@@ -992,10 +999,12 @@ StatusOr<lok::v1::RetentionResponse> QueryRetention(const store::KeyValueReader&
   scored.reserve(candidates.size());
   RetentionSummary summary;
   Evaluation evaluation;
+  // Wins on or before this day are in neither revenue window.
+  const int64_t wins_after = day - 2 * static_cast<int64_t>(settings.revenue_window_days);
   for (size_t index = 0; index < candidates.size(); ++index) {
     const std::optional<std::string>& stored = stored_values[index];
     if (!stored) continue;
-    if (!DecodeRetentionSummaryFor(*stored, day, summary)) {
+    if (!DecodeRetentionSummaryFor(*stored, day, wins_after, summary)) {
       return DataLossError("retention: unreadable scoring summary for " + candidates[index]);
     }
     if (query.salesperson && summary.salesperson != *query.salesperson) continue;
@@ -1016,7 +1025,7 @@ StatusOr<lok::v1::RetentionResponse> QueryRetention(const store::KeyValueReader&
   scored.resize(limit);
   for (const Scored& best : scored) {
     // Decoded again (it decoded before), so no summary is kept per candidate.
-    if (!DecodeRetentionSummaryFor(*stored_values[best.candidate], day, summary)) {
+    if (!DecodeRetentionSummaryFor(*stored_values[best.candidate], day, wins_after, summary)) {
       return DataLossError("retention: unreadable scoring summary for " +
                            candidates[best.candidate]);
     }

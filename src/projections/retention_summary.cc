@@ -95,6 +95,8 @@ uint32_t CurrencyIndex(std::string_view currency, RetentionSummary& summary) {
 void ClearCurrent(CurrentFacts& current) {
   current.last_day.reset();
   current.last_contact_day.reset();
+  current.won_count = 0;
+  current.last_win_day = 0;
   current.wins.clear();
   current.twice_median_interval = 0;
   current.revenue.clear();
@@ -152,13 +154,9 @@ bool ReadOptionalDay(Reader& reader, std::optional<int64_t>& day) {
 void PutCurrentFacts(std::string& out, const CurrentFacts& current) {
   PutOptionalDay(out, current.last_day);
   PutOptionalDay(out, current.last_contact_day);
-  PutVarint(out, current.wins.size());
-  for (const DatedAmount& win : current.wins) {
-    PutSigned(out, win.day);
-    PutSigned(out, win.minor);
-    PutVarint(out, win.currency);
-  }
-  if (current.wins.size() >= 2) PutVarint(out, static_cast<uint64_t>(current.twice_median_interval));
+  PutVarint(out, static_cast<uint64_t>(current.won_count));
+  if (current.won_count >= 1) PutSigned(out, current.last_win_day);
+  if (current.won_count >= 2) PutVarint(out, static_cast<uint64_t>(current.twice_median_interval));
   PutVarint(out, current.revenue.size());
   for (const auto& [currency, minor] : current.revenue) {
     PutVarint(out, currency);
@@ -170,28 +168,29 @@ void PutCurrentFacts(std::string& out, const CurrentFacts& current) {
     PutSigned(out, delay.minor);
     PutVarint(out, delay.currency);
   }
+  // Latest first, each as the days before the one printed before it.
+  int64_t previous = current.last_win_day;
+  for (const DatedAmount& win : current.wins) {
+    PutVarint(out, static_cast<uint64_t>(previous - win.day));
+    PutSigned(out, win.minor);
+    PutVarint(out, win.currency);
+    previous = win.day;
+  }
 }
 
-bool ReadCurrentFacts(Reader& reader, size_t currencies, CurrentFacts& current) {
+// Stops after the wins dated after `wins_after` (all of them when the
+// dated facts follow).
+bool ReadCurrentFacts(Reader& reader, size_t currencies, int64_t wins_after,
+                      CurrentFacts& current) {
   if (!ReadOptionalDay(reader, current.last_day) ||
       !ReadOptionalDay(reader, current.last_contact_day)) {
     return false;
   }
-  const auto read_amounts = [&](std::vector<DatedAmount>& items, bool flag) {
-    const size_t count = reader.Count();
-    for (size_t index = 0; index < count && reader.ok(); ++index) {
-      DatedAmount& item = items.emplace_back();
-      item.day = reader.Signed();
-      item.flag = flag;
-      item.minor = reader.Signed();
-      const uint64_t currency = reader.Varint();
-      if (currency >= currencies) return false;
-      item.currency = static_cast<uint32_t>(currency);
-    }
-    return reader.ok();
-  };
-  if (!read_amounts(current.wins, true)) return false;
-  if (current.wins.size() >= 2) {
+  const uint64_t won = reader.Varint();
+  if (won > std::numeric_limits<uint32_t>::max()) return false;
+  current.won_count = static_cast<int64_t>(won);
+  if (won >= 1) current.last_win_day = reader.Signed();
+  if (won >= 2) {
     const uint64_t twice = reader.Varint();
     if (twice > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return false;
     current.twice_median_interval = static_cast<int64_t>(twice);
@@ -202,7 +201,29 @@ bool ReadCurrentFacts(Reader& reader, size_t currencies, CurrentFacts& current) 
     if (currency >= currencies) return false;
     current.revenue.emplace_back(static_cast<uint32_t>(currency), reader.Signed());
   }
-  return reader.ok() && read_amounts(current.open_delays, true);
+  const size_t delays = reader.Count();
+  for (size_t index = 0; index < delays && reader.ok(); ++index) {
+    DatedAmount& delay = current.open_delays.emplace_back();
+    delay.day = reader.Signed();
+    delay.flag = true;
+    delay.minor = reader.Signed();
+    const uint64_t currency = reader.Varint();
+    if (currency >= currencies) return false;
+    delay.currency = static_cast<uint32_t>(currency);
+  }
+  int64_t day = current.last_win_day;
+  for (uint64_t index = 0; index < won && reader.ok(); ++index) {
+    day -= static_cast<int64_t>(reader.Varint());
+    if (day <= wins_after) break;
+    DatedAmount& win = current.wins.emplace_back();
+    win.day = day;
+    win.flag = true;
+    win.minor = reader.Signed();
+    const uint64_t currency = reader.Varint();
+    if (currency >= currencies) return false;
+    win.currency = static_cast<uint32_t>(currency);
+  }
+  return reader.ok();
 }
 
 bool ReadGroups(Reader& reader, size_t currencies, bool with_days_overdue,
@@ -309,6 +330,12 @@ void CurrentFactsOf(const RetentionSummary& summary, CurrentFacts& current) {
     }
     begin = end;
   }
+  std::stable_sort(current.wins.begin(), current.wins.end(),
+                   [](const DatedAmount& left, const DatedAmount& right) {
+                     return left.day > right.day;
+                   });
+  current.won_count = static_cast<int64_t>(current.wins.size());
+  if (!current.wins.empty()) current.last_win_day = current.wins.front().day;
   if (current.wins.size() >= 2) {
     std::vector<int64_t> days;
     days.reserve(current.wins.size());
@@ -362,7 +389,8 @@ namespace {
 
 // `day`: decode the dated facts only when the current facts do not hold on
 // it; nullopt: always.
-bool Decode(std::string_view bytes, std::optional<int64_t> day, RetentionSummary& summary) {
+bool Decode(std::string_view bytes, std::optional<int64_t> day, int64_t wins_after,
+            RetentionSummary& summary) {
   Clear(summary);
   Reader reader(bytes);
   const uint64_t format = reader.Varint();
@@ -376,9 +404,19 @@ bool Decode(std::string_view bytes, std::optional<int64_t> day, RetentionSummary
   }
   if (!reader.ok()) return false;
   if (format == kFormat) {
-    if (!ReadCurrentFacts(reader, summary.currencies.size(), summary.current)) return false;
+    // The last dated day comes first: it says whether the dated facts are
+    // needed, and with them every win.
+    Reader peek = reader;
+    std::optional<int64_t> last_day;
+    if (!ReadOptionalDay(peek, last_day)) return false;
+    const bool current_only = day && (!last_day || *day >= *last_day);
+    if (!ReadCurrentFacts(reader, summary.currencies.size(),
+                          current_only ? wins_after : std::numeric_limits<int64_t>::min(),
+                          summary.current)) {
+      return false;
+    }
     summary.has_current = true;
-    if (day && CurrentFactsHoldOn(summary, *day)) {
+    if (current_only) {
       summary.has_dated = false;
       return true;
     }
@@ -404,11 +442,12 @@ bool Decode(std::string_view bytes, std::optional<int64_t> day, RetentionSummary
 }  // namespace
 
 bool DecodeRetentionSummary(std::string_view bytes, RetentionSummary& summary) {
-  return Decode(bytes, std::nullopt, summary);
+  return Decode(bytes, std::nullopt, std::numeric_limits<int64_t>::min(), summary);
 }
 
-bool DecodeRetentionSummaryFor(std::string_view bytes, int64_t day, RetentionSummary& summary) {
-  return Decode(bytes, day, summary);
+bool DecodeRetentionSummaryFor(std::string_view bytes, int64_t day, int64_t wins_after,
+                               RetentionSummary& summary) {
+  return Decode(bytes, day, wins_after, summary);
 }
 
 }  // namespace lok::projections::internal

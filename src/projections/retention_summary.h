@@ -14,10 +14,13 @@
 //   reads only these):
 //     last day: 0, or 1 then the day               (none: no dated facts)
 //     last contact day: 0, or 1 then the day
-//     wins: count, then day, minor, currency index     (in deal order)
-//     with at least two wins: 2 × the median interval (varint)
+//     won deals: count; with one or more the last win day, with two or
+//       more 2 × the median interval (varint)
 //     revenue: count, then currency index, minor       (in currency code order)
 //     open delays: count, then due day, minor, currency index   (in invoice order)
+//     wins, latest first (ties in deal order): days before the previous
+//       one (the first: before the last win day), minor, currency index
+//       (last, so a query stops at the first win too old for its windows)
 //   dated facts (every fact with its day, for any asOf):
 //     contact days: count, first day, then gaps       (ascending, distinct)
 //     deals: count; per deal its outcomes: count, then
@@ -55,8 +58,11 @@ struct DatedAmount {
 struct CurrentFacts {
   std::optional<int64_t> last_day;  // the latest day of a contact, outcome or payment
   std::optional<int64_t> last_contact_day;
-  // The won deals: per deal whose latest outcome is a win, that outcome
-  // (day, minor, currency; flag true), in deal order.
+  int64_t won_count = 0;     // deals whose latest outcome is a win
+  int64_t last_win_day = 0;  // the latest of their days (with a win)
+  // Those outcomes (day, minor, currency; flag true), latest first (ties in
+  // deal order); from DecodeRetentionSummaryFor only those dated after its
+  // `wins_after`.
   std::vector<DatedAmount> wins;
   // With at least two wins: twice the median of the intervals between
   // consecutive win days (TwiceMedianInterval), before the at-least-1 rule.
@@ -111,10 +117,12 @@ std::string EncodeRetentionSummary(const RetentionSummary& summary);
 // range).
 bool DecodeRetentionSummary(std::string_view bytes, RetentionSummary& summary);
 
-// Like DecodeRetentionSummary, but stops after the current facts when they
-// hold on `day` (day >= current.last_day, or no dated fact): then has_dated
-// is false and the bytes after them are not checked.
-bool DecodeRetentionSummaryFor(std::string_view bytes, int64_t day, RetentionSummary& summary);
+// Like DecodeRetentionSummary, but when the current facts hold on `day`
+// (day >= current.last_day, or no dated fact) decodes only them, and of
+// their wins only those dated after `wins_after` (a query's revenue windows
+// end there): then has_dated is false and the bytes after are not checked.
+bool DecodeRetentionSummaryFor(std::string_view bytes, int64_t day, int64_t wins_after,
+                               RetentionSummary& summary);
 
 // Whether `summary`'s current facts are its facts on `day`.
 inline bool CurrentFactsHoldOn(const RetentionSummary& summary, int64_t day) {

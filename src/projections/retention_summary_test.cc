@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <random>
 
 #include "base/civil_time.h"
@@ -246,11 +247,15 @@ TEST(RetentionSummaryTest, CurrentFactsAreTheFactsAfterTheLastDatedOne) {
   CurrentFactsOf(summary, current);
   EXPECT_EQ(current.last_day, 60);
   EXPECT_EQ(current.last_contact_day, 35);
+  EXPECT_EQ(current.won_count, 3);
+  EXPECT_EQ(current.last_win_day, 50);
+  // Latest first.
   ASSERT_EQ(current.wins.size(), 3u);
-  EXPECT_EQ(current.wins[0].day, 12);
+  EXPECT_EQ(current.wins[0].day, 50);
   EXPECT_EQ(current.wins[1].day, 30);
   EXPECT_EQ(current.wins[1].currency, 2u);
-  EXPECT_EQ(current.wins[2].day, 50);
+  EXPECT_EQ(current.wins[2].day, 12);
+  EXPECT_EQ(current.wins[2].minor, 300);
   // Win days 12, 30, 50: intervals 18 and 20, median 19.
   EXPECT_EQ(current.twice_median_interval, 38);
   // EUR before USD; the win without a currency is in no revenue.
@@ -264,16 +269,35 @@ TEST(RetentionSummaryTest, CurrentFactsAreTheFactsAfterTheLastDatedOne) {
   // last day on.
   const std::string bytes = EncodeRetentionSummary(summary);
   RetentionSummary decoded;
-  ASSERT_TRUE(DecodeRetentionSummaryFor(bytes, 60, decoded));
+  constexpr int64_t kAllWins = std::numeric_limits<int64_t>::min();
+  ASSERT_TRUE(DecodeRetentionSummaryFor(bytes, 60, kAllWins, decoded));
   EXPECT_TRUE(decoded.has_current);
   EXPECT_FALSE(decoded.has_dated);
   EXPECT_TRUE(decoded.contact_days.empty());
   EXPECT_TRUE(decoded.outcomes.empty());
+  EXPECT_EQ(decoded.current.won_count, 3);
+  EXPECT_EQ(decoded.current.last_win_day, 50);
+  ASSERT_EQ(decoded.current.wins.size(), 3u);
+  EXPECT_EQ(decoded.current.wins[2].day, 12);
+  EXPECT_EQ(decoded.current.wins[2].minor, 300);
   EXPECT_EQ(decoded.current.twice_median_interval, 38);
   EXPECT_EQ(decoded.current.revenue, revenue);
-  ASSERT_TRUE(DecodeRetentionSummaryFor(bytes, 59, decoded));
+  ASSERT_EQ(decoded.current.open_delays.size(), 1u);
+  EXPECT_EQ(decoded.current.open_delays[0].day, 40);
+  // Only the wins after `wins_after`: the won count and the last win stay.
+  ASSERT_TRUE(DecodeRetentionSummaryFor(bytes, 100, 29, decoded));
+  EXPECT_FALSE(decoded.has_dated);
+  EXPECT_EQ(decoded.current.won_count, 3);
+  ASSERT_EQ(decoded.current.wins.size(), 2u);
+  EXPECT_EQ(decoded.current.wins[1].day, 30);
+  ASSERT_TRUE(DecodeRetentionSummaryFor(bytes, 100, 50, decoded));
+  EXPECT_TRUE(decoded.current.wins.empty());
+  EXPECT_EQ(decoded.current.last_win_day, 50);
+  // Before the last fact: every part, every win, whatever `wins_after`.
+  ASSERT_TRUE(DecodeRetentionSummaryFor(bytes, 59, 50, decoded));
   EXPECT_TRUE(decoded.has_current);
   EXPECT_TRUE(decoded.has_dated);
+  EXPECT_EQ(decoded.current.wins.size(), 3u);
   EXPECT_EQ(decoded.contact_days, summary.contact_days);
   EXPECT_EQ(decoded.outcomes.size(), 6u);
 
@@ -281,7 +305,7 @@ TEST(RetentionSummaryTest, CurrentFactsAreTheFactsAfterTheLastDatedOne) {
   RetentionSummary empty;
   empty.client_id = "quiet";
   const std::string empty_bytes = EncodeRetentionSummary(empty);
-  ASSERT_TRUE(DecodeRetentionSummaryFor(empty_bytes, -100000, decoded));
+  ASSERT_TRUE(DecodeRetentionSummaryFor(empty_bytes, -100000, kAllWins, decoded));
   EXPECT_FALSE(decoded.current.last_day.has_value());
   EXPECT_FALSE(decoded.has_dated);
   EXPECT_EQ(decoded.client_id, "quiet");
@@ -320,10 +344,12 @@ TEST(RetentionSummaryTest, CurrentFactsOfRandomClientsRoundTrip) {
     CurrentFactsOf(summary, expected);
     const std::string bytes = EncodeRetentionSummary(summary);
     RetentionSummary decoded;
-    ASSERT_TRUE(DecodeRetentionSummaryFor(bytes, kBase + 1000, decoded)) << id;
+    ASSERT_TRUE(DecodeRetentionSummaryFor(bytes, kBase + 1000, kBase - 1, decoded)) << id;
     ASSERT_FALSE(decoded.has_dated) << id;
     EXPECT_EQ(decoded.current.last_day, expected.last_day) << id;
     EXPECT_EQ(decoded.current.last_contact_day, expected.last_contact_day) << id;
+    EXPECT_EQ(decoded.current.won_count, expected.won_count) << id;
+    EXPECT_EQ(decoded.current.last_win_day, expected.last_win_day) << id;
     ASSERT_EQ(decoded.current.wins.size(), expected.wins.size()) << id;
     for (size_t index = 0; index < expected.wins.size(); ++index) {
       EXPECT_EQ(decoded.current.wins[index].day, expected.wins[index].day);
@@ -342,7 +368,7 @@ TEST(RetentionSummaryTest, CurrentFactsOfRandomClientsRoundTrip) {
     // the early-stopping decoder too; every prefix by the full one.
     for (size_t size = 0; size < bytes.size(); ++size) {
       RetentionSummary partial;
-      if (DecodeRetentionSummaryFor(bytes.substr(0, size), kBase + 1000, partial)) {
+      if (DecodeRetentionSummaryFor(bytes.substr(0, size), kBase + 1000, kBase - 1, partial)) {
         // Only a prefix holding all of the current facts may decode.
         EXPECT_EQ(partial.current.open_delays.size(), expected.open_delays.size()) << id;
         EXPECT_EQ(partial.current.revenue, expected.revenue) << id;
@@ -369,7 +395,7 @@ TEST(RetentionSummaryTest, Format1SummariesStillDecode) {
     bytes.push_back(static_cast<char>(std::stoi(hex.substr(at, 2), nullptr, 16)));
   }
   RetentionSummary decoded;
-  ASSERT_TRUE(DecodeRetentionSummaryFor(bytes, kBase + 100000, decoded));
+  ASSERT_TRUE(DecodeRetentionSummaryFor(bytes, kBase + 100000, kBase + 100000, decoded));
   EXPECT_FALSE(decoded.has_current);
   EXPECT_TRUE(decoded.has_dated);
   EXPECT_EQ(decoded.client_id, "client-0");
@@ -386,7 +412,7 @@ TEST(RetentionSummaryTest, Format1SummariesStillDecode) {
   EXPECT_TRUE(again.has_current);
   ExpectSameSummary(again, decoded);
   for (size_t size = 0; size < bytes.size(); ++size) {
-    EXPECT_FALSE(DecodeRetentionSummaryFor(bytes.substr(0, size), kBase, decoded)) << size;
+    EXPECT_FALSE(DecodeRetentionSummaryFor(bytes.substr(0, size), kBase, kBase, decoded)) << size;
   }
 }
 
