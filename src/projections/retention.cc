@@ -464,27 +464,25 @@ void Evaluate(const RetentionSummary& client, int64_t day, const RetentionSettin
   evaluation.score = score;
 }
 
-// The evaluation as an answer, without the invoice and contact lists.
-ClientRetention RetentionOf(const RetentionSummary& client, const Evaluation& evaluation,
-                            int64_t day, const RetentionSettings& settings) {
+// The fields a queue entry and a card share, from the evaluation: `Answer`
+// is lok.v1.RetentionEntry or lok.v1.ClientRetention (the queue fills its
+// entries in place instead of copying them out of a card).
+template <typename Answer>
+void FillRetention(const RetentionSummary& client, const Evaluation& evaluation,
+                   const RetentionSettings& settings, Answer& result) {
   const Facts& facts = evaluation.facts;
   const std::string& currency = settings.currency;
-  ClientRetention result;
   result.set_client_id(std::string(client.client_id));
   result.set_salesperson(std::string(client.salesperson));
   result.set_region(std::string(client.region));
-  result.set_as_of(FormatDate(day));
-  result.set_currency(currency);
   result.set_won_deals(facts.won_count);
-  result.set_is_regular(evaluation.regular);
   for (const auto& [code, minor] : facts.revenue) *result.add_revenue() = MoneyOf(minor, code);
   for (const auto& [code, minor] : evaluation.overdue) *result.add_overdue() = MoneyOf(minor, code);
   if (facts.last_contact_day) {
     result.set_last_contact(FormatDate(*facts.last_contact_day));
     result.set_next_contact_due(FormatDate(*facts.last_contact_day + evaluation.cadence));
   }
-  if (evaluation.terms.empty()) return result;
-  result.set_needs_attention(true);
+  if (evaluation.terms.empty()) return;
   for (const Term& term : evaluation.terms) {
     RetentionReason& reason = *result.add_reasons();
     reason.set_term(std::string(term.name));
@@ -498,6 +496,17 @@ ClientRetention RetentionOf(const RetentionSummary& client, const Evaluation& ev
     reason.set_share(term.share);
   }
   result.set_score(evaluation.score);
+}
+
+// The evaluation as a card, without the invoice and contact lists.
+ClientRetention RetentionOf(const RetentionSummary& client, const Evaluation& evaluation,
+                            int64_t day, const RetentionSettings& settings) {
+  ClientRetention result;
+  FillRetention(client, evaluation, settings, result);
+  result.set_as_of(FormatDate(day));
+  result.set_currency(settings.currency);
+  result.set_is_regular(evaluation.regular);
+  result.set_needs_attention(!evaluation.terms.empty());
   return result;
 }
 
@@ -658,21 +667,6 @@ StatusOr<std::optional<RetentionClient>> ReadClient(const store::KeyValueReader&
     return DataLossError("retention: unreadable client state for " + std::string(client_id));
   }
   return std::optional<RetentionClient>(std::move(client));
-}
-
-lok::v1::RetentionEntry EntryOf(ClientRetention&& retention) {
-  lok::v1::RetentionEntry entry;
-  entry.set_client_id(retention.client_id());
-  entry.set_salesperson(retention.salesperson());
-  entry.set_region(retention.region());
-  entry.set_score(retention.score());
-  *entry.mutable_reasons() = std::move(*retention.mutable_reasons());
-  entry.set_next_contact_due(retention.next_contact_due());
-  entry.set_last_contact(retention.last_contact());
-  *entry.mutable_revenue() = std::move(*retention.mutable_revenue());
-  *entry.mutable_overdue() = std::move(*retention.mutable_overdue());
-  entry.set_won_deals(retention.won_deals());
-  return entry;
 }
 
 // ---------------------------------------------------------------------------
@@ -1030,7 +1024,7 @@ StatusOr<lok::v1::RetentionResponse> QueryRetention(const store::KeyValueReader&
                            candidates[best.candidate]);
     }
     Evaluate(summary, day, settings, totals_in, evaluation);
-    *response.add_entries() = EntryOf(RetentionOf(summary, evaluation, day, settings));
+    FillRetention(summary, evaluation, settings, *response.add_entries());
   }
   return response;
 }
