@@ -11,7 +11,11 @@
 // maps, and google.protobuf.Timestamp. Anything else (non-ASCII or control
 // characters in a string, bytes, other well-known types, an unknown enum
 // value, a timestamp out of range) falls back to the library for the whole
-// message, so the output never differs.
+// message, so the output never differs. lok.v1.RetentionResponse (the
+// largest answer) is printed through its generated accessors instead of
+// reflection, by the same rules, while its messages have the fields that
+// printer knows (a field added to them sends it back to the reflection
+// printer).
 //
 // Thread-safe (no state).
 #pragma once

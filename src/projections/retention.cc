@@ -18,7 +18,7 @@ namespace lok::projections {
 namespace {
 
 using internal::DatedAmount;
-using internal::DecodeRetentionSummary;
+using internal::DecodeRetentionSummaryFor;
 using internal::EncodeRetentionSummary;
 using internal::RetentionSummary;
 using internal::SummarizeRetention;
@@ -144,10 +144,17 @@ int64_t AmountIn(const CurrencyAmounts& amounts, std::string_view currency) {
 // queue evaluates hundreds of clients with one Facts).
 struct Facts {
   std::optional<int64_t> last_contact_day;
-  std::vector<Win> wins;     // in deal order (not by day)
+  int64_t won_count = 0;     // won deals
+  // Their wins: all of them (in deal order), or from the current facts
+  // those dated after the day the query asked them from (latest first).
+  std::vector<Win> wins;
   int64_t last_win_day = 0;  // the latest win's day (when there are wins)
+  // With at least two wins: the median interval between consecutive win
+  // days, at least 1 (MedianIntervalDays).
+  double median_interval_days = 0;
   CurrencyAmounts revenue;   // per currency
   std::vector<OpenDelay> open_delays;
+  std::vector<int64_t> scratch;
 };
 
 // The latest of `items[begin, end)` (ascending by mark) dated on or before
@@ -171,12 +178,48 @@ const typename Field::value_type* LatestOnOrBefore(const Field& events, int64_t 
   return latest;
 }
 
+// The median interval in days between consecutive won deals (by day), at
+// least 1, from twice the median (TwiceMedianInterval).
+double MedianIntervalDays(int64_t twice_median) {
+  return std::max(static_cast<double>(twice_median) / 2.0, 1.0);
+}
+
+// The facts on `day` from the precomputed current facts.
+// REQUIRES: CurrentFactsHoldOn(client, day).
+void CurrentFactsAt(const RetentionSummary& client, Facts& facts) {
+  const internal::CurrentFacts& current = client.current;
+  facts.last_contact_day = current.last_contact_day;
+  facts.won_count = current.won_count;
+  facts.last_win_day = current.last_win_day;
+  for (const DatedAmount& win : current.wins) {
+    facts.wins.push_back({win.day, win.minor, client.currencies[win.currency]});
+  }
+  if (facts.won_count >= 2) {
+    facts.median_interval_days = MedianIntervalDays(current.twice_median_interval);
+  }
+  for (const auto& [currency, minor] : current.revenue) {
+    facts.revenue.emplace_back(client.currencies[currency], minor);
+  }
+  for (const DatedAmount& delay : current.open_delays) {
+    facts.open_delays.push_back({delay.day, delay.minor, client.currencies[delay.currency]});
+  }
+}
+
+// The facts dated on or before `day`: from the current facts when they hold
+// on `day` (the live case), else from the dated facts.
+// REQUIRES: the dated facts were decoded unless the current facts hold.
 void FactsAt(const RetentionSummary& client, int64_t day, Facts& facts) {
   facts.last_contact_day.reset();
+  facts.won_count = 0;
   facts.wins.clear();
   facts.last_win_day = 0;
+  facts.median_interval_days = 0;
   facts.revenue.clear();
   facts.open_delays.clear();
+  if (internal::CurrentFactsHoldOn(client, day)) {
+    CurrentFactsAt(client, facts);
+    return;
+  }
   const auto& days = client.contact_days;
   auto after = std::upper_bound(days.begin(), days.end(), day);
   if (after != days.begin()) facts.last_contact_day = *(after - 1);
@@ -190,6 +233,12 @@ void FactsAt(const RetentionSummary& client, int64_t day, Facts& facts) {
         facts.wins.empty() ? outcome->day : std::max(facts.last_win_day, outcome->day);
     facts.wins.push_back({outcome->day, outcome->minor, currency});
     if (!currency.empty()) AddAmount(currency, outcome->minor, facts.revenue);
+  }
+  facts.won_count = static_cast<int64_t>(facts.wins.size());
+  if (facts.wins.size() >= 2) {
+    facts.scratch.clear();
+    for (const Win& win : facts.wins) facts.scratch.push_back(win.day);
+    facts.median_interval_days = MedianIntervalDays(internal::TwiceMedianInterval(facts.scratch));
   }
   begin = 0;
   for (uint32_t end : client.invoice_ends) {
@@ -212,37 +261,6 @@ int32_t CadenceDays(const RetentionSummary& client, const RetentionSettings& set
   const int32_t cadence =
       found != settings.cadence_by_region.end() ? found->second : settings.default_cadence_days;
   return std::max(cadence, 1);
-}
-
-// The median interval in days between consecutive won deals (by day), at
-// least 1. REQUIRES: at least two wins. `intervals` is scratch space.
-double MedianIntervalDays(const std::vector<Win>& wins, std::vector<int64_t>& intervals) {
-  intervals.clear();
-  for (const Win& win : wins) intervals.push_back(win.day);
-  if (!std::is_sorted(intervals.begin(), intervals.end())) {
-    std::sort(intervals.begin(), intervals.end());
-  }
-  for (size_t index = 0; index + 1 < intervals.size(); ++index) {
-    intervals[index] = intervals[index + 1] - intervals[index];
-  }
-  intervals.pop_back();
-  // The middle one (and, for an even count, the one before it) as a full
-  // sort would place them.
-  const size_t middle = intervals.size() / 2;
-  const auto middle_at = intervals.begin() + static_cast<std::ptrdiff_t>(middle);
-  std::nth_element(intervals.begin(), middle_at, intervals.end());
-  if (intervals.size() % 2 == 0) {
-    std::nth_element(intervals.begin(), middle_at - 1, middle_at);
-  }
-  const double median = intervals.size() % 2 == 1
-                            ? static_cast<double>(intervals[middle])
-                            : static_cast<double>(intervals[middle - 1] + intervals[middle]) / 2.0;
-  return std::max(median, 1.0);
-}
-
-double MedianIntervalDays(const std::vector<Win>& wins) {
-  std::vector<int64_t> intervals;
-  return MedianIntervalDays(wins, intervals);
 }
 
 // Revenue in `currency` won in (day - window, day] and in the window before.
@@ -348,7 +366,6 @@ struct Evaluation {
   CurrencyAmounts overdue;  // open delays per currency
   std::vector<Term> terms;  // empty: no attention needed
   double score = 0;
-  std::vector<int64_t> intervals;  // scratch
 };
 
 // The client's retention on `day` in `settings.currency`, into `evaluation`.
@@ -362,7 +379,7 @@ void Evaluate(const RetentionSummary& client, int64_t day, const RetentionSettin
   const std::string& currency = settings.currency;
   const RetentionWeights& weights = settings.weights;
   evaluation.regular =
-      static_cast<int64_t>(facts.wins.size()) >= std::max<int64_t>(settings.min_won_deals, 1);
+      facts.won_count >= std::max<int64_t>(settings.min_won_deals, 1);
   for (const OpenDelay& delay : facts.open_delays) {
     AddAmount(delay.currency, delay.minor, evaluation.overdue);
   }
@@ -405,8 +422,8 @@ void Evaluate(const RetentionSummary& client, int64_t day, const RetentionSettin
     }
   }
   // rhythm_broken
-  if (facts.wins.size() >= 2) {
-    const double median = MedianIntervalDays(facts.wins, evaluation.intervals);
+  if (facts.won_count >= 2) {
+    const double median = facts.median_interval_days;
     const double threshold = settings.rhythm_factor * median;
     const int64_t since = day - facts.last_win_day;
     const double excess = static_cast<double>(since) - threshold;
@@ -447,27 +464,25 @@ void Evaluate(const RetentionSummary& client, int64_t day, const RetentionSettin
   evaluation.score = score;
 }
 
-// The evaluation as an answer, without the invoice and contact lists.
-ClientRetention RetentionOf(const RetentionSummary& client, const Evaluation& evaluation,
-                            int64_t day, const RetentionSettings& settings) {
+// The fields a queue entry and a card share, from the evaluation: `Answer`
+// is lok.v1.RetentionEntry or lok.v1.ClientRetention (the queue fills its
+// entries in place instead of copying them out of a card).
+template <typename Answer>
+void FillRetention(const RetentionSummary& client, const Evaluation& evaluation,
+                   const RetentionSettings& settings, Answer& result) {
   const Facts& facts = evaluation.facts;
   const std::string& currency = settings.currency;
-  ClientRetention result;
   result.set_client_id(std::string(client.client_id));
   result.set_salesperson(std::string(client.salesperson));
   result.set_region(std::string(client.region));
-  result.set_as_of(FormatDate(day));
-  result.set_currency(currency);
-  result.set_won_deals(static_cast<int64_t>(facts.wins.size()));
-  result.set_is_regular(evaluation.regular);
+  result.set_won_deals(facts.won_count);
   for (const auto& [code, minor] : facts.revenue) *result.add_revenue() = MoneyOf(minor, code);
   for (const auto& [code, minor] : evaluation.overdue) *result.add_overdue() = MoneyOf(minor, code);
   if (facts.last_contact_day) {
     result.set_last_contact(FormatDate(*facts.last_contact_day));
     result.set_next_contact_due(FormatDate(*facts.last_contact_day + evaluation.cadence));
   }
-  if (evaluation.terms.empty()) return result;
-  result.set_needs_attention(true);
+  if (evaluation.terms.empty()) return;
   for (const Term& term : evaluation.terms) {
     RetentionReason& reason = *result.add_reasons();
     reason.set_term(std::string(term.name));
@@ -481,6 +496,17 @@ ClientRetention RetentionOf(const RetentionSummary& client, const Evaluation& ev
     reason.set_share(term.share);
   }
   result.set_score(evaluation.score);
+}
+
+// The evaluation as a card, without the invoice and contact lists.
+ClientRetention RetentionOf(const RetentionSummary& client, const Evaluation& evaluation,
+                            int64_t day, const RetentionSettings& settings) {
+  ClientRetention result;
+  FillRetention(client, evaluation, settings, result);
+  result.set_as_of(FormatDate(day));
+  result.set_currency(settings.currency);
+  result.set_is_regular(evaluation.regular);
+  result.set_needs_attention(!evaluation.terms.empty());
   return result;
 }
 
@@ -506,6 +532,7 @@ struct Attention {
   std::optional<int64_t> start;
 };
 
+// REQUIRES: `client` from SummarizeRetention (so its facts list every win).
 std::vector<Attention> AttentionOf(const RetentionSummary& client,
                                    const RetentionSettings& settings) {
   std::vector<Attention> result;
@@ -523,7 +550,7 @@ std::vector<Attention> AttentionOf(const RetentionSummary& client,
     result.push_back({kTermPayments, earliest, std::nullopt});
   }
   if (facts.wins.size() >= 2) {
-    const double threshold = settings.rhythm_factor * MedianIntervalDays(facts.wins);
+    const double threshold = settings.rhythm_factor * facts.median_interval_days;
     // The first whole number of days since the last win above the threshold.
     result.push_back({kTermRhythm,
                       facts.last_win_day + static_cast<int64_t>(std::floor(threshold)) + 1,
@@ -642,21 +669,6 @@ StatusOr<std::optional<RetentionClient>> ReadClient(const store::KeyValueReader&
   return std::optional<RetentionClient>(std::move(client));
 }
 
-lok::v1::RetentionEntry EntryOf(ClientRetention&& retention) {
-  lok::v1::RetentionEntry entry;
-  entry.set_client_id(retention.client_id());
-  entry.set_salesperson(retention.salesperson());
-  entry.set_region(retention.region());
-  entry.set_score(retention.score());
-  *entry.mutable_reasons() = std::move(*retention.mutable_reasons());
-  entry.set_next_contact_due(retention.next_contact_due());
-  entry.set_last_contact(retention.last_contact());
-  *entry.mutable_revenue() = std::move(*retention.mutable_revenue());
-  *entry.mutable_overdue() = std::move(*retention.mutable_overdue());
-  entry.set_won_deals(retention.won_deals());
-  return entry;
-}
-
 // ---------------------------------------------------------------------------
 // The queue's candidate walk.
 
@@ -691,8 +703,8 @@ std::string PrefixEnd(std::string prefix) {
 // start later), and the `per_term` clients with the most revenue in
 // `currency`. Clears `complete` when a term had more. One iterator walks
 // the four term indexes and the ranking (they are adjacent in key order),
-// seeking from one to the next. Errors: kDataLoss on an unreadable key;
-// storage errors.
+// seeking from one to the next. Errors: kDataLoss on an unreadable key it
+// reads (the client id only of the entries it takes); storage errors.
 Status WalkCandidates(const store::KeyValueReader& reader, int32_t partition, char scope,
                       std::string_view scope_value, std::string_view currency, int64_t day,
                       size_t per_term, CandidateLists& lists, bool& complete) {
@@ -732,10 +744,12 @@ Status WalkCandidates(const store::KeyValueReader& reader, int32_t partition, ch
       return stage.taken_here < per_term;
     }
     std::optional<int64_t> key_day = ReadOrderedInt64(key, prefix_size);
-    if (!key_day || !ReadEscapedStringInto(key, position, client_id)) {
+    if (!key_day) {
       corrupt = DataLossError("retention: unreadable index key");
       return false;
     }
+    // The client id is read only from the entries taken: a query on the
+    // latest day skips ~1,000 decline intervals that start after it.
     if (stage.term == kTermDecline) {
       if (-*key_day <= day) return false;  // ended on or before asOf
       std::optional<int64_t> start = ReadOrderedInt64(value, 0);
@@ -755,6 +769,10 @@ Status WalkCandidates(const store::KeyValueReader& reader, int32_t partition, ch
     }
     if (stage.taken_here == per_term) {
       complete = false;
+      return false;
+    }
+    if (!ReadEscapedStringInto(key, position, client_id)) {
+      corrupt = DataLossError("retention: unreadable index key");
       return false;
     }
     ++stage.taken_here;
@@ -975,10 +993,12 @@ StatusOr<lok::v1::RetentionResponse> QueryRetention(const store::KeyValueReader&
   scored.reserve(candidates.size());
   RetentionSummary summary;
   Evaluation evaluation;
+  // Wins on or before this day are in neither revenue window.
+  const int64_t wins_after = day - 2 * static_cast<int64_t>(settings.revenue_window_days);
   for (size_t index = 0; index < candidates.size(); ++index) {
     const std::optional<std::string>& stored = stored_values[index];
     if (!stored) continue;
-    if (!DecodeRetentionSummary(*stored, summary)) {
+    if (!DecodeRetentionSummaryFor(*stored, day, wins_after, summary)) {
       return DataLossError("retention: unreadable scoring summary for " + candidates[index]);
     }
     if (query.salesperson && summary.salesperson != *query.salesperson) continue;
@@ -999,12 +1019,12 @@ StatusOr<lok::v1::RetentionResponse> QueryRetention(const store::KeyValueReader&
   scored.resize(limit);
   for (const Scored& best : scored) {
     // Decoded again (it decoded before), so no summary is kept per candidate.
-    if (!DecodeRetentionSummary(*stored_values[best.candidate], summary)) {
+    if (!DecodeRetentionSummaryFor(*stored_values[best.candidate], day, wins_after, summary)) {
       return DataLossError("retention: unreadable scoring summary for " +
                            candidates[best.candidate]);
     }
     Evaluate(summary, day, settings, totals_in, evaluation);
-    *response.add_entries() = EntryOf(RetentionOf(summary, evaluation, day, settings));
+    FillRetention(summary, evaluation, settings, *response.add_entries());
   }
   return response;
 }

@@ -8,9 +8,10 @@
 //                                         the terms need, so a past asOf is exact
 //                                         for them)
 //   retention/s/<client_id>               the client's scoring summary: the dated
-//                                         facts of the terms only, compact
-//                                         (retention_summary.h); what the queue
-//                                         reads per candidate
+//                                         facts of the terms only, compact, after
+//                                         the current facts (the facts from the
+//                                         last dated one on; retention_summary.h);
+//                                         what the queue reads per candidate
 //   retention/q/<partition:be32><scope><term><day:ordered64><client>
 //                                         the attention index (see below)
 //   retention/agg/<partition:be32>r<cur>  Σ won revenue in <cur> (minor units)
@@ -85,8 +86,9 @@ class RetentionProjection : public Projection {
  public:
   explicit RetentionProjection(RetentionSettings settings = {}) : settings_(std::move(settings)) {}
   std::string_view Name() const override { return "retention"; }
-  // 2: the scoring summaries (retention/s/...).
-  int Version() const override { return 2; }
+  // 2: the scoring summaries (retention/s/...); 3: with their current facts
+  // (summary format 2).
+  int Version() const override { return 3; }
   Status Apply(const lok::v1::Event& event, const EventPosition& position,
                store::Transaction& transaction) override;
 
