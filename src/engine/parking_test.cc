@@ -9,6 +9,7 @@
 #include <set>
 
 #include "engine/projector.h"
+#include "engine/projector_fixture.h"
 #include "events/event_codec.h"
 #include "events/validation.h"
 #include "log/embedded_log.h"
@@ -96,72 +97,23 @@ class PickyProjection : public projections::Projection {
   std::vector<std::string> applied_;
 };
 
-class ParkingTest : public ::testing::Test {
+class ParkingTest : public ProjectorFixture {
  protected:
+  ParkingTest() : ProjectorFixture("lok-parking") {}
+
   void SetUp() override {
-    root_ = std::filesystem::temp_directory_path() /
-            ("lok-parking-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(root_);
-    std::filesystem::create_directories(root_);
-    auto log = log::EmbeddedLog::Open((root_ / "log").string(), 4);
-    ASSERT_TRUE(log.ok());
-    log_ = std::move(log).value();
-    ASSERT_TRUE(log_->CreateTopic("events", 4).ok());
+    ProjectorFixture::SetUp();
     OpenProjector();
-  }
-  void TearDown() override {
-    projector_.reset();
-    reader_.reset();
-    store_.reset();
-    log_.reset();
-    std::filesystem::remove_all(root_);
   }
 
   // (Re)opens store and projector, as a restarted (or upgraded) lokd would.
   void OpenProjector(ProjectorOptions::DecodeFunction decode_parked = nullptr) {
-    projector_.reset();
-    reader_.reset();
-    store_.reset();
-    auto store = store::RocksStore::Open((root_ / "state").string());
-    ASSERT_TRUE(store.ok());
-    store_ = std::move(store).value();
-    reader_ = log_->NewReader("events");
     ProjectorOptions options;
-    options.topic = "events";
     options.max_batch = 5;
     options.poll_timeout = std::chrono::milliseconds(50);
     options.decode_parked = std::move(decode_parked);
     // The funnel first, so a rejection by picky must undo the funnel's writes.
-    projector_ = std::make_unique<Projector>(
-        *store_, *reader_, *log_, std::vector<projections::Projection*>{&funnel_, &picky_}, options,
-        metrics_);
-    ASSERT_TRUE(projector_->Start().ok());
-  }
-
-  void Append(const std::vector<log::OutgoingRecord>& records) {
-    ASSERT_TRUE(log_->Append("events", records).ok());
-  }
-
-  void Drain() {
-    for (int round = 0; round < 1000; ++round) {
-      auto consumed = projector_->RunOnce();
-      ASSERT_TRUE(consumed.ok()) << consumed.status().ToString();
-      if (*consumed == 0) return;
-    }
-    FAIL() << "projector did not drain";
-  }
-
-  int64_t Counter(std::string_view key) {
-    auto stored = store_->Get(key);
-    EXPECT_TRUE(stored.ok());
-    return *stored ? *store::DecodeCounter(**stored) : 0;
-  }
-
-  int64_t WonDeals() {
-    auto funnel = projections::QueryFunnel(*store_);
-    EXPECT_TRUE(funnel.ok());
-    return funnel->stages(3).deals();
+    ProjectorFixture::OpenProjector({&funnel_, &picky_}, options);
   }
 
   int64_t OffsetSum() {
@@ -196,14 +148,8 @@ class ParkingTest : public ::testing::Test {
     Drain();
   }
 
-  std::filesystem::path root_;
-  std::unique_ptr<log::EmbeddedLog> log_;
-  std::unique_ptr<store::RocksStore> store_;
-  std::unique_ptr<log::LogReader> reader_;
   projections::FunnelProjection funnel_;
   PickyProjection picky_;
-  ProjectorMetrics metrics_;
-  std::unique_ptr<Projector> projector_;
 };
 
 TEST_F(ParkingTest, RejectedEventParksItsClientInOrderWhileOtherClientsAreApplied) {

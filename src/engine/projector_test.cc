@@ -2,8 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
-
+#include "engine/projector_fixture.h"
 #include "log/embedded_log.h"
 #include "projections/funnel.h"
 
@@ -26,76 +25,25 @@ log::OutgoingRecord AsRecord(const lok::v1::Event& event) {
   return {event.client_id(), event.SerializeAsString(), {}};
 }
 
-// A projector on a real embedded log and a real RocksDB store.
-class ProjectorTest : public ::testing::Test {
+// A projector of the funnel on a real embedded log and a real RocksDB store.
+class ProjectorTest : public ProjectorFixture {
  protected:
+  ProjectorTest() : ProjectorFixture("lok-projector") {}
+
   void SetUp() override {
-    root_ = std::filesystem::temp_directory_path() /
-            ("lok-projector-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(root_);
-    std::filesystem::create_directories(root_);
-    auto log = log::EmbeddedLog::Open((root_ / "log").string(), 4);
-    ASSERT_TRUE(log.ok());
-    log_ = std::move(log).value();
-    ASSERT_TRUE(log_->CreateTopic("events", 4).ok());
+    ProjectorFixture::SetUp();
     OpenProjector();
-  }
-  void TearDown() override {
-    projector_.reset();
-    reader_.reset();
-    store_.reset();
-    log_.reset();
-    std::filesystem::remove_all(root_);
   }
 
   // (Re)opens store and projector, as a restarted lokd would.
   void OpenProjector() {
-    projector_.reset();
-    reader_.reset();
-    store_.reset();
-    auto store = store::RocksStore::Open((root_ / "state").string());
-    ASSERT_TRUE(store.ok());
-    store_ = std::move(store).value();
-    reader_ = log_->NewReader("events");
     ProjectorOptions options;
-    options.topic = "events";
     options.max_batch = 7;
     options.poll_timeout = std::chrono::milliseconds(50);
-    projector_ = std::make_unique<Projector>(*store_, *reader_, *log_,
-                                             std::vector<projections::Projection*>{&funnel_},
-                                             options, metrics_);
-    ASSERT_TRUE(projector_->Start().ok());
+    ProjectorFixture::OpenProjector({&funnel_}, options);
   }
 
-  void Drain() {
-    for (int round = 0; round < 1000; ++round) {
-      auto consumed = projector_->RunOnce();
-      ASSERT_TRUE(consumed.ok()) << consumed.status().ToString();
-      if (*consumed == 0) return;
-    }
-    FAIL() << "projector did not drain";
-  }
-
-  int64_t Counter(std::string_view key) {
-    auto stored = store_->Get(key);
-    EXPECT_TRUE(stored.ok());
-    return *stored ? *store::DecodeCounter(**stored) : 0;
-  }
-
-  int64_t WonDeals() {
-    auto funnel = projections::QueryFunnel(*store_);
-    EXPECT_TRUE(funnel.ok());
-    return funnel->stages(3).deals();
-  }
-
-  std::filesystem::path root_;
-  std::unique_ptr<log::EmbeddedLog> log_;
-  std::unique_ptr<store::RocksStore> store_;
-  std::unique_ptr<log::LogReader> reader_;
   projections::FunnelProjection funnel_;
-  ProjectorMetrics metrics_;
-  std::unique_ptr<Projector> projector_;
 };
 
 TEST_F(ProjectorTest, AppliesEveryEventAndStoresPositionsWithState) {
