@@ -584,6 +584,10 @@ std::vector<Attention> AttentionOf(const RetentionSummary& client,
   return result;
 }
 
+// The week (7-day block from the epoch, floor) a day falls in: the decline
+// index's buckets.
+int64_t WeekOf(int64_t day) { return day >= 0 ? day / 7 : -((-day + 6) / 7); }
+
 IndexEntries IndexEntriesOf(const RetentionSummary& client, int32_t partition,
                             const RetentionSettings& settings) {
   IndexEntries entries;
@@ -604,10 +608,17 @@ IndexEntries IndexEntriesOf(const RetentionSummary& client, int32_t partition,
   for (const Attention& attention : attentions) {
     for (const auto& [scope, scope_value] : scopes) {
       std::string key = ScopePrefix(partition, scope, scope_value, attention.term);
-      AppendOrderedInt64(key, attention.day);
-      AppendEscapedString(key, client.client_id);
       std::string value;
-      if (attention.start) AppendOrderedInt64(value, *attention.start);
+      if (attention.term == kTermDecline) {
+        // [start, end): -(the week of end), start; end in the value.
+        const int64_t end = -attention.day;
+        AppendOrderedInt64(key, -WeekOf(end));
+        AppendOrderedInt64(key, *attention.start);
+        AppendOrderedInt64(value, end);
+      } else {
+        AppendOrderedInt64(key, attention.day);
+      }
+      AppendEscapedString(key, client.client_id);
       entries[std::move(key)] = std::move(value);
     }
   }
@@ -713,7 +724,6 @@ Status WalkCandidates(const store::KeyValueReader& reader, int32_t partition, ch
     std::string prefix;
     std::vector<Taken>* taken = nullptr;
     size_t taken_here = 0;
-    size_t skipped = 0;
   };
   // In key order: c < d < h < p < w.
   std::vector<Stage> stages;
@@ -729,60 +739,62 @@ Status WalkCandidates(const store::KeyValueReader& reader, int32_t partition, ch
   }
   Status corrupt = Status::Ok();
   std::string client_id;
-  // Whether `stage` wants the entries after this one.
+  std::string seek_target;  // where kSeek continues in the same stage
+  enum class Next { kEntry, kStage, kSeek };
+  const auto unreadable = [&](std::string_view what) {
+    corrupt = DataLossError("retention: unreadable index " + std::string(what));
+    return Next::kStage;
+  };
+  // What `stage` wants after this entry.
   const auto visit_entry = [&](Stage& stage, std::string_view key, std::string_view value) {
     const size_t prefix_size = stage.prefix.size();
     size_t position = prefix_size + 8;
     if (stage.term == kRevenueRank) {
-      if (stage.taken_here == per_term) return false;
-      if (!ReadEscapedStringInto(key, position, client_id)) {
-        corrupt = DataLossError("retention: unreadable index key");
-        return false;
-      }
+      if (stage.taken_here == per_term) return Next::kStage;
+      if (!ReadEscapedStringInto(key, position, client_id)) return unreadable("key");
       ++stage.taken_here;
       stage.taken->push_back({*ReadOrderedInt64(key, prefix_size), client_id});
-      return stage.taken_here < per_term;
+      return stage.taken_here < per_term ? Next::kEntry : Next::kStage;
     }
     std::optional<int64_t> key_day = ReadOrderedInt64(key, prefix_size);
-    if (!key_day) {
-      corrupt = DataLossError("retention: unreadable index key");
-      return false;
-    }
-    // The client id is read only from the entries taken: a query on the
-    // latest day skips ~1,000 decline intervals that start after it.
+    if (!key_day) return unreadable("key");
+    int64_t order = *key_day;
     if (stage.term == kTermDecline) {
-      if (-*key_day <= day) return false;  // ended on or before asOf
-      std::optional<int64_t> start = ReadOrderedInt64(value, 0);
-      if (!start) {
-        corrupt = DataLossError("retention: unreadable index value");
-        return false;
+      // Buckets by the week of the interval's end, latest first; inside one,
+      // by start. An interval holds asOf when start <= day < end.
+      const int64_t week = -*key_day;
+      if (week * 7 + 6 <= day) return Next::kStage;  // every end here and later <= asOf
+      std::optional<int64_t> start = ReadOrderedInt64(key, prefix_size + 8);
+      std::optional<int64_t> end = ReadOrderedInt64(value, 0);
+      if (!start) return unreadable("key");
+      if (!end) return unreadable("value");
+      if (*start > day) {
+        // The rest of this bucket starts after asOf: on to the next week.
+        seek_target = stage.prefix;
+        AppendOrderedInt64(seek_target, *key_day + 1);
+        return Next::kSeek;
       }
-      if (*start > day) {  // starts after asOf (a past asOf)
-        if (++stage.skipped > 8 * per_term) {
-          complete = false;
-          return false;
-        }
-        return true;
-      }
+      if (*end <= day) return Next::kEntry;  // ended on or before asOf
+      position = prefix_size + 16;
+      // Sorts like the key: the week, then the start (days fit in 32 bits).
+      order = *key_day * (int64_t{1} << 32) + (*start + (int64_t{1} << 31));
     } else if (*key_day > day) {
-      return false;
+      return Next::kStage;
     }
     if (stage.taken_here == per_term) {
       complete = false;
-      return false;
+      return Next::kStage;
     }
-    if (!ReadEscapedStringInto(key, position, client_id)) {
-      corrupt = DataLossError("retention: unreadable index key");
-      return false;
-    }
+    // The client id is read only from the entries taken.
+    if (!ReadEscapedStringInto(key, position, client_id)) return unreadable("key");
     ++stage.taken_here;
-    stage.taken->push_back({*key_day, client_id});
-    return true;
+    stage.taken->push_back({order, client_id});
+    return Next::kEntry;
   };
   using ScanStep = store::KeyValueReader::ScanStep;
   size_t current = 0;
-  const auto seek_to = [](const std::string& prefix) {
-    return ScanStep{ScanStep::Action::kSeek, prefix};
+  const auto seek_to = [](const std::string& target) {
+    return ScanStep{ScanStep::Action::kSeek, target};
   };
   LOK_RETURN_IF_ERROR(reader.ScanRangeSeeking(
       stages.front().prefix, PrefixEnd(stages.back().prefix),
@@ -793,7 +805,14 @@ Status WalkCandidates(const store::KeyValueReader& reader, int32_t partition, ch
           ++current;
         }
         if (current == stages.size()) return ScanStep{ScanStep::Action::kStop, {}};
-        if (visit_entry(stages[current], key, value)) return ScanStep{};
+        switch (visit_entry(stages[current], key, value)) {
+          case Next::kEntry:
+            return ScanStep{};
+          case Next::kSeek:
+            return seek_to(seek_target);
+          case Next::kStage:
+            break;
+        }
         if (!corrupt.ok() || ++current == stages.size()) {
           return ScanStep{ScanStep::Action::kStop, {}};
         }

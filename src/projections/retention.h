@@ -26,9 +26,12 @@
 // with the first day the term is positive given the current state (contact
 // due + 1, rhythm threshold + 1, the earliest open delay's due day) and, for
 // revenue_declining, one key per positive interval [start, end) keyed by
-// -end (start in the value). A query scans, per partition, only keys whose
-// day says the term is positive on asOf, takes a bounded number of the
-// longest-due clients per term, adds the regular clients with the most
+// -(the week of end) and then start (end in the value). A query scans, per
+// partition, only keys whose day says the term is positive on asOf (for
+// revenue_declining: in each week bucket from the latest down to asOf's,
+// the intervals that started by asOf, seeking past the rest of the bucket,
+// so intervals that start after asOf are never stepped over one by one),
+// takes a bounded number of the longest-due clients per term, adds the regular clients with the most
 // revenue in the query currency (retention/q/<partition><scope>w<currency>
 // <-revenue:ordered64><client>), and computes their exact scores from their
 // scoring summaries (the card computes it from the same summary of the full
@@ -87,8 +90,9 @@ class RetentionProjection : public Projection {
   explicit RetentionProjection(RetentionSettings settings = {}) : settings_(std::move(settings)) {}
   std::string_view Name() const override { return "retention"; }
   // 2: the scoring summaries (retention/s/...); 3: with their current facts
-  // (summary format 2).
-  int Version() const override { return 3; }
+  // (summary format 2); 4: the revenue_declining index bucketed by the week
+  // of each interval's end.
+  int Version() const override { return 4; }
   Status Apply(const lok::v1::Event& event, const EventPosition& position,
                store::Transaction& transaction) override;
 

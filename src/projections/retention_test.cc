@@ -710,5 +710,35 @@ TEST(RetentionTest, EachTermIndexFindsTheClientsOnlyItHolds) {
   EXPECT_EQ(queue.entries(0).SerializeAsString(), all.entries(0).SerializeAsString());
 }
 
+// Intervals of revenue_declining that start after asOf never hide one that
+// holds it: twenty heavy clients whose decline starts on day 188 (and ends
+// later than anyone's) sort ahead of the one client declining on day 100;
+// with two candidates per term the queue still finds it through that term.
+TEST(RetentionTest, DeclinesStartingAfterAsOfDoNotHideOneThatHolds) {
+  std::vector<Event> events;
+  // Declining from day 90 to day 180 (and again from 185 to 275).
+  events.push_back(Won("d-w1", "decline", 0, "d-d1", 10000));
+  events.push_back(Won("d-w2", "decline", 50, "d-d2", 10));
+  events.push_back(Won("d-w3", "decline", 95, "d-d3", 10));
+  for (int index = 0; index < 20; ++index) {
+    const std::string client = "future-" + std::to_string(100 + index);
+    events.push_back(Won(client + "-w1", client, 98, client + "-d1", 50000));
+    events.push_back(Won(client + "-w2", client, 99, client + "-d2", 10));
+  }
+  store::MemoryStore store;
+  Project(store, events);
+  EXPECT_FALSE(Card(store, "future-100", 100).needs_attention());
+  EXPECT_TRUE(Card(store, "future-100", 200).needs_attention());
+  RetentionSettings bounded;
+  bounded.candidates_per_term = 2;
+  RetentionQuery query;
+  query.limit = 1;  // two per term; the revenue ranking takes two heavy clients
+  const auto queue = Queue(store, 100, query, bounded);
+  ASSERT_EQ(queue.entries_size(), 1);
+  EXPECT_EQ(queue.entries(0).client_id(), "decline");
+  EXPECT_EQ(queue.entries(0).reasons(0).term(), "revenue_declining");
+  EXPECT_TRUE(queue.complete());
+}
+
 }  // namespace
 }  // namespace lok::projections
