@@ -1,6 +1,7 @@
 #include "projections/retention.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <iterator>
 #include <limits>
@@ -49,6 +50,9 @@ constexpr char kTermDecline = 'd';
 // revenue, so the heaviest clients are always among the candidates.
 constexpr char kRevenueRank = 'w';
 constexpr char kTerms[] = {kTermContact, kTermPayments, kTermRhythm, kTermDecline};
+// The first projection version whose revenue_declining index is bucketed by
+// the week of each interval's end (older stores are read the old way).
+constexpr int kDeclineByWeekVersion = 4;
 
 // "All facts known": the state's current view.
 constexpr int64_t kForever = std::numeric_limits<int64_t>::max();
@@ -718,12 +722,14 @@ std::string PrefixEnd(std::string prefix) {
 // reads (the client id only of the entries it takes); storage errors.
 Status WalkCandidates(const store::KeyValueReader& reader, int32_t partition, char scope,
                       std::string_view scope_value, std::string_view currency, int64_t day,
-                      size_t per_term, CandidateLists& lists, bool& complete) {
+                      size_t per_term, bool legacy_decline, CandidateLists& lists,
+                      bool& complete) {
   struct Stage {
     char term = 0;
     std::string prefix;
     std::vector<Taken>* taken = nullptr;
     size_t taken_here = 0;
+    size_t skipped = 0;  // legacy decline layout only
   };
   // In key order: c < d < h < p < w.
   std::vector<Stage> stages;
@@ -759,7 +765,20 @@ Status WalkCandidates(const store::KeyValueReader& reader, int32_t partition, ch
     std::optional<int64_t> key_day = ReadOrderedInt64(key, prefix_size);
     if (!key_day) return unreadable("key");
     int64_t order = *key_day;
-    if (stage.term == kTermDecline) {
+    if (stage.term == kTermDecline && legacy_decline) {
+      // Versions before 4: keyed by -end, start in the value; intervals that
+      // start after asOf are stepped over, at most 8 × per_term of them.
+      if (-*key_day <= day) return Next::kStage;  // ended on or before asOf
+      std::optional<int64_t> start = ReadOrderedInt64(value, 0);
+      if (!start) return unreadable("value");
+      if (*start > day) {
+        if (++stage.skipped > 8 * per_term) {
+          complete = false;
+          return Next::kStage;
+        }
+        return Next::kEntry;
+      }
+    } else if (stage.term == kTermDecline) {
       // Buckets by the week of the interval's end, latest first; inside one,
       // by start. An interval holds asOf when start <= day < end.
       const int64_t week = -*key_day;
@@ -975,11 +994,25 @@ StatusOr<lok::v1::RetentionResponse> QueryRetention(const store::KeyValueReader&
     }
     const size_t per_term =
         static_cast<size_t>(std::max<int64_t>(settings.candidates_per_term, 2 * query.limit));
+    // A store built by a version before 4 (being rebuilt in the background)
+    // keeps the revenue_declining index in its old layout; it is read as
+    // such. A store without a version record (tests, scratch) is current.
+    LOK_ASSIGN_OR_RETURN(std::optional<std::string> version,
+                         reader.Get(std::string(kVersionRecordPrefix) + "retention"));
+    int built_with = kDeclineByWeekVersion;
+    if (version) {
+      const auto parsed =
+          std::from_chars(version->data(), version->data() + version->size(), built_with);
+      if (parsed.ec != std::errc()) {
+        return DataLossError("retention: unreadable version record '" + *version + "'");
+      }
+    }
+    const bool legacy_decline = built_with < kDeclineByWeekVersion;
     CandidateLists lists;
     bool complete = true;
     for (int32_t partition : totals.partitions) {
       LOK_RETURN_IF_ERROR(WalkCandidates(reader, partition, scope, scope_value, settings.currency,
-                                         day, per_term, lists, complete));
+                                         day, per_term, legacy_decline, lists, complete));
     }
     if (!complete) response.set_complete(false);
     const auto take = [&](std::vector<Taken>& taken, bool counts_for_complete) {

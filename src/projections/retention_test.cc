@@ -9,6 +9,7 @@
 #include <random>
 
 #include "base/civil_time.h"
+#include "base/key_encoding.h"
 
 namespace lok::projections {
 namespace {
@@ -738,6 +739,68 @@ TEST(RetentionTest, DeclinesStartingAfterAsOfDoNotHideOneThatHolds) {
   EXPECT_EQ(queue.entries(0).client_id(), "decline");
   EXPECT_EQ(queue.entries(0).reasons(0).term(), "revenue_declining");
   EXPECT_TRUE(queue.complete());
+}
+
+// A store built by version 3 keeps its revenue_declining index keyed by
+// -end with the start in the value; until its rebuild finishes it is read
+// in that layout and answers as the current layout does (where no walk hits
+// its bound).
+TEST(RetentionTest, AStoreWithTheVersion3DeclineIndexAnswersTheSame) {
+  std::mt19937 random(31);
+  store::MemoryStore store;
+  Project(store, RandomEvents(random, 1500, 60), 50);
+  const std::vector<int64_t> days = {100, 250, 400};
+  std::vector<std::string> current;
+  int declining = 0;
+  for (int64_t day : days) {
+    const auto queue = Queue(store, day);
+    for (const auto& entry : queue.entries()) {
+      for (const auto& reason : entry.reasons()) declining += reason.term() == "revenue_declining";
+    }
+    current.push_back(queue.SerializeAsString());
+  }
+  EXPECT_GT(declining, 0);
+  // Rewrite every decline entry as version 3 wrote it.
+  constexpr std::string_view kIndex = "retention/q/";
+  store::Transaction rewrite(store);
+  int rewritten = 0;
+  ASSERT_TRUE(store
+                  .ScanPrefix(kIndex,
+                              [&](std::string_view key, std::string_view value) {
+                                size_t position = kIndex.size() + 4 + 1;  // partition, scope
+                                std::string scope_value;
+                                if (!ReadEscapedStringInto(key, position, scope_value) ||
+                                    key[position] != 'd') {
+                                  return true;
+                                }
+                                const size_t prefix_size = position + 1;
+                                const std::optional<int64_t> start =
+                                    ReadOrderedInt64(key, prefix_size + 8);
+                                size_t client_at = prefix_size + 16;
+                                std::string client;
+                                const std::optional<int64_t> end = ReadOrderedInt64(value, 0);
+                                EXPECT_TRUE(start && end &&
+                                            ReadEscapedStringInto(key, client_at, client));
+                                std::string legacy(key.substr(0, prefix_size));
+                                AppendOrderedInt64(legacy, -end.value_or(0));
+                                AppendEscapedString(legacy, client);
+                                std::string legacy_value;
+                                AppendOrderedInt64(legacy_value, start.value_or(0));
+                                rewrite.Delete(key);
+                                rewrite.Put(legacy, std::move(legacy_value));
+                                ++rewritten;
+                                return true;
+                              })
+                  .ok());
+  rewrite.Put(std::string(kVersionRecordPrefix) + "retention", "3");
+  auto changes = rewrite.Finish();
+  ASSERT_TRUE(changes.ok());
+  store.Commit(*changes);
+  EXPECT_GT(rewritten, 20);
+  for (size_t index = 0; index < days.size(); ++index) {
+    EXPECT_EQ(Queue(store, days[index]).SerializeAsString(), current[index])
+        << "day " << days[index];
+  }
 }
 
 }  // namespace
