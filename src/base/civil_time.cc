@@ -22,8 +22,7 @@ int ToInt(std::string_view digits) {
 }  // namespace
 
 int64_t DayOfSeconds(int64_t seconds) {
-  // Floor division, so instants before 1970 land on the right day.
-  return seconds >= 0 ? seconds / 86400 : -((-seconds + 86399) / 86400);
+  return FloorDiv(seconds, 86400);  // instants before 1970 land on the right day
 }
 
 std::optional<int64_t> ParseDate(std::string_view text) {
@@ -67,7 +66,7 @@ int32_t MonthOfDay(int64_t day) {
 }
 
 int64_t FirstDayOfMonth(int32_t month) {
-  const int year = 1970 + (month >= 0 ? month / 12 : -((-month + 11) / 12));
+  const int year = 1970 + static_cast<int>(FloorDiv(month, 12));
   const int month_of_year = month - (year - 1970) * 12 + 1;
   const std::chrono::year_month_day date{std::chrono::year(year),
                                          std::chrono::month(static_cast<unsigned>(month_of_year)),

@@ -9,6 +9,12 @@
 
 namespace lok {
 
+// `value` ÷ `divisor` rounded towards minus infinity (days, weeks and
+// months before the epoch land in the right unit). REQUIRES: divisor > 0.
+constexpr int64_t FloorDiv(int64_t value, int64_t divisor) {
+  return value / divisor - (value % divisor < 0 ? 1 : 0);
+}
+
 // Days since 1970-01-01 (UTC) of an instant given in seconds since the epoch.
 int64_t DayOfSeconds(int64_t seconds);
 

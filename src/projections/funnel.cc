@@ -142,10 +142,6 @@ std::span<const char> LevelsOf(Family family) {
 constexpr int64_t kBlockDays = 8;
 constexpr int64_t kBlocksPerMonth = 4;
 
-int64_t FloorDiv(int64_t value, int64_t divisor) {
-  return value / divisor - (value % divisor < 0 ? 1 : 0);
-}
-
 // The unit of `level` that `day` falls in.
 int64_t UnitOfDay(char level, int64_t day) {
   const int32_t month = MonthOfDay(day);

@@ -588,9 +588,9 @@ std::vector<Attention> AttentionOf(const RetentionSummary& client,
   return result;
 }
 
-// The week (7-day block from the epoch, floor) a day falls in: the decline
+// The week (7-day block from the epoch) a day falls in: the decline
 // index's buckets.
-int64_t WeekOf(int64_t day) { return day >= 0 ? day / 7 : -((-day + 6) / 7); }
+int64_t WeekOf(int64_t day) { return FloorDiv(day, 7); }
 
 IndexEntries IndexEntriesOf(const RetentionSummary& client, int32_t partition,
                             const RetentionSettings& settings) {

@@ -101,12 +101,18 @@ void ExpectSameSummary(const RetentionSummary& actual, const RetentionSummary& e
   EXPECT_TRUE(same(actual.payments, expected.payments));
 }
 
-TEST(RetentionSummaryTest, EncodingRoundTripsEveryFactOfRandomClients) {
-  std::mt19937 random(5);
+// The states of the 40 clients of 3,000 random events.
+std::map<std::string, RetentionClient> RandomClients(uint32_t seed) {
+  std::mt19937 random(seed);
   std::map<std::string, RetentionClient> clients;
   for (const Event& event : RandomEvents(random, 3000, 40)) {
     FoldRetentionEvent(event, 20, clients[event.client_id()]);
   }
+  return clients;
+}
+
+TEST(RetentionSummaryTest, EncodingRoundTripsEveryFactOfRandomClients) {
+  const std::map<std::string, RetentionClient> clients = RandomClients(5);
   size_t with_payments = 0;
   for (const auto& [id, client] : clients) {
     RetentionSummary summary;
@@ -330,11 +336,7 @@ TEST(RetentionSummaryTest, TwiceMedianIntervalOfOddAndEvenCounts) {
 // dated facts give, and every truncation of the bytes is refused by both
 // decoders up to the end of the current facts.
 TEST(RetentionSummaryTest, CurrentFactsOfRandomClientsRoundTrip) {
-  std::mt19937 random(12);
-  std::map<std::string, RetentionClient> clients;
-  for (const Event& event : RandomEvents(random, 3000, 40)) {
-    FoldRetentionEvent(event, 20, clients[event.client_id()]);
-  }
+  const std::map<std::string, RetentionClient> clients = RandomClients(12);
   int with_median = 0;
   for (const auto& [id, client] : clients) {
     RetentionSummary summary;
