@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <chrono>
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
@@ -64,7 +65,17 @@ TEST(ReadyzTest, ReportsTheBackgroundRebuildAndStaysReady) {
     ASSERT_TRUE(metrics_text.ok());
     EXPECT_NE(metrics_text->body.find("lok_rebuild_running 1\n"), std::string::npos);
     EXPECT_NE(metrics_text->body.find("lok_rebuild_eta_seconds -1\n"), std::string::npos);
-    // Each route's request durations; /readyz answered once before this request.
+    // Each route's request durations; /readyz answered once before this
+    // request, counted once its write completed (maybe just after the client
+    // read it): fetch again until it shows, with a deadline.
+    const std::string readyz_count =
+        "lok_http_request_duration_seconds_count{method=\"GET\",route=\"/readyz\"} 1\n";
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (metrics_text->body.find(readyz_count) == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline) {
+      metrics_text = http::Fetch("GET", url + "/metrics");
+      ASSERT_TRUE(metrics_text.ok());
+    }
     EXPECT_NE(metrics_text->body.find("# TYPE lok_http_request_duration_seconds histogram\n"),
               std::string::npos);
     EXPECT_NE(metrics_text->body.find(

@@ -154,7 +154,8 @@ class Server {
   uint16_t port() const;
 
   // Every route that answered at least one request, in (route, method)
-  // order. Thread-safe; the counters are read without a lock, so a snapshot
+  // order. A request counts once its response is written, which may be just
+  // after the client has read it. Thread-safe; the counters are read without a lock, so a snapshot
   // taken while requests complete may be a request apart between fields.
   std::vector<RouteLatency> Latencies() const;
 

@@ -103,6 +103,17 @@ TEST(HttpServerTest, CountsEachRoutesRequestDurationsInCumulativeBuckets) {
   ASSERT_TRUE(Fetch("GET", Url(server, "/v1/clients/globex")).ok());
   ASSERT_EQ(Fetch("GET", Url(server, "/nowhere"))->status, 404);
   ASSERT_EQ(Fetch("POST", Url(server, "/fast"))->status, 405);
+  // A request is counted once the server's write completes, which may be
+  // just after the client has read the response: wait for all 11.
+  const auto counted = [&] {
+    uint64_t total = 0;
+    for (const RouteLatency& latency : server.Latencies()) total += latency.count;
+    return total;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (counted() < 11 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
 
   const std::span<const double> bounds = LatencyBucketBounds();
   ASSERT_FALSE(bounds.empty());
