@@ -88,6 +88,7 @@ struct BenchConfig {
   size_t batch_size = 2'000;
   uint64_t seed = 42;
   int projector_nice = lok::service::ServiceConfig{}.projector_nice;
+  size_t row_cache_mb = lok::service::ServiceConfig{}.row_cache_bytes >> 20;
 };
 
 // What a kept data directory was loaded with, so --reuse can continue it.
@@ -614,6 +615,7 @@ lok::Status Run(const BenchConfig& config, const fs::path& dir, bool& requests_o
   service_config.partitions = config.partitions;
   service_config.batch_size = config.batch_size;
   service_config.projector_nice = config.projector_nice;
+  service_config.row_cache_bytes = config.row_cache_mb << 20;
   LOK_ASSIGN_OR_RETURN(std::unique_ptr<lok::service::LokService> service,
                        lok::service::LokService::Start(service_config));
 
@@ -732,6 +734,9 @@ int main(int argc, char** argv) {
   app.add_option("--projector-nice", config.projector_nice,
                  "Nice value of the projector thread (lokd --projector-nice; 0: normal)")
       ->check(CLI::Range(0, 19))
+      ->capture_default_str();
+  app.add_option("--row-cache-mb", config.row_cache_mb,
+                 "MiB of RocksDB row cache of the node (lokd --row-cache-mb; 0: none)")
       ->capture_default_str();
   app.add_option("--seed", config.seed, "Seed of the event generator")->capture_default_str();
   auto* dir_option =

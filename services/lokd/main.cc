@@ -30,6 +30,8 @@ struct Config {
   size_t batch_size = 2000;
   bool sync_commits = false;
   int projector_nice = lok::service::ServiceConfig{}.projector_nice;
+  size_t block_cache_mb = lok::service::ServiceConfig{}.block_cache_bytes >> 20;
+  size_t row_cache_mb = lok::service::ServiceConfig{}.row_cache_bytes >> 20;
   std::string reporting_currency = "USD";
   std::vector<double> stage_probability = {0.10, 0.25, 0.50};
   double client_share_alert = 0.20;
@@ -119,6 +121,17 @@ int main(int argc, char** argv) {
       ->envname("LOK_PROJECTOR_NICE")
       ->check(CLI::Range(0, 19))
       ->capture_default_str();
+  app.add_option("--block-cache-mb", config.block_cache_mb,
+                 "MiB of RocksDB block cache (uncompressed blocks of the read models)")
+      ->envname("LOK_BLOCK_CACHE_MB")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 20))
+      ->capture_default_str();
+  app.add_option("--row-cache-mb", config.row_cache_mb,
+                 "MiB of RocksDB row cache (rows of point reads, e.g. the retention queue's "
+                 "scoring summaries); 0: none")
+      ->envname("LOK_ROW_CACHE_MB")
+      ->check(CLI::Range(size_t{0}, size_t{1} << 20))
+      ->capture_default_str();
   app.add_option("--reporting-currency", config.reporting_currency,
                  "ISO 4217 code amounts are reported in unless a query asks for another")
       ->envname("LOK_REPORTING_CURRENCY")
@@ -198,6 +211,8 @@ int main(int argc, char** argv) {
   service_config.as_of_reuse = std::chrono::seconds(config.as_of_reuse_seconds);
   service_config.sync_commits = config.sync_commits;
   service_config.projector_nice = config.projector_nice;
+  service_config.block_cache_bytes = config.block_cache_mb << 20;
+  service_config.row_cache_bytes = config.row_cache_mb << 20;
   service_config.reporting_currency = config.reporting_currency;
   service_config.client_share_alert = config.client_share_alert;
   service_config.hhi_moderate = config.hhi_moderate;

@@ -164,6 +164,15 @@ void RegisterRoutes(http::Server& server, const ApiContext& context) {
     std::string text = context.metrics->RenderPrometheus();
     if (context.rebuilder != nullptr) text += context.rebuilder->RenderPrometheus();
     if (context.as_of != nullptr) text += context.as_of->RenderPrometheus();
+    if (context.store != nullptr) {
+      const store::RocksStore::CacheUsage caches = context.store->Current()->Caches();
+      engine::AppendPrometheusSample(text, "gauge", "lok_store_block_cache_bytes",
+                                     "Bytes in the live store's RocksDB block cache.",
+                                     static_cast<int64_t>(caches.block_bytes));
+      engine::AppendPrometheusSample(text, "gauge", "lok_store_row_cache_bytes",
+                                     "Bytes in the live store's RocksDB row cache (--row-cache-mb).",
+                                     static_cast<int64_t>(caches.row_bytes));
+    }
     AppendHttpLatencies(server.Latencies(), text);
     return PlainText(200, std::move(text), "text/plain; version=0.0.4");
   });

@@ -65,6 +65,10 @@ TEST(ReadyzTest, ReportsTheBackgroundRebuildAndStaysReady) {
     ASSERT_TRUE(metrics_text.ok());
     EXPECT_NE(metrics_text->body.find("lok_rebuild_running 1\n"), std::string::npos);
     EXPECT_NE(metrics_text->body.find("lok_rebuild_eta_seconds -1\n"), std::string::npos);
+    // The live store's caches (this store was opened without a row cache).
+    EXPECT_NE(metrics_text->body.find("# TYPE lok_store_block_cache_bytes gauge\n"),
+              std::string::npos);
+    EXPECT_NE(metrics_text->body.find("lok_store_row_cache_bytes 0\n"), std::string::npos);
     // Each route's request durations; /readyz answered once before this
     // request, counted once its write completed (maybe just after the client
     // read it): fetch again until it shows, with a deadline.

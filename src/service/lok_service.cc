@@ -49,6 +49,8 @@ Status LokService::Open(const ServiceConfig& config) {
   store::RocksStoreOptions store_options;
   store_options.sync_commits = config.sync_commits;
   store_options.low_priority_compactions = config.projector_nice > 0;
+  store_options.block_cache_bytes = config.block_cache_bytes;
+  store_options.row_cache_bytes = config.row_cache_bytes;
   generations_ = std::make_unique<store::StoreGenerations>(config.data_dir);
   LOK_ASSIGN_OR_RETURN(int generation, generations_->Current());
   LOK_ASSIGN_OR_RETURN(std::unique_ptr<store::RocksStore> opened,

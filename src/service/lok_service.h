@@ -63,6 +63,10 @@ struct ServiceConfig {
   // normal priority). Above 0 it also runs RocksDB's compactions at nice 19.
   // The projector then takes only the CPU that HTTP requests leave idle.
   int projector_nice = 10;
+  // The live store's RocksDB caches (store/rocks_store.h): uncompressed
+  // blocks, and rows for point reads. A rebuild's new generation gets its own.
+  size_t block_cache_bytes = size_t{256} << 20;
+  size_t row_cache_bytes = size_t{256} << 20;
   std::string reporting_currency = "USD";
   std::array<double, 3> stage_probability = {0.10, 0.25, 0.50};
   double client_share_alert = 0.20;

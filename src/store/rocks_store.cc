@@ -192,6 +192,7 @@ StatusOr<std::unique_ptr<RocksStore>> RocksStore::Open(const std::string& path,
   // evicted and re-read (and checksummed) from disk on every Get, and the
   // projector fell to ~200 events/s.
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  if (options.row_cache_bytes > 0) db_options.row_cache = rocksdb::NewLRUCache(options.row_cache_bytes);
   db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   rocksdb::DB* raw = nullptr;
   LOK_RETURN_IF_ERROR(
@@ -252,6 +253,17 @@ Status RocksStore::Commit(const ChangeSet& changes) {
 Status RocksStore::Sync() { return FromRocksStatus(db_->FlushWAL(/*sync=*/true), "store sync"); }
 
 std::string RocksStore::path() const { return db_->GetName(); }
+
+RocksStore::CacheUsage RocksStore::Caches() const {
+  CacheUsage usage;
+  const rocksdb::DBOptions options = db_->GetDBOptions();
+  if (options.row_cache) usage.row_bytes = options.row_cache->GetUsage();
+  uint64_t block = 0;
+  if (db_->GetIntProperty(rocksdb::DB::Properties::kBlockCacheUsage, &block)) {
+    usage.block_bytes = static_cast<size_t>(block);
+  }
+  return usage;
+}
 
 Status RocksStore::CreateCheckpoint(const std::string& dir) {
   if (std::filesystem::exists(dir)) return InvalidArgumentError("checkpoint " + dir + ": exists");

@@ -188,6 +188,52 @@ TEST_F(RocksStoreTest, MultiGetOnASnapshotAnswersLikeGetPerKey) {
   EXPECT_EQ((*current)[1], std::optional<std::string>("added"));
 }
 
+// With the row cache on, point reads of keys in SST files (a checkpoint
+// flushes the memtable) answer as the files do: after overwrites and
+// deletes flushed into newer files, and on snapshots taken in between.
+TEST_F(RocksStoreTest, RowCacheAnswersLikeTheFilesAcrossOverwritesAndSnapshots) {
+  RocksStoreOptions options;
+  options.row_cache_bytes = size_t{1} << 20;
+  auto store = RocksStore::Open(path_.string(), options);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  const auto flush = [&](int round) {
+    ASSERT_TRUE(
+        (*store)->CreateCheckpoint((path_ / ("flush-" + std::to_string(round))).string()).ok());
+  };
+  std::vector<std::string> keys;
+  ChangeSet first;
+  for (size_t index = 0; index < 100; ++index) {
+    keys.push_back("r/" + std::to_string(index));
+    first.writes[keys.back()] = "v1-" + std::to_string(index);
+  }
+  ASSERT_TRUE((*store)->Commit(first).ok());
+  ASSERT_NO_FATAL_FAILURE(flush(1));
+  auto before = (*store)->Snapshot();
+  EXPECT_EQ((*store)->Caches().row_bytes, 0u);
+  ASSERT_TRUE((*store)->MultiGet(keys).ok());  // fills the row cache
+  EXPECT_GT((*store)->Caches().row_bytes, 100 * 4u);
+  ChangeSet second;
+  for (size_t index = 0; index < 100; index += 3) second.writes[keys[index]] = "v2";
+  second.writes[keys[1]] = std::nullopt;
+  ASSERT_TRUE((*store)->Commit(second).ok());
+  ASSERT_NO_FATAL_FAILURE(flush(2));
+  for (int pass = 0; pass < 2; ++pass) {  // the second pass reads cached rows
+    auto old_values = before->MultiGet(keys);
+    auto new_values = (*store)->MultiGet(keys);
+    ASSERT_TRUE(old_values.ok() && new_values.ok());
+    for (size_t index = 0; index < 100; ++index) {
+      EXPECT_EQ((*old_values)[index], "v1-" + std::to_string(index)) << keys[index];
+      EXPECT_EQ(*before->Get(keys[index]), (*old_values)[index]) << keys[index];
+      const std::optional<std::string> expected =
+          index == 1          ? std::nullopt
+          : index % 3 == 0    ? std::optional<std::string>("v2")
+                              : std::optional<std::string>("v1-" + std::to_string(index));
+      EXPECT_EQ((*new_values)[index], expected) << keys[index];
+      EXPECT_EQ(*(*store)->Get(keys[index]), expected) << keys[index];
+    }
+  }
+}
+
 TEST_F(RocksStoreTest, SecondOpenOfSameDirectoryIsUnavailable) {
   auto first = RocksStore::Open(path_.string());
   ASSERT_TRUE(first.ok());
