@@ -37,6 +37,9 @@ constexpr std::string_view kAggregatePrefix = "retention/agg/";
 constexpr char kRevenueCounter = 'r';
 constexpr char kClientsCounter = 'n';
 constexpr char kRegularCounter = 'g';
+// 1 + the latest day of any client's dated facts (a counter only raised, so
+// the largest value whatever the order of the events).
+constexpr char kMaxDayCounter = 'm';
 
 constexpr char kScopeAll = 'a';
 constexpr char kScopeSalesperson = 's';
@@ -50,6 +53,16 @@ constexpr char kTermDecline = 'd';
 // revenue, so the heaviest clients are always among the candidates.
 constexpr char kRevenueRank = 'w';
 constexpr char kTerms[] = {kTermContact, kTermPayments, kTermRhythm, kTermDecline};
+// Not a term either: regular clients by the most their score can be (see
+// ScoreBoundsOf), per currency, in buckets of 1/kBoundBuckets of a score
+// point, by revenue inside a bucket.
+constexpr char kScoreBound = 'b';
+constexpr int kBoundBuckets = 4;
+// Bounds are stored rounded up to this, and compared with a margin of it.
+constexpr double kBoundEpsilon = 1e-9;
+// The first projection version with the score-bound index and the max-day
+// counter (older stores are answered from the term lists alone).
+constexpr int kScoreBoundVersion = 5;
 // The first projection version whose revenue_declining index is bucketed by
 // the week of each interval's end (older stores are read the old way).
 constexpr int kDeclineByWeekVersion = 4;
@@ -294,6 +307,7 @@ struct Totals {
   std::map<std::string, int64_t> revenue;
   std::map<std::string, int64_t> clients;
   std::set<int32_t> partitions;  // partitions with regular clients
+  std::optional<int64_t> max_day;  // the latest day of any dated fact
 };
 
 StatusOr<Totals> ReadTotals(const store::KeyValueReader& reader) {
@@ -318,6 +332,9 @@ StatusOr<Totals> ReadTotals(const store::KeyValueReader& reader) {
             break;
           case kRegularCounter:
             if (*counter > 0) totals.partitions.insert(static_cast<int32_t>(*partition));
+            break;
+          case kMaxDayCounter:
+            totals.max_day = std::max(totals.max_day.value_or(*counter - 1), *counter - 1);
             break;
           default:
             break;
@@ -588,6 +605,84 @@ std::vector<Attention> AttentionOf(const RetentionSummary& client,
   return result;
 }
 
+// The most a regular client's score can be, without client_weight, in one
+// currency on any day on or after its last dated fact (the state does not
+// change on such days; the terms only grow until their caps):
+// contact_overdue and rhythm_broken at their caps, payments_overdue with its
+// age part at 1, and revenue_declining at its largest value on those days,
+// which is 0 from `decline_end` on (both revenue windows empty).
+// client_weight depends on all clients' totals, so the query adds it from
+// `revenue`. `currency` "" is the bound in every currency the client has no
+// amount in.
+struct ScoreBound {
+  std::string_view currency;
+  double without_decline = 0;  // without client_weight either
+  double decline = 0;          // revenue_declining's contribution, before decline_end
+  int64_t decline_end = 0;
+  int64_t revenue = 0;  // in `currency`
+};
+
+// REQUIRES: `facts` = FactsAt(client, kForever) of a regular client whose
+// last dated fact is on `last_day`.
+std::vector<ScoreBound> ScoreBoundsOf(const Facts& facts, int64_t last_day,
+                                      const RetentionSettings& settings) {
+  const RetentionWeights& weights = settings.weights;
+  const auto positive = [](double weight) { return std::max(weight, 0.0); };
+  double common = 0;
+  if (facts.last_contact_day) common += positive(weights.contact_overdue) * settings.contact_cap;
+  if (facts.won_count >= 2) common += positive(weights.rhythm_broken) * settings.rhythm_cap;
+  std::set<std::string_view> currencies;
+  for (const Win& win : facts.wins) {
+    if (!win.currency.empty()) currencies.insert(win.currency);
+  }
+  for (const OpenDelay& delay : facts.open_delays) {
+    if (!delay.currency.empty()) currencies.insert(delay.currency);
+  }
+  std::vector<ScoreBound> bounds;
+  // In a currency the client has no amount in: only the age part of payments.
+  ScoreBound other;
+  other.without_decline =
+      common + (facts.open_delays.empty() ? 0.0 : positive(weights.payments_overdue));
+  bounds.push_back(other);
+  // revenue_declining is constant from one day a win enters or leaves a
+  // window (w, w + W, w + 2W) to the next, and 0 after the last.
+  const int64_t window = settings.revenue_window_days;
+  std::set<int64_t> points;
+  for (const Win& win : facts.wins) points.insert({win.day, win.day + window, win.day + 2 * window});
+  for (std::string_view currency : currencies) {
+    ScoreBound bound;
+    bound.currency = currency;
+    bound.revenue = AmountIn(facts.revenue, currency);
+    bound.without_decline = common;
+    if (!facts.open_delays.empty()) {
+      int64_t amount = 0;
+      for (const OpenDelay& delay : facts.open_delays) {
+        if (delay.currency == currency) amount += delay.minor;
+      }
+      const double amount_part =
+          amount == 0 ? 0.0
+          : bound.revenue <= 0
+              ? 1.0
+              : std::min(static_cast<double>(amount) / static_cast<double>(bound.revenue), 1.0);
+      bound.without_decline += positive(weights.payments_overdue) * (amount_part + 1.0);
+    }
+    for (auto point = points.begin(); point != points.end(); ++point) {
+      const auto next = std::next(point);
+      if (next == points.end() || *next <= last_day) continue;  // over before last_day
+      const auto [last, previous] = WindowRevenue(facts.wins, currency, *point, window);
+      if (!Declining(last, previous)) continue;
+      bound.decline = std::max(bound.decline,
+                               positive(weights.revenue_declining) *
+                                   (1.0 - static_cast<double>(last) / static_cast<double>(previous)));
+      bound.decline_end = *next;
+    }
+    bounds.push_back(bound);
+  }
+  return bounds;
+}
+
+std::optional<int64_t> LastFactDay(const RetentionSummary& client);
+
 // The week (7-day block from the epoch) a day falls in: the decline
 // index's buckets.
 int64_t WeekOf(int64_t day) { return FloorDiv(day, 7); }
@@ -607,6 +702,27 @@ IndexEntries IndexEntriesOf(const RetentionSummary& client, int32_t partition,
       AppendOrderedInt64(key, -minor);
       AppendEscapedString(key, client.client_id);
       entries[std::move(key)] = "";
+    }
+  }
+  // The score-bound index: <currency> -(bucket of the whole bound)
+  // -(revenue) <client>; in the value the bound without and the part of
+  // revenue_declining (both rounded up to kBoundEpsilon), and decline_end.
+  const std::optional<int64_t> last_day = LastFactDay(client);
+  for (const ScoreBound& bound :
+       ScoreBoundsOf(FactsAt(client, kForever), last_day.value_or(0), settings)) {
+    const auto bucket = static_cast<int64_t>(
+        std::floor((bound.without_decline + bound.decline) * kBoundBuckets));
+    std::string value;
+    AppendOrderedInt64(value, static_cast<int64_t>(std::ceil(bound.without_decline / kBoundEpsilon)));
+    AppendOrderedInt64(value, static_cast<int64_t>(std::ceil(bound.decline / kBoundEpsilon)));
+    AppendOrderedInt64(value, bound.decline_end);
+    for (const auto& [scope, scope_value] : scopes) {
+      std::string key = ScopePrefix(partition, scope, scope_value, kScoreBound);
+      AppendEscapedString(key, bound.currency);
+      AppendOrderedInt64(key, -bucket);
+      AppendOrderedInt64(key, -bound.revenue);
+      AppendEscapedString(key, client.client_id);
+      entries[std::move(key)] = value;
     }
   }
   for (const Attention& attention : attentions) {
@@ -647,6 +763,16 @@ void AddContribution(const RetentionSummary& client, int32_t partition, int64_t 
   if (static_cast<int64_t>(facts.wins.size()) >= std::max<int64_t>(settings.min_won_deals, 1)) {
     transaction.AddCounter(AggregateKey(partition, kRegularCounter, ""), sign);
   }
+}
+
+// The latest day of a contact, outcome or payment event of `client`.
+std::optional<int64_t> LastFactDay(const RetentionSummary& client) {
+  std::optional<int64_t> last;
+  const auto note = [&](int64_t day) { last = std::max(last.value_or(day), day); };
+  if (!client.contact_days.empty()) note(client.contact_days.back());
+  for (const DatedAmount& outcome : client.outcomes) note(outcome.day);
+  for (const DatedAmount& payment : client.payments) note(payment.day);
+  return last;
 }
 
 bool ConcernsRetention(const Event& event) {
@@ -839,6 +965,103 @@ Status WalkCandidates(const store::KeyValueReader& reader, int32_t partition, ch
       }));
   return corrupt;
 }
+
+// client_weight's contribution for `revenue` in the query currency, as
+// Evaluate computes it.
+double WeightContribution(int64_t revenue, const CurrencyTotals& totals,
+                          const RetentionSettings& settings) {
+  if (revenue <= 0 || totals.revenue <= 0 || totals.clients <= 0) return 0;
+  const double share =
+      std::min(static_cast<double>(revenue) / static_cast<double>(totals.revenue), 1.0);
+  return std::min(share * static_cast<double>(totals.clients), settings.client_weight_cap) *
+         settings.weights.client_weight;
+}
+
+// The clients with the highest score bounds (ScoreBoundsOf + their
+// client_weight now), at most `size` of them, and the highest bound of a
+// client not kept: no client outside `kept` can score above `best_left`.
+struct BoundWalk {
+  explicit BoundWalk(size_t capacity) : size(capacity) {}
+  struct Kept {
+    double bound = 0;
+    std::string client_id;
+    bool operator>(const Kept& other) const { return bound > other.bound; }
+  };
+  size_t size;
+  std::vector<Kept> kept;  // a min-heap by bound
+  double best_left = -std::numeric_limits<double>::infinity();
+
+  bool Full() const { return kept.size() >= size; }
+  double Lowest() const { return kept.front().bound; }
+  void Leave(double bound) { best_left = std::max(best_left, bound); }
+  void Offer(double bound, std::string_view client_id) {
+    if (Full()) {
+      if (bound <= Lowest()) return Leave(bound);
+      std::pop_heap(kept.begin(), kept.end(), std::greater<>());
+      Leave(kept.back().bound);
+      kept.pop_back();
+    }
+    kept.push_back({bound, std::string(client_id)});
+    std::push_heap(kept.begin(), kept.end(), std::greater<>());
+  }
+};
+
+// Offers `walk` the score-bound index of one scope and currency (""
+// included): bucket by bucket, the highest first; inside a bucket by revenue,
+// so the bucket's remaining bound only falls, and the walk leaves a bucket
+// (and stops) once nothing left in it (after it) can beat what it keeps.
+Status WalkBounds(const store::KeyValueReader& reader, int32_t partition, char scope,
+                  std::string_view scope_value, std::string_view currency, int64_t day,
+                  const CurrencyTotals& totals, const RetentionSettings& settings,
+                  BoundWalk& walk) {
+  std::string prefix = ScopePrefix(partition, scope, scope_value, kScoreBound);
+  AppendEscapedString(prefix, currency);
+  const double weight_cap =
+      std::max(settings.weights.client_weight, 0.0) * settings.client_weight_cap;
+  const auto bucket_top = [](int64_t bucket) {
+    return static_cast<double>(bucket + 1) / kBoundBuckets + kBoundEpsilon;
+  };
+  Status corrupt = Status::Ok();
+  std::string client_id;
+  using ScanStep = store::KeyValueReader::ScanStep;
+  std::optional<int64_t> bucket_seen;
+  LOK_RETURN_IF_ERROR(reader.ScanRangeSeeking(
+      prefix, PrefixEnd(prefix), [&](std::string_view key, std::string_view value) {
+        const std::optional<int64_t> negative_bucket = ReadOrderedInt64(key, prefix.size());
+        const std::optional<int64_t> negative_revenue = ReadOrderedInt64(key, prefix.size() + 8);
+        const std::optional<int64_t> without_decline = ReadOrderedInt64(value, 0);
+        const std::optional<int64_t> decline = ReadOrderedInt64(value, 8);
+        const std::optional<int64_t> decline_end = ReadOrderedInt64(value, 16);
+        size_t position = prefix.size() + 16;
+        if (!negative_bucket || !negative_revenue || !without_decline || !decline ||
+            !decline_end ||
+            !ReadEscapedStringInto(key, position, client_id)) {
+          corrupt = DataLossError("retention: unreadable score-bound index entry");
+          return ScanStep{ScanStep::Action::kStop, {}};
+        }
+        const int64_t bucket = -*negative_bucket;
+        if (bucket != bucket_seen) {
+          bucket_seen = bucket;
+          // Every bound from here on is below this.
+          if (walk.Full() && bucket_top(bucket) + weight_cap <= walk.Lowest()) {
+            walk.Leave(bucket_top(bucket) + weight_cap);
+            return ScanStep{ScanStep::Action::kStop, {}};
+          }
+        }
+        const double weight = WeightContribution(-*negative_revenue, totals, settings);
+        if (walk.Full() && bucket_top(bucket) + weight <= walk.Lowest()) {
+          // The rest of this bucket has no more revenue: on to the next one.
+          walk.Leave(bucket_top(bucket) + weight);
+          std::string next = prefix;
+          AppendOrderedInt64(next, *negative_bucket + 1);
+          return ScanStep{ScanStep::Action::kSeek, std::move(next)};
+        }
+        const int64_t bound_units = *without_decline + (day < *decline_end ? *decline : 0);
+        walk.Offer(static_cast<double>(bound_units + 2) * kBoundEpsilon + weight, client_id);
+        return ScanStep{};
+      }));
+  return corrupt;
+}
 }  // namespace
 
 void FoldRetentionEvent(const Event& event, int32_t recent_contacts, RetentionClient& client) {
@@ -947,6 +1170,12 @@ Status RetentionProjection::Apply(const Event& event, const EventPosition&,
   SummarizeRetention(after, after_summary);
   IndexEntries new_entries = IndexEntriesOf(after_summary, after.partition(), settings_);
   AddContribution(after_summary, after.partition(), +1, settings_, transaction);
+  // The latest fact day of all clients (facts are never removed: it only grows).
+  if (const std::optional<int64_t> last_day = LastFactDay(after_summary)) {
+    const std::string max_key = AggregateKey(after.partition(), kMaxDayCounter, "");
+    LOK_ASSIGN_OR_RETURN(const int64_t stored_max, transaction.GetCounter(max_key));
+    if (*last_day + 1 > stored_max) transaction.AddCounter(max_key, *last_day + 1 - stored_max);
+  }
   // The scoring summary: written when it changed (a contact changes the
   // full state's recent contacts but not always the summary).
   std::string summary = EncodeRetentionSummary(after_summary);
@@ -977,11 +1206,55 @@ StatusOr<lok::v1::RetentionResponse> QueryRetention(const store::KeyValueReader&
   response.set_currency(settings.currency);
   response.set_complete(true);
 
-  // Candidates: the client named by `client`, or per term the clients due
-  // longest, from the narrowest scope the filters allow (sorted, distinct).
+  // Scores `candidates` (sorted, distinct) from their summaries into
+  // `scored`, best first (ties: client_id), the summaries in `stored_values`.
+  struct Scored {
+    double score = 0;
+    size_t candidate = 0;  // candidates are sorted: index order is client_id order
+  };
   std::vector<std::string> candidates;
+  std::vector<std::optional<std::string>> stored_values;
+  std::vector<Scored> scored;
+  RetentionSummary summary;
+  Evaluation evaluation;
+  // Wins on or before this day are in neither revenue window.
+  const int64_t wins_after = day - 2 * static_cast<int64_t>(settings.revenue_window_days);
+  const auto score_candidates = [&]() -> Status {
+    std::sort(candidates.begin(), candidates.end());
+    candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+    std::vector<std::string> keys;
+    keys.reserve(candidates.size());
+    for (const std::string& client_id : candidates) keys.push_back(SummaryKey(client_id));
+    // One batched read (the keys are sorted, as the candidates).
+    LOK_ASSIGN_OR_RETURN(stored_values, reader.MultiGet(keys));
+    scored.clear();
+    for (size_t index = 0; index < candidates.size(); ++index) {
+      const std::optional<std::string>& stored = stored_values[index];
+      if (!stored) continue;
+      if (!DecodeRetentionSummaryFor(*stored, day, wins_after, summary)) {
+        return DataLossError("retention: unreadable scoring summary for " + candidates[index]);
+      }
+      if (query.salesperson && summary.salesperson != *query.salesperson) continue;
+      if (query.region && summary.region != *query.region) continue;
+      Evaluate(summary, day, settings, totals_in, evaluation);
+      if (evaluation.terms.empty()) continue;
+      scored.push_back({evaluation.score, index});
+    }
+    std::sort(scored.begin(), scored.end(), [](const Scored& left, const Scored& right) {
+      if (left.score != right.score) return left.score > right.score;
+      return left.candidate < right.candidate;
+    });
+    return Status::Ok();
+  };
+  const size_t limit = static_cast<size_t>(std::max<int64_t>(query.limit, 0));
+
+  // Candidates: the client named by `client`, or from the narrowest scope
+  // the filters allow, the clients with the highest score bounds, when they
+  // prove the answer; else also per term the clients due longest and the
+  // heaviest clients.
   if (query.client) {
     candidates.push_back(*query.client);
+    LOK_RETURN_IF_ERROR(score_candidates());
   } else {
     char scope = kScopeAll;
     std::string_view scope_value;
@@ -994,12 +1267,13 @@ StatusOr<lok::v1::RetentionResponse> QueryRetention(const store::KeyValueReader&
     }
     const size_t per_term =
         static_cast<size_t>(std::max<int64_t>(settings.candidates_per_term, 2 * query.limit));
-    // A store built by a version before 4 (being rebuilt in the background)
-    // keeps the revenue_declining index in its old layout; it is read as
-    // such. A store without a version record (tests, scratch) is current.
+    // A store built by an older version (being rebuilt in the background)
+    // lacks the score-bound index (before 5) and keeps the revenue_declining
+    // index in its old layout (before 4); it is read as such. A store
+    // without a version record (tests, scratch) is current.
     LOK_ASSIGN_OR_RETURN(std::optional<std::string> version,
                          reader.Get(std::string(kVersionRecordPrefix) + "retention"));
-    int built_with = kDeclineByWeekVersion;
+    int built_with = kScoreBoundVersion;
     if (version) {
       const auto parsed =
           std::from_chars(version->data(), version->data() + version->size(), built_with);
@@ -1007,68 +1281,50 @@ StatusOr<lok::v1::RetentionResponse> QueryRetention(const store::KeyValueReader&
         return DataLossError("retention: unreadable version record '" + *version + "'");
       }
     }
-    const bool legacy_decline = built_with < kDeclineByWeekVersion;
-    CandidateLists lists;
-    bool complete = true;
-    for (int32_t partition : totals.partitions) {
-      LOK_RETURN_IF_ERROR(WalkCandidates(reader, partition, scope, scope_value, settings.currency,
-                                         day, per_term, legacy_decline, lists, complete));
-    }
-    if (!complete) response.set_complete(false);
-    const auto take = [&](std::vector<Taken>& taken, bool counts_for_complete) {
-      // Merged over partitions: the suffix order of the keys.
-      std::sort(taken.begin(), taken.end());
-      if (taken.size() > per_term) {
-        if (counts_for_complete) response.set_complete(false);
-        taken.resize(per_term);
+    // The bounds hold on days on or after every client's last fact.
+    bool proven = false;
+    if (built_with >= kScoreBoundVersion && (!totals.max_day || day >= *totals.max_day)) {
+      BoundWalk walk(per_term);
+      for (int32_t partition : totals.partitions) {
+        for (std::string_view currency : {std::string_view(settings.currency), std::string_view()}) {
+          LOK_RETURN_IF_ERROR(WalkBounds(reader, partition, scope, scope_value, currency, day,
+                                         totals_in, settings, walk));
+        }
       }
-      for (Taken& entry : taken) candidates.push_back(std::move(entry.client_id));
-    };
-    take(lists.revenue, false);
-    for (std::vector<Taken>& taken : lists.terms) take(taken, true);
-    std::sort(candidates.begin(), candidates.end());
-    candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
-  }
-
-  // Score every candidate from its summary; render only the best `limit`.
-  std::vector<std::string> keys;
-  keys.reserve(candidates.size());
-  for (const std::string& client_id : candidates) keys.push_back(SummaryKey(client_id));
-  // One batched read (the keys are sorted, as the candidates).
-  LOK_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> stored_values,
-                       reader.MultiGet(keys));
-  struct Scored {
-    double score = 0;
-    size_t candidate = 0;  // candidates are sorted: index order is client_id order
-  };
-  std::vector<Scored> scored;
-  scored.reserve(candidates.size());
-  RetentionSummary summary;
-  Evaluation evaluation;
-  // Wins on or before this day are in neither revenue window.
-  const int64_t wins_after = day - 2 * static_cast<int64_t>(settings.revenue_window_days);
-  for (size_t index = 0; index < candidates.size(); ++index) {
-    const std::optional<std::string>& stored = stored_values[index];
-    if (!stored) continue;
-    if (!DecodeRetentionSummaryFor(*stored, day, wins_after, summary)) {
-      return DataLossError("retention: unreadable scoring summary for " + candidates[index]);
+      for (BoundWalk::Kept& kept : walk.kept) candidates.push_back(std::move(kept.client_id));
+      LOK_RETURN_IF_ERROR(score_candidates());
+      // Exact when no client left out can reach the last place's score (a
+      // tie could go either way on client_id: it must be beaten).
+      proven = scored.size() >= limit
+                   ? limit == 0 || scored[limit - 1].score > walk.best_left
+                   : walk.best_left == -std::numeric_limits<double>::infinity();
     }
-    if (query.salesperson && summary.salesperson != *query.salesperson) continue;
-    if (query.region && summary.region != *query.region) continue;
-    Evaluate(summary, day, settings, totals_in, evaluation);
-    if (evaluation.terms.empty()) continue;
-    scored.push_back({evaluation.score, index});
+    if (!proven) {
+      const bool legacy_decline = built_with < kDeclineByWeekVersion;
+      CandidateLists lists;
+      bool complete = true;
+      for (int32_t partition : totals.partitions) {
+        LOK_RETURN_IF_ERROR(WalkCandidates(reader, partition, scope, scope_value,
+                                           settings.currency, day, per_term, legacy_decline,
+                                           lists, complete));
+      }
+      if (!complete) response.set_complete(false);
+      const auto take = [&](std::vector<Taken>& taken, bool counts_for_complete) {
+        // Merged over partitions: the suffix order of the keys.
+        std::sort(taken.begin(), taken.end());
+        if (taken.size() > per_term) {
+          if (counts_for_complete) response.set_complete(false);
+          taken.resize(per_term);
+        }
+        for (Taken& entry : taken) candidates.push_back(std::move(entry.client_id));
+      };
+      take(lists.revenue, false);
+      for (std::vector<Taken>& taken : lists.terms) take(taken, true);
+      LOK_RETURN_IF_ERROR(score_candidates());
+    }
   }
   response.set_candidates(static_cast<int64_t>(candidates.size()));
-  const auto better = [](const Scored& left, const Scored& right) {
-    if (left.score != right.score) return left.score > right.score;
-    return left.candidate < right.candidate;
-  };
-  const size_t limit =
-      std::min(scored.size(), static_cast<size_t>(std::max<int64_t>(query.limit, 0)));
-  std::partial_sort(scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(limit),
-                    scored.end(), better);
-  scored.resize(limit);
+  if (scored.size() > limit) scored.resize(limit);
   for (const Scored& best : scored) {
     // Decoded again (it decoded before), so no summary is kept per candidate.
     if (!DecodeRetentionSummaryFor(*stored_values[best.candidate], day, wins_after, summary)) {

@@ -17,6 +17,7 @@
 //   retention/agg/<partition:be32>r<cur>  Σ won revenue in <cur> (minor units)
 //   retention/agg/<partition:be32>n<cur>  clients with won revenue in <cur>
 //   retention/agg/<partition:be32>g       regular clients
+//   retention/agg/<partition:be32>m       1 + the latest day of any dated fact
 // <scope> is 'a' (all), 's'+escaped salesperson or 'r'+escaped region.
 // <partition> is always 0 in this version (one store per projector instance;
 // per-partition indexes multiplied a query's candidate reads); queries still
@@ -36,6 +37,18 @@
 // <-revenue:ordered64><client>), and computes their exact scores from their
 // scoring summaries (the card computes it from the same summary of the full
 // state).
+//
+// First, on days on or after every client's last fact (the live case), a
+// query reads the score-bound index: per scope and currency (and "" for
+// the currencies a client has no amount in), each regular client's highest
+// possible score without client_weight (terms at their caps, from the
+// current state), in buckets of a quarter point, by revenue inside a bucket
+// (retention/q/<partition><scope>b<currency><-bucket:ordered64>
+// <-revenue:ordered64><client>, the bound in the value). Adding client_weight
+// from the revenue, it keeps the max(candidates_per_term, 2 × limit)
+// clients with the highest bounds and scores them; when the last place's
+// score beats every bound left out, the answer is exact and complete. Only
+// otherwise does it read the term lists above as well.
 //
 // Thread-safety: RetentionProjection is stateless apart from its settings;
 // the query functions only read.
@@ -91,8 +104,8 @@ class RetentionProjection : public Projection {
   std::string_view Name() const override { return "retention"; }
   // 2: the scoring summaries (retention/s/...); 3: with their current facts
   // (summary format 2); 4: the revenue_declining index bucketed by the week
-  // of each interval's end.
-  int Version() const override { return 4; }
+  // of each interval's end; 5: the score-bound index and the max-day counter.
+  int Version() const override { return 5; }
   Status Apply(const lok::v1::Event& event, const EventPosition& position,
                store::Transaction& transaction) override;
 
