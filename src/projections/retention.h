@@ -74,8 +74,9 @@ struct RetentionWeights {
 };
 
 // The projection (index) and the queries must use the same values of
-// min_won_deals, default_cadence_days, cadence_by_region, rhythm_factor and
-// revenue_window_days; changing them needs a rebuild of the read model.
+// min_won_deals, default_cadence_days, cadence_by_region, rhythm_factor,
+// revenue_window_days, the caps and the weights (the score bounds use the
+// last two); changing them needs a rebuild of the read model.
 struct RetentionSettings {
   int32_t min_won_deals = 2;
   // Contact cadence: by the client's region ("segment"), else the default.
