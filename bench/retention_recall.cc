@@ -34,6 +34,7 @@ struct Options {
   std::string salesperson;
   std::string region;
   std::string currency = "USD";
+  int32_t candidates_per_term = lok::projections::RetentionSettings{}.candidates_per_term;
 };
 
 struct Scored {
@@ -50,6 +51,7 @@ lok::Status Run(const Options& options) {
                        lok::store::RocksStore::Open(generations.PathOf(generation)));
   lok::projections::RetentionSettings settings;
   settings.currency = options.currency;
+  settings.candidates_per_term = options.candidates_per_term;
 
   lok::projections::RetentionQuery query;
   query.as_of_day = *day;
@@ -134,6 +136,10 @@ int main(int argc, char** argv) {
   app.add_option("--salesperson", options.salesperson, "The queue's salesperson filter");
   app.add_option("--region", options.region, "The queue's region filter");
   app.add_option("--currency", options.currency, "Currency of the money terms")
+      ->capture_default_str();
+  app.add_option("--candidates-per-term", options.candidates_per_term,
+                 "RetentionSettings::candidates_per_term of the queue")
+      ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   const lok::Status status = Run(options);

@@ -7,6 +7,7 @@
 #include <limits>
 #include <set>
 #include <tuple>
+#include <unordered_set>
 #include <vector>
 
 #include "base/civil_time.h"
@@ -1206,43 +1207,51 @@ StatusOr<lok::v1::RetentionResponse> QueryRetention(const store::KeyValueReader&
   response.set_currency(settings.currency);
   response.set_complete(true);
 
-  // Scores `candidates` (sorted, distinct) from their summaries into
-  // `scored`, best first (ties: client_id), the summaries in `stored_values`.
+  // The candidates scored so far (each once), their summaries, and those
+  // that need attention, best first (ties: client_id).
   struct Scored {
     double score = 0;
-    size_t candidate = 0;  // candidates are sorted: index order is client_id order
+    size_t candidate = 0;  // index into candidates
   };
   std::vector<std::string> candidates;
+  std::unordered_set<std::string> seen;  // = candidates
   std::vector<std::optional<std::string>> stored_values;
   std::vector<Scored> scored;
   RetentionSummary summary;
   Evaluation evaluation;
   // Wins on or before this day are in neither revenue window.
   const int64_t wins_after = day - 2 * static_cast<int64_t>(settings.revenue_window_days);
-  const auto score_candidates = [&]() -> Status {
-    std::sort(candidates.begin(), candidates.end());
-    candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+  // Scores the clients of `more` not scored yet: one batched read of their
+  // summaries (sorted keys), then their evaluations.
+  const auto score_more = [&](std::vector<std::string> more) -> Status {
+    std::sort(more.begin(), more.end());
+    more.erase(std::unique(more.begin(), more.end()), more.end());
+    std::erase_if(more, [&](const std::string& client_id) { return seen.contains(client_id); });
+    if (more.empty()) return Status::Ok();
     std::vector<std::string> keys;
-    keys.reserve(candidates.size());
-    for (const std::string& client_id : candidates) keys.push_back(SummaryKey(client_id));
-    // One batched read (the keys are sorted, as the candidates).
-    LOK_ASSIGN_OR_RETURN(stored_values, reader.MultiGet(keys));
-    scored.clear();
-    for (size_t index = 0; index < candidates.size(); ++index) {
-      const std::optional<std::string>& stored = stored_values[index];
+    keys.reserve(more.size());
+    for (const std::string& client_id : more) keys.push_back(SummaryKey(client_id));
+    LOK_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> values, reader.MultiGet(keys));
+    for (size_t index = 0; index < more.size(); ++index) {
+      const size_t candidate = candidates.size();
+      seen.insert(more[index]);
+      candidates.push_back(std::move(more[index]));
+      stored_values.push_back(std::move(values[index]));
+      const std::optional<std::string>& stored = stored_values.back();
       if (!stored) continue;
       if (!DecodeRetentionSummaryFor(*stored, day, wins_after, summary)) {
-        return DataLossError("retention: unreadable scoring summary for " + candidates[index]);
+        return DataLossError("retention: unreadable scoring summary for " +
+                             candidates.back());
       }
       if (query.salesperson && summary.salesperson != *query.salesperson) continue;
       if (query.region && summary.region != *query.region) continue;
       Evaluate(summary, day, settings, totals_in, evaluation);
       if (evaluation.terms.empty()) continue;
-      scored.push_back({evaluation.score, index});
+      scored.push_back({evaluation.score, candidate});
     }
-    std::sort(scored.begin(), scored.end(), [](const Scored& left, const Scored& right) {
+    std::sort(scored.begin(), scored.end(), [&](const Scored& left, const Scored& right) {
       if (left.score != right.score) return left.score > right.score;
-      return left.candidate < right.candidate;
+      return candidates[left.candidate] < candidates[right.candidate];
     });
     return Status::Ok();
   };
@@ -1253,8 +1262,7 @@ StatusOr<lok::v1::RetentionResponse> QueryRetention(const store::KeyValueReader&
   // prove the answer; else also per term the clients due longest and the
   // heaviest clients.
   if (query.client) {
-    candidates.push_back(*query.client);
-    LOK_RETURN_IF_ERROR(score_candidates());
+    LOK_RETURN_IF_ERROR(score_more({*query.client}));
   } else {
     char scope = kScopeAll;
     std::string_view scope_value;
@@ -1281,23 +1289,31 @@ StatusOr<lok::v1::RetentionResponse> QueryRetention(const store::KeyValueReader&
         return DataLossError("retention: unreadable version record '" + *version + "'");
       }
     }
-    // The bounds hold on days on or after every client's last fact.
+    // The bounds hold on days on or after every client's last fact. The
+    // clients with the highest bounds, per_term of them, then 4 × per_term
+    // (where many clients are still below their caps, their bounds are far
+    // above their scores).
     bool proven = false;
     if (built_with >= kScoreBoundVersion && (!totals.max_day || day >= *totals.max_day)) {
-      BoundWalk walk(per_term);
-      for (int32_t partition : totals.partitions) {
-        for (std::string_view currency : {std::string_view(settings.currency), std::string_view()}) {
-          LOK_RETURN_IF_ERROR(WalkBounds(reader, partition, scope, scope_value, currency, day,
-                                         totals_in, settings, walk));
+      for (size_t keep : {per_term, 4 * per_term}) {
+        BoundWalk walk(keep);
+        for (int32_t partition : totals.partitions) {
+          for (std::string_view currency :
+               {std::string_view(settings.currency), std::string_view()}) {
+            LOK_RETURN_IF_ERROR(WalkBounds(reader, partition, scope, scope_value, currency, day,
+                                           totals_in, settings, walk));
+          }
         }
+        std::vector<std::string> kept;
+        for (BoundWalk::Kept& entry : walk.kept) kept.push_back(std::move(entry.client_id));
+        LOK_RETURN_IF_ERROR(score_more(std::move(kept)));
+        // Exact when no client left out can reach the last place's score (a
+        // tie could go either way on client_id: it must be beaten).
+        proven = scored.size() >= limit
+                     ? limit == 0 || scored[limit - 1].score > walk.best_left
+                     : walk.best_left == -std::numeric_limits<double>::infinity();
+        if (proven) break;
       }
-      for (BoundWalk::Kept& kept : walk.kept) candidates.push_back(std::move(kept.client_id));
-      LOK_RETURN_IF_ERROR(score_candidates());
-      // Exact when no client left out can reach the last place's score (a
-      // tie could go either way on client_id: it must be beaten).
-      proven = scored.size() >= limit
-                   ? limit == 0 || scored[limit - 1].score > walk.best_left
-                   : walk.best_left == -std::numeric_limits<double>::infinity();
     }
     if (!proven) {
       const bool legacy_decline = built_with < kDeclineByWeekVersion;
@@ -1309,6 +1325,7 @@ StatusOr<lok::v1::RetentionResponse> QueryRetention(const store::KeyValueReader&
                                            lists, complete));
       }
       if (!complete) response.set_complete(false);
+      std::vector<std::string> more;
       const auto take = [&](std::vector<Taken>& taken, bool counts_for_complete) {
         // Merged over partitions: the suffix order of the keys.
         std::sort(taken.begin(), taken.end());
@@ -1316,11 +1333,11 @@ StatusOr<lok::v1::RetentionResponse> QueryRetention(const store::KeyValueReader&
           if (counts_for_complete) response.set_complete(false);
           taken.resize(per_term);
         }
-        for (Taken& entry : taken) candidates.push_back(std::move(entry.client_id));
+        for (Taken& entry : taken) more.push_back(std::move(entry.client_id));
       };
       take(lists.revenue, false);
       for (std::vector<Taken>& taken : lists.terms) take(taken, true);
-      LOK_RETURN_IF_ERROR(score_candidates());
+      LOK_RETURN_IF_ERROR(score_more(std::move(more)));
     }
   }
   response.set_candidates(static_cast<int64_t>(candidates.size()));

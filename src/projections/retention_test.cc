@@ -141,6 +141,26 @@ std::vector<std::string> Clients(const lok::v1::RetentionResponse& response) {
   return clients;
 }
 
+// The queue of `store` answered as a store built by retention version 4
+// would: without the score-bound index.
+lok::v1::RetentionResponse QueueAsVersion4(store::MemoryStore& store, int64_t day,
+                                           const RetentionQuery& query,
+                                           const RetentionSettings& settings) {
+  const std::string version_key = std::string(kVersionRecordPrefix) + "retention";
+  store::Transaction marking(store);
+  marking.Put(version_key, "4");
+  auto marked = marking.Finish();
+  EXPECT_TRUE(marked.ok());
+  store.Commit(*marked);
+  auto answer = Queue(store, day, query, settings);
+  store::Transaction unmarking(store);
+  unmarking.Delete(version_key);
+  auto unmarked = unmarking.Finish();
+  EXPECT_TRUE(unmarked.ok());
+  store.Commit(*unmarked);
+  return answer;
+}
+
 TEST(RetentionTest, ClientWithOneWonDealIsNotRegular) {
   store::MemoryStore store;
   Project(store, {Lead("l", "solo", 0, "d"), Won("w", "solo", 0, "d", 1000)});
@@ -544,9 +564,17 @@ TEST(RetentionTest, ACompleteQueueEqualsScoringEveryClient) {
     bounded.candidates_per_term = 2;
     query.limit = 1;
     auto partial = Queue(store, day, query, bounded);
-    EXPECT_FALSE(partial.complete());
-    // The score bounds' 2, then the four terms' and the ranking's 2 each.
-    EXPECT_LE(partial.candidates(), 12);
+    // The score bounds' 2, then 8, then the four terms' and the ranking's 2
+    // each; complete only when the bounds proved it, and then exact.
+    EXPECT_LE(partial.candidates(), 18);
+    if (partial.complete()) {
+      EXPECT_LE(partial.candidates(), 8);
+      EXPECT_EQ(Clients(partial), std::vector<std::string>{expected[0]}) << "day " << day;
+    }
+    // The term lists alone flag it incomplete.
+    auto lists = QueueAsVersion4(store, day, query, bounded);
+    EXPECT_FALSE(lists.complete());
+    EXPECT_LE(lists.candidates(), 10);
   }
 }
 
@@ -703,14 +731,23 @@ TEST(RetentionTest, EachTermIndexFindsTheClientsOnlyItHolds) {
   bounded.candidates_per_term = 2;
   RetentionQuery query;
   query.limit = 1;  // 2 per term
-  const auto queue = Queue(store, 100, query, bounded);
+  // The term lists alone (a store without the score bounds).
+  const auto queue = QueueAsVersion4(store, 100, query, bounded);
   EXPECT_TRUE(queue.complete());
   EXPECT_EQ(queue.candidates(), 6);  // two heavy clients and the four
   query.limit = 4;                   // 8 per term: every client
-  const auto all = Queue(store, 100, query, bounded);
+  const auto all = QueueAsVersion4(store, 100, query, bounded);
   EXPECT_EQ(all.candidates(), 7);
   ASSERT_EQ(all.entries_size(), 4);
   EXPECT_EQ(queue.entries(0).SerializeAsString(), all.entries(0).SerializeAsString());
+  // With them (day 100 is after every event), the same answers.
+  query.limit = 1;
+  EXPECT_EQ(Queue(store, 100, query, bounded).entries(0).SerializeAsString(),
+            queue.entries(0).SerializeAsString());
+  query.limit = 4;
+  const auto bounds = Queue(store, 100, query, bounded);
+  EXPECT_TRUE(bounds.complete());
+  EXPECT_EQ(Clients(bounds), Clients(all));
 }
 
 // Intervals of revenue_declining that start after asOf never hide one that
@@ -805,26 +842,6 @@ TEST(RetentionTest, AStoreWithTheVersion3DeclineIndexAnswersTheSame) {
   }
 }
 
-
-// The queue of `store` answered as a store built by retention version 4
-// would: without the score-bound index.
-lok::v1::RetentionResponse QueueAsVersion4(store::MemoryStore& store, int64_t day,
-                                           const RetentionQuery& query,
-                                           const RetentionSettings& settings) {
-  const std::string version_key = std::string(kVersionRecordPrefix) + "retention";
-  store::Transaction marking(store);
-  marking.Put(version_key, "4");
-  auto marked = marking.Finish();
-  EXPECT_TRUE(marked.ok());
-  store.Commit(*marked);
-  auto answer = Queue(store, day, query, settings);
-  store::Transaction unmarking(store);
-  unmarking.Delete(version_key);
-  auto unmarked = unmarking.Finish();
-  EXPECT_TRUE(unmarked.ok());
-  store.Commit(*unmarked);
-  return answer;
-}
 
 // Many clients, few candidates per term, days on or after every fact: the
 // term lists (the clients due longest) miss clients whose terms are all at
