@@ -1033,10 +1033,8 @@ Status WalkBounds(const store::KeyValueReader& reader, int32_t partition, char s
         const std::optional<int64_t> without_decline = ReadOrderedInt64(value, 0);
         const std::optional<int64_t> decline = ReadOrderedInt64(value, 8);
         const std::optional<int64_t> decline_end = ReadOrderedInt64(value, 16);
-        size_t position = prefix.size() + 16;
         if (!negative_bucket || !negative_revenue || !without_decline || !decline ||
-            !decline_end ||
-            !ReadEscapedStringInto(key, position, client_id)) {
+            !decline_end) {
           corrupt = DataLossError("retention: unreadable score-bound index entry");
           return ScanStep{ScanStep::Action::kStop, {}};
         }
@@ -1058,7 +1056,18 @@ Status WalkBounds(const store::KeyValueReader& reader, int32_t partition, char s
           return ScanStep{ScanStep::Action::kSeek, std::move(next)};
         }
         const int64_t bound_units = *without_decline + (day < *decline_end ? *decline : 0);
-        walk.Offer(static_cast<double>(bound_units + 2) * kBoundEpsilon + weight, client_id);
+        const double bound = static_cast<double>(bound_units + 2) * kBoundEpsilon + weight;
+        if (walk.Full() && bound <= walk.Lowest()) {
+          walk.Leave(bound);
+          return ScanStep{};
+        }
+        // The client id only of the entries kept.
+        size_t position = prefix.size() + 16;
+        if (!ReadEscapedStringInto(key, position, client_id)) {
+          corrupt = DataLossError("retention: unreadable score-bound index entry");
+          return ScanStep{ScanStep::Action::kStop, {}};
+        }
+        walk.Offer(bound, client_id);
         return ScanStep{};
       }));
   return corrupt;
@@ -1290,13 +1299,14 @@ StatusOr<lok::v1::RetentionResponse> QueryRetention(const store::KeyValueReader&
       }
     }
     // The bounds hold on days on or after every client's last fact. The
-    // clients with the highest bounds, per_term of them, then 4 × per_term
-    // (where many clients are still below their caps, their bounds are far
-    // above their scores).
+    // per_term clients with the highest bounds; if they do not prove the
+    // answer, the 4 × per_term highest (where many clients are still below
+    // their caps, their bounds are far above their scores), scored per_term
+    // at a time, the highest bounds first.
     bool proven = false;
     if (built_with >= kScoreBoundVersion && (!totals.max_day || day >= *totals.max_day)) {
-      for (size_t keep : {per_term, 4 * per_term}) {
-        BoundWalk walk(keep);
+      for (size_t capacity : {per_term, 4 * per_term}) {
+        BoundWalk walk(capacity);
         for (int32_t partition : totals.partitions) {
           for (std::string_view currency :
                {std::string_view(settings.currency), std::string_view()}) {
@@ -1304,14 +1314,24 @@ StatusOr<lok::v1::RetentionResponse> QueryRetention(const store::KeyValueReader&
                                            totals_in, settings, walk));
           }
         }
-        std::vector<std::string> kept;
-        for (BoundWalk::Kept& entry : walk.kept) kept.push_back(std::move(entry.client_id));
-        LOK_RETURN_IF_ERROR(score_more(std::move(kept)));
-        // Exact when no client left out can reach the last place's score (a
-        // tie could go either way on client_id: it must be beaten).
-        proven = scored.size() >= limit
-                     ? limit == 0 || scored[limit - 1].score > walk.best_left
-                     : walk.best_left == -std::numeric_limits<double>::infinity();
+        std::sort(walk.kept.begin(), walk.kept.end(), std::greater<>());
+        for (size_t from = 0; from < walk.kept.size() && !proven; from += per_term) {
+          const size_t to = std::min(walk.kept.size(), from + per_term);
+          std::vector<std::string> more;
+          for (size_t index = from; index < to; ++index) {
+            more.push_back(std::move(walk.kept[index].client_id));
+          }
+          LOK_RETURN_IF_ERROR(score_more(std::move(more)));
+          // No client left can score above this.
+          const double best_left = to < walk.kept.size()
+                                       ? std::max(walk.best_left, walk.kept[to].bound)
+                                       : walk.best_left;
+          // Exact when no client left out can reach the last place's score
+          // (a tie could go either way on client_id: it must be beaten).
+          proven = scored.size() >= limit
+                       ? limit == 0 || scored[limit - 1].score > best_left
+                       : best_left == -std::numeric_limits<double>::infinity();
+        }
         if (proven) break;
       }
     }
