@@ -554,11 +554,11 @@ struct Attention {
   std::optional<int64_t> start;
 };
 
-// REQUIRES: `client` from SummarizeRetention (so its facts list every win).
-std::vector<Attention> AttentionOf(const RetentionSummary& client,
+// REQUIRES: `facts` = FactsAt(client, kForever), `client` from
+// SummarizeRetention (so its facts list every win).
+std::vector<Attention> AttentionOf(const RetentionSummary& client, const Facts& facts,
                                    const RetentionSettings& settings) {
   std::vector<Attention> result;
-  const Facts facts = FactsAt(client, kForever);
   if (static_cast<int64_t>(facts.wins.size()) < std::max<int64_t>(settings.min_won_deals, 1)) {
     return result;
   }
@@ -694,9 +694,10 @@ IndexEntries IndexEntriesOf(const RetentionSummary& client, int32_t partition,
   std::vector<std::pair<char, std::string_view>> scopes = {{kScopeAll, ""}};
   if (!client.salesperson.empty()) scopes.emplace_back(kScopeSalesperson, client.salesperson);
   if (!client.region.empty()) scopes.emplace_back(kScopeRegion, client.region);
-  const std::vector<Attention> attentions = AttentionOf(client, settings);
+  const Facts facts = FactsAt(client, kForever);
+  const std::vector<Attention> attentions = AttentionOf(client, facts, settings);
   if (attentions.empty()) return entries;  // not regular
-  for (const auto& [currency, minor] : FactsAt(client, kForever).revenue) {
+  for (const auto& [currency, minor] : facts.revenue) {
     for (const auto& [scope, scope_value] : scopes) {
       std::string key = ScopePrefix(partition, scope, scope_value, kRevenueRank);
       AppendEscapedString(key, currency);
@@ -710,7 +711,7 @@ IndexEntries IndexEntriesOf(const RetentionSummary& client, int32_t partition,
   // revenue_declining (both rounded up to kBoundEpsilon), and decline_end.
   const std::optional<int64_t> last_day = LastFactDay(client);
   for (const ScoreBound& bound :
-       ScoreBoundsOf(FactsAt(client, kForever), last_day.value_or(0), settings)) {
+       ScoreBoundsOf(facts, last_day.value_or(0), settings)) {
     const auto bucket = static_cast<int64_t>(
         std::floor((bound.without_decline + bound.decline) * kBoundBuckets));
     std::string value;
