@@ -296,6 +296,14 @@ std::pair<int64_t, int64_t> WindowRevenue(const std::vector<Win>& wins, std::str
 
 bool Declining(int64_t last, int64_t previous) { return previous > 0 && last < previous; }
 
+// The days a win enters or leaves a revenue window (w, w + W, w + 2W):
+// revenue_declining is constant from one to the next, and 0 after the last.
+std::set<int64_t> DeclineBreakpoints(const std::vector<Win>& wins, int64_t window) {
+  std::set<int64_t> points;
+  for (const Win& win : wins) points.insert({win.day, win.day + window, win.day + 2 * window});
+  return points;
+}
+
 Money MoneyOf(int64_t minor, std::string_view currency) {
   Money money;
   money.set_minor(minor);
@@ -582,12 +590,9 @@ std::vector<Attention> AttentionOf(const RetentionSummary& client, const Facts& 
   // leaves a window (w, w + W, w + 2W). Index the maximal positive intervals
   // that end after the last win.
   const int64_t window = settings.revenue_window_days;
-  std::set<int64_t> points;
+  const std::set<int64_t> points = DeclineBreakpoints(facts.wins, window);
   std::set<std::string_view> currencies;
-  for (const Win& win : facts.wins) {
-    points.insert({win.day, win.day + window, win.day + 2 * window});
-    currencies.insert(win.currency);
-  }
+  for (const Win& win : facts.wins) currencies.insert(win.currency);
   const int64_t last_win = facts.last_win_day;
   std::optional<int64_t> open_start;
   for (auto point = points.begin(); point != points.end(); ++point) {
@@ -645,11 +650,8 @@ std::vector<ScoreBound> ScoreBoundsOf(const Facts& facts, int64_t last_day,
   other.without_decline =
       common + (facts.open_delays.empty() ? 0.0 : positive(weights.payments_overdue));
   bounds.push_back(other);
-  // revenue_declining is constant from one day a win enters or leaves a
-  // window (w, w + W, w + 2W) to the next, and 0 after the last.
   const int64_t window = settings.revenue_window_days;
-  std::set<int64_t> points;
-  for (const Win& win : facts.wins) points.insert({win.day, win.day + window, win.day + 2 * window});
+  const std::set<int64_t> points = DeclineBreakpoints(facts.wins, window);
   for (std::string_view currency : currencies) {
     ScoreBound bound;
     bound.currency = currency;
@@ -1027,6 +1029,10 @@ Status WalkBounds(const store::KeyValueReader& reader, int32_t partition, char s
   std::string client_id;
   using ScanStep = store::KeyValueReader::ScanStep;
   std::optional<int64_t> bucket_seen;
+  const auto unreadable = [&] {
+    corrupt = DataLossError("retention: unreadable score-bound index entry");
+    return ScanStep{ScanStep::Action::kStop, {}};
+  };
   LOK_RETURN_IF_ERROR(reader.ScanRangeSeeking(
       prefix, PrefixEnd(prefix), [&](std::string_view key, std::string_view value) {
         const std::optional<int64_t> negative_bucket = ReadOrderedInt64(key, prefix.size());
@@ -1036,8 +1042,7 @@ Status WalkBounds(const store::KeyValueReader& reader, int32_t partition, char s
         const std::optional<int64_t> decline_end = ReadOrderedInt64(value, 16);
         if (!negative_bucket || !negative_revenue || !without_decline || !decline ||
             !decline_end) {
-          corrupt = DataLossError("retention: unreadable score-bound index entry");
-          return ScanStep{ScanStep::Action::kStop, {}};
+          return unreadable();
         }
         const int64_t bucket = -*negative_bucket;
         if (bucket != bucket_seen) {
@@ -1064,10 +1069,7 @@ Status WalkBounds(const store::KeyValueReader& reader, int32_t partition, char s
         }
         // The client id only of the entries kept.
         size_t position = prefix.size() + 16;
-        if (!ReadEscapedStringInto(key, position, client_id)) {
-          corrupt = DataLossError("retention: unreadable score-bound index entry");
-          return ScanStep{ScanStep::Action::kStop, {}};
-        }
+        if (!ReadEscapedStringInto(key, position, client_id)) return unreadable();
         walk.Offer(bound, client_id);
         return ScanStep{};
       }));

@@ -128,8 +128,9 @@ struct RetentionQuery {
 };
 
 // The queue on `query.as_of_day` in `settings.currency`. Reads the index and
-// at most 5 × max(candidates_per_term, 2 × limit) client states; never scans
-// all clients. Errors: kDataLoss on unreadable state; storage errors.
+// at most 9 × max(candidates_per_term, 2 × limit) client summaries (4 × by
+// score bounds, 5 × from the term lists and the ranking); never scans all
+// clients. Errors: kDataLoss on unreadable state; storage errors.
 StatusOr<lok::v1::RetentionResponse> QueryRetention(const store::KeyValueReader& reader,
                                                     const RetentionQuery& query,
                                                     const RetentionSettings& settings);

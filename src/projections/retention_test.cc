@@ -539,20 +539,28 @@ TEST(RetentionTest, OrderOfArrivalAndBatchSizesDoNotChangeTheAnswers) {
   }
 }
 
+// The queue found by scoring every one of client-0 .. client-(clients - 1)
+// with the card: those that need attention, by score descending, then id.
+std::vector<std::string> ScoringEveryClient(const store::MemoryStore& store, int64_t day,
+                                            int clients, const RetentionSettings& settings = {}) {
+  std::vector<std::pair<double, std::string>> brute_force;
+  for (int client = 0; client < clients; ++client) {
+    const std::string id = "client-" + std::to_string(client);
+    auto card = QueryClientRetention(store, id, kBase + day, settings);
+    if (card.ok() && card->needs_attention()) brute_force.emplace_back(-card->score(), id);
+  }
+  std::sort(brute_force.begin(), brute_force.end());
+  std::vector<std::string> ids;
+  for (auto& [score, id] : brute_force) ids.push_back(std::move(id));
+  return ids;
+}
+
 TEST(RetentionTest, ACompleteQueueEqualsScoringEveryClient) {
   std::mt19937 random(11);
   store::MemoryStore store;
   Project(store, RandomEvents(random, 600), 25);
   for (int64_t day : {400, 450, 500, 700}) {  // on or after every event
-    std::vector<std::pair<double, std::string>> brute_force;
-    for (int client = 0; client < 30; ++client) {
-      const std::string id = "client-" + std::to_string(client);
-      auto card = QueryClientRetention(store, id, kBase + day, {});
-      if (card.ok() && card->needs_attention()) brute_force.emplace_back(-card->score(), id);
-    }
-    std::sort(brute_force.begin(), brute_force.end());
-    std::vector<std::string> expected;
-    for (const auto& [score, id] : brute_force) expected.push_back(id);
+    const std::vector<std::string> expected = ScoringEveryClient(store, day, 30);
     RetentionQuery query;
     query.limit = 1000;
     auto queue = Queue(store, day, query);
@@ -860,13 +868,8 @@ TEST(RetentionTest, OnDaysAfterEveryFactTheScoreBoundsFindTheExactQueue) {
   for (const std::string currency : {"USD", "EUR"}) {
     settings.currency = currency;
     for (int64_t day : {1500, 3000}) {  // every event is on days 0..399: all terms at their caps
-      std::vector<std::pair<double, std::string>> brute_force;
-      for (int client = 0; client < kClients; ++client) {
-        const std::string id = "client-" + std::to_string(client);
-        auto card = QueryClientRetention(store, id, kBase + day, settings);
-        if (card.ok() && card->needs_attention()) brute_force.emplace_back(-card->score(), id);
-      }
-      std::sort(brute_force.begin(), brute_force.end());
+      const std::vector<std::string> brute_force =
+          ScoringEveryClient(store, day, kClients, settings);
       ASSERT_GT(brute_force.size(), 100u);
       for (int64_t limit : {1, 3, 10}) {
         RetentionQuery query;
@@ -874,10 +877,7 @@ TEST(RetentionTest, OnDaysAfterEveryFactTheScoreBoundsFindTheExactQueue) {
         const std::string where =
             currency + " day " + std::to_string(day) + " limit " + std::to_string(limit);
         const auto queue = Queue(store, day, query, settings);
-        std::vector<std::string> expected;
-        for (size_t index = 0; index < static_cast<size_t>(limit); ++index) {
-          expected.push_back(brute_force[index].second);
-        }
+        const std::vector<std::string> expected(brute_force.begin(), brute_force.begin() + limit);
         EXPECT_EQ(Clients(queue), expected) << where;
         EXPECT_TRUE(queue.complete()) << where;
         EXPECT_EQ(queue.candidates(), std::max<int64_t>(6, 2 * limit)) << where;
